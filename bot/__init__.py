@@ -1,0 +1,1 @@
+"""chonnghe: a career-guidance chatbot for vocational education in Hải Phòng."""

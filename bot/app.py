@@ -1,0 +1,170 @@
+"""The composition root: builds every service once (database, content, engine, channels, scheduler),
+wires them together and runs the service until SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.content.holder import ContentHolder
+from bot.conversation import Conversation
+from bot.outbound import Outbound
+from bot.storage.db import create_engine, migrate
+from bot.storage.repo import Store
+from handlers.services import Services
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class App:
+    """Everything the running service holds. Built by `build_app`, started by `start`, stopped by `stop`."""
+
+    settings: Settings
+    clock: Clock
+    content: ContentHolder
+    store: Store
+    outbound: Outbound
+    services: Services
+    conversation: Conversation
+    http: web.Application
+    channels: dict[str, Any] = field(default_factory=dict)
+    channel_status: dict[str, str] = field(default_factory=dict)  # channel -> "on" or why it is off
+    scheduler: Any = None
+    runner: web.AppRunner | None = None
+    started_at: float = field(default_factory=time.monotonic)
+
+    @property
+    def port(self) -> int | None:
+        """The port actually bound (useful with CHONNGHE_HTTP_PORT=0)."""
+        if self.runner is None:
+            return None
+        for site in self.runner.sites:
+            server = getattr(site, "_server", None)
+            if server is not None and server.sockets:
+                return server.sockets[0].getsockname()[1]
+        return None
+
+
+async def build_app(settings: Settings, clock: Clock | None = None) -> App:
+    """Build every service; raises ContentError on broken content (the bot refuses to start)."""
+    from handlers import build_handler
+
+    clock = clock or SystemClock()
+    content = ContentHolder(settings.content_dir)  # validates first: broken content stops us here
+    engine = create_engine(settings.database_url)
+    await migrate(engine)
+    store = Store(engine, clock)
+    outbound = Outbound(store)
+    services = Services(settings=settings, store=store, content=content, clock=clock, messenger=outbound)
+    handle = build_handler(services)
+    conversation = Conversation(handle, outbound)
+    http = web.Application(client_max_size=1024 * 1024)
+    app = App(settings, clock, content, store, outbound, services, conversation, http)
+
+    _add_channels(app)
+    _add_scheduler(app)
+    http.router.add_get("/healthz", _healthz(app))
+    return app
+
+
+def _add_channels(app: App) -> None:
+    """Create every configured channel; a channel that is not configured says why it is off."""
+    from bot.channels import telegram, zalo_bot, zalo_oa
+
+    for module in (telegram, zalo_oa, zalo_bot):
+        adapter, why_off = module.create(app)
+        name = module.CHANNEL
+        if adapter is None:
+            app.channel_status[name] = f"off: {why_off}"
+            log.info("channel %s is off: %s", name, why_off)
+            continue
+        app.channels[name] = adapter
+        app.outbound.register(adapter)
+        app.http.add_routes(adapter.routes())
+        app.channel_status[name] = "on"
+
+
+def _add_scheduler(app: App) -> None:
+    from scheduler.service import create_scheduler
+
+    app.scheduler = create_scheduler(app)
+
+
+def _healthz(app: App):
+    async def healthz(_request: web.Request) -> web.Response:
+        return web.json_response({
+            "status": "ok",
+            "channels": app.channel_status,
+            "entries": len(app.content.base.entries),
+            "in_flight": app.conversation.in_flight,
+            "uptime_s": round(time.monotonic() - app.started_at, 1),
+        })
+    return healthz
+
+
+async def start(app: App) -> None:
+    """Start the HTTP server, then the channels, then the scheduler."""
+    app.runner = web.AppRunner(app.http, access_log=None)
+    await app.runner.setup()
+    site = web.TCPSite(app.runner, app.settings.http_host, app.settings.http_port)
+    await site.start()
+    log.info("HTTP server on %s:%s", app.settings.http_host, app.port)
+    for name, adapter in app.channels.items():
+        await adapter.start()
+        log.info("channel %s started", name)
+    if app.scheduler is not None:
+        await app.scheduler.start()
+
+
+async def stop(app: App) -> None:
+    """Stop receiving, finish in-flight updates and sends, then close everything."""
+    for adapter in app.channels.values():
+        try:
+            await adapter.stop()
+        except Exception:
+            log.exception("stopping a channel failed")
+    await app.conversation.drain()
+    if app.scheduler is not None:
+        await app.scheduler.stop()
+    for adapter in app.channels.values():
+        close = getattr(adapter, "close", None)
+        if close is not None:
+            await close()
+    if app.runner is not None:
+        await app.runner.cleanup()
+    await app.store.engine.dispose()
+    log.info("stopped cleanly")
+
+
+async def serve(settings: Settings) -> None:
+    """`chonnghe serve`: run until SIGTERM or SIGINT; SIGHUP reloads the content."""
+    app = await build_app(settings)
+    stop_event = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop_event.set)
+    loop.add_signal_handler(signal.SIGINT, stop_event.set)
+    loop.add_signal_handler(signal.SIGHUP, lambda: _reload(app))
+    await start(app)
+    try:
+        await stop_event.wait()
+        log.info("shutting down")
+    finally:
+        await stop(app)
+
+
+def _reload(app: App) -> None:
+    from bot.content import ContentError
+
+    try:
+        app.content.reload()
+    except ContentError:
+        pass  # already logged with the full report; the previous content stays

@@ -1,0 +1,41 @@
+"""Helpers shared by the sub-commands: settings, logging and loading content with a clear report."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from datetime import date
+from pathlib import Path
+
+from bot.config import ConfigError, Settings
+from bot.content import ContentBase, format_report, load_content
+
+
+def add_content_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--content", metavar="DIR", help="use another content folder (default: CHONNGHE_CONTENT_DIR)")
+
+
+def settings_or_exit(args: argparse.Namespace | None = None) -> Settings:
+    try:
+        settings = Settings.load()
+    except ConfigError as exc:
+        print(f"chonnghe: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if args is not None and getattr(args, "content", None):
+        settings = settings.model_copy(update={"content_dir": Path(args.content)})
+    return settings
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def content_or_exit(settings: Settings, today: date | None = None) -> ContentBase:
+    """Load content; on errors print the report (file and line) and exit 1."""
+    base = load_content(settings.content_dir, today=today)
+    if not base.ok:
+        print(f"chonnghe: content in {settings.content_dir} has errors:", file=sys.stderr)
+        print(format_report(base.problems), file=sys.stderr)
+        raise SystemExit(1)
+    return base

@@ -1,0 +1,34 @@
+"""`chonnghe serve`: the HTTP server, every configured channel and the scheduler."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from bot.cli.common import add_content_option, settings_or_exit, setup_logging
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("serve", help="run the bot: HTTP server, channels and scheduler")
+    add_content_option(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from bot.app import serve
+    from bot.content import ContentError
+
+    settings = settings_or_exit(args)
+    setup_logging(settings.log_level)
+    try:
+        asyncio.run(serve(settings))
+    except ContentError as exc:
+        print(f"chonnghe: refusing to start, content in {settings.content_dir} has errors:", file=sys.stderr)
+        print(str(exc), file=sys.stderr)
+        return 1
+    except OSError as exc:
+        logging.getLogger("bot").error("cannot start: %s", exc)
+        return 1
+    return 0

@@ -1,0 +1,177 @@
+"""Settings: every CHONNGHE_* environment variable, validated once at start-up (never at import)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX = "CHONNGHE_"
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/chonnghe.db"
+
+
+class ConfigError(Exception):
+    """Raised with a human-readable message naming every bad variable."""
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def parse_duration(value: object) -> timedelta:
+    """Parse "6h", "90m", "30s", "1d" or a number of seconds into a timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float):
+        return timedelta(seconds=float(value))
+    text = str(value).strip().lower()
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([smhd]?)", text)
+    if not match:
+        raise ValueError("expected a duration such as 6h, 90m, 30s or a number of seconds")
+    amount = float(match.group(1))
+    unit = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+    return timedelta(seconds=amount * unit)
+
+
+class Settings(BaseSettings):
+    """The service's configuration. Build it with `Settings.load()`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    # Core
+    database_url: str = DEFAULT_DATABASE_URL
+    content_dir: Path = Path("content")
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    timezone: str = "Asia/Ho_Chi_Minh"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    public_url: str | None = None
+
+    # Staff
+    staff_chat_id: str | None = None
+    staff_telegram_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+
+    # Telegram
+    telegram_token: str | None = None
+    telegram_api_url: str = "https://api.telegram.org/bot"
+    telegram_mode: Literal["polling", "webhook"] = "polling"
+    telegram_webhook_secret: str | None = None
+    telegram_rate: float = Field(default=30.0, gt=0, le=1000)
+
+    # Broadcasts
+    quiet_hours: str = "21:00-07:00"
+    broadcast_concurrency: int = Field(default=16, ge=1, le=512)
+    broadcast_grace: timedelta = timedelta(hours=6)
+    broadcast_max_attempts: int = Field(default=5, ge=1, le=50)
+
+    # Zalo Official Account
+    zalo_oa_app_id: str | None = None
+    zalo_oa_app_secret: str | None = None
+    zalo_oa_secret_key: str | None = None
+    zalo_oa_access_token: str | None = None
+    zalo_oa_refresh_token: str | None = None
+    zalo_oa_api_url: str = "https://openapi.zalo.me"
+    zalo_oauth_url: str = "https://oauth.zaloapp.com"
+    zalo_oa_rate: float = Field(default=10.0, gt=0, le=1000)
+    zalo_oa_promo_per_month: int = Field(default=4, ge=0)
+    zalo_oa_promo_per_day: int = Field(default=1, ge=0)
+
+    # Zalo Bot platform
+    zalo_bot_token: str | None = None
+    zalo_bot_api_url: str = "https://bot-api.zaloplatforms.com"
+    zalo_bot_mode: Literal["polling", "webhook"] = "polling"
+    zalo_bot_secret: str | None = None
+    zalo_bot_rate: float = Field(default=10.0, gt=0, le=1000)
+
+    @field_validator("staff_telegram_ids", mode="before")
+    @classmethod
+    def _csv_ids(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("broadcast_grace", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> timedelta:
+        return parse_duration(value)
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet(cls, value: str) -> str:
+        value = value.strip()
+        if value and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d", value):
+            raise ValueError("expected HH:MM-HH:MM (e.g. 21:00-07:00) or empty to disable")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _db_url(cls, value: str) -> str:
+        value = value.strip()
+        # Accept the plain forms people copy from docs and pick the async driver ourselves,
+        # so the event loop never blocks on the database.
+        for plain, driver in (
+            ("sqlite://", "sqlite+aiosqlite://"),
+            ("postgresql://", "postgresql+asyncpg://"),
+            ("postgres://", "postgresql+asyncpg://"),
+        ):
+            if value.startswith(plain):
+                return driver + value[len(plain):]
+        if not (value.startswith("sqlite+aiosqlite://") or value.startswith("postgresql+asyncpg://")):
+            raise ValueError("expected a sqlite:// or postgresql:// URL")
+        return value
+
+    @field_validator("telegram_api_url", "zalo_oa_api_url", "zalo_oauth_url", "zalo_bot_api_url", "public_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if not re.match(r"https?://", value):
+            raise ValueError("expected an http:// or https:// URL")
+        return value.rstrip("/") if not value.endswith("/bot") else value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return bool(self.telegram_token)
+
+    @classmethod
+    def load(cls, **overrides: object) -> Settings:
+        """Read the environment (and .env); raise ConfigError naming each bad variable."""
+        try:
+            return cls(**overrides)
+        except ValidationError as exc:
+            lines = []
+            for err in exc.errors():
+                name = ENV_PREFIX + "_".join(str(p) for p in err["loc"][:1]).upper()
+                shown = "***" if re.search(r"TOKEN|SECRET", name) else repr(err.get("input"))
+                lines.append(f"{name}: {err['msg']} (got {shown})")
+            raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None

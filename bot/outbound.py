@@ -1,0 +1,88 @@
+"""Outbound sending shared by live replies and broadcasts: one place for rate limits, retries and blocks."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import TYPE_CHECKING, Protocol
+
+from bot.channels.base import Blocked, ChannelAdapter, Deferred, RateLimited, Transient
+from bot.types import Reply, UserRef
+
+if TYPE_CHECKING:
+    from bot.storage.repo import Store
+
+log = logging.getLogger(__name__)
+
+
+class Limiter(Protocol):
+    def slot(self, channel: str, chat_id: str, *, bulk: bool) -> AbstractAsyncContextManager[None]:
+        """Wait for permission to send one message on `channel` to `chat_id`."""
+
+    def pause(self, channel: str, seconds: float) -> None:
+        """Stop all sends on `channel` for `seconds` (a 429's retry_after)."""
+
+
+class NullLimiter:
+    """No limits (tests of handlers, the terminal chat)."""
+
+    @asynccontextmanager
+    async def _slot(self):
+        yield
+
+    def slot(self, channel: str, chat_id: str, *, bulk: bool) -> AbstractAsyncContextManager[None]:
+        return self._slot()
+
+    def pause(self, channel: str, seconds: float) -> None:
+        return None
+
+
+class Outbound:
+    """Sends replies through the adapters. Live replies retry briefly; broadcasts handle errors themselves."""
+
+    LIVE_ATTEMPTS = 3
+
+    def __init__(self, store: Store | None, limiter: Limiter | None = None):
+        self.store = store
+        self.limiter: Limiter = limiter or NullLimiter()
+        self.channels: dict[str, ChannelAdapter] = {}
+
+    def register(self, adapter: ChannelAdapter) -> None:
+        self.channels[adapter.name] = adapter
+
+    async def send_once(self, to: UserRef, reply: Reply, *, bulk: bool = False) -> str | None:
+        """One attempt within the rate limits. A 429 pauses the channel; a block marks the user inactive."""
+        adapter = self.channels.get(to.channel)
+        if adapter is None:
+            raise Transient(f"channel {to.channel} is not running")
+        async with self.limiter.slot(to.channel, to.user_id, bulk=bulk):
+            try:
+                return await adapter.send(to.user_id, reply)
+            except RateLimited as exc:
+                self.limiter.pause(to.channel, exc.retry_after)
+                raise
+            except Blocked as exc:
+                if self.store is not None:
+                    await self.store.mark_inactive(to, exc.reason)
+                raise
+
+    async def send(self, to: UserRef, reply: Reply) -> str | None:
+        """A live reply: retried on 429 and transient errors; returns the message id or None if it failed."""
+        for attempt in range(1, self.LIVE_ATTEMPTS + 1):
+            try:
+                return await self.send_once(to, reply)
+            except (RateLimited, Deferred) as exc:
+                if attempt == self.LIVE_ATTEMPTS or exc.retry_after > 30:
+                    log.warning("reply to %s dropped after rate limit: %s", to, exc.reason)
+                    return None
+                await asyncio.sleep(exc.retry_after)
+            except Transient as exc:
+                if attempt == self.LIVE_ATTEMPTS:
+                    log.warning("reply to %s failed: %s", to, exc.reason)
+                    return None
+                await asyncio.sleep(0.5 * 2 ** (attempt - 1))
+            except Exception as exc:  # Blocked, Skipped, Permanent, or a bug in an adapter
+                log.warning("reply to %s not sent: %s", to, exc)
+                return None
+        return None

@@ -1,0 +1,1 @@
+"""Conversation logic, one module per area. Handlers see only neutral types and injected services."""

@@ -1,0 +1,1 @@
+"""Campaign calendar, broadcast scheduling and the delivery dispatcher (outbox, rate limits, retries)."""

@@ -1,0 +1,131 @@
+"""Storage tests; each runs on SQLite and, when CHONNGHE_TEST_DATABASE_URL is set, on PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from bot.storage.db import create_engine, migrate
+from bot.storage.models import Delivery, QuestionLog, SubscriptionEvent
+from bot.storage.repo import Store
+from bot.types import UserRef
+from tests.conftest import BACKENDS
+
+pytestmark = pytest.mark.parametrize("db_url", BACKENDS, indirect=True)
+
+ALICE = UserRef("telegram", "1001")
+
+
+async def test_user_created_once_and_last_seen_updated(store: Store, clock):
+    first = await store.touch_user(ALICE, "Alice")
+    clock.advance(minutes=5)
+    again = await store.touch_user(ALICE)
+    assert first.id == again.id
+    assert again.last_seen_at == clock.now()
+    assert again.created_at == clock.now() - timedelta(minutes=5)
+
+
+async def test_same_platform_id_on_two_channels_is_two_users(store: Store):
+    a = await store.touch_user(ALICE)
+    b = await store.touch_user(UserRef("zalo_bot", "1001"))
+    assert a.id != b.id
+
+
+async def test_subscriptions_record_every_change(store: Store):
+    user = await store.touch_user(ALICE)
+    assert await store.subscribe(user.id, "tuyen_sinh", "telegram") is True
+    assert await store.subscribe(user.id, "tuyen_sinh", "telegram") is False
+    assert await store.subscribe(user.id, "su_kien", "telegram") is True
+    assert await store.subscriptions(user.id) == ["su_kien", "tuyen_sinh"]
+    assert await store.unsubscribe(user.id, None, "telegram") == ["su_kien", "tuyen_sinh"]
+    assert await store.subscriptions(user.id) == []
+    async with store.session() as s:
+        events = (await s.execute(sa.select(SubscriptionEvent.topic, SubscriptionEvent.action)
+                                  .order_by(SubscriptionEvent.id))).all()
+    assert events == [("tuyen_sinh", "subscribe"), ("su_kien", "subscribe"),
+                      ("su_kien", "unsubscribe"), ("tuyen_sinh", "unsubscribe")]
+
+
+async def test_state_survives_a_new_store_on_the_same_database(store: Store, db_url, clock):
+    user = await store.touch_user(ALICE)
+    await store.set_state(user.id, "onboarding", "role", {"age": "15", "chữ": "việt"})
+    engine = create_engine(db_url)
+    try:
+        other = Store(engine, clock)
+        state = await other.get_state(user.id)
+    finally:
+        await engine.dispose()
+    assert (state.flow, state.step, state.data) == ("onboarding", "role", {"age": "15", "chữ": "việt"})
+
+
+async def test_delete_user_data_keeps_questions_unlinked(store: Store):
+    user = await store.touch_user(ALICE)
+    await store.subscribe(user.id, "tuyen_sinh", "telegram")
+    await store.set_state(user.id, "x", "y")
+    qid = await store.log_question(user.id, "telegram", "học nghề ở đâu", "hoc nghe o dau", "nghe.han", 0.9, True)
+    await store.open_case(user.id, "cần tư vấn")
+    await store.delete_user_data(user.id)
+    assert await store.get_user(ALICE) is None
+    async with store.session() as s:
+        row = await s.get(QuestionLog, qid)
+        events = (await s.execute(sa.select(sa.func.count()).select_from(SubscriptionEvent))).scalar_one()
+    assert row is not None and row.user_id is None and row.text == "học nghề ở đâu"
+    assert events == 0
+    # A returning person starts fresh.
+    fresh = await store.touch_user(ALICE)
+    assert fresh.id != user.id and await store.subscriptions(fresh.id) == []
+
+
+async def test_long_question_is_truncated_not_lost(store: Store):
+    qid = await store.log_question(None, "cli", "a" * 100_000, "a", None, 0.0, False)
+    async with store.session() as s:
+        row = await s.get(QuestionLog, qid)
+    assert len(row.text) == 4000
+
+
+async def test_redelivered_update_seen_once(store: Store, clock):
+    assert await store.first_time("telegram", "42") is True
+    assert await store.first_time("telegram", "42") is False
+    assert await store.first_time("zalo_oa", "42") is True
+    clock.advance(days=3)
+    assert await store.prune_processed(timedelta(days=2)) == 2
+    assert await store.first_time("telegram", "42") is True
+
+
+async def test_kv_setdefault_keeps_first_value(store: Store):
+    assert await store.kv_setdefault("secret", "a") == "a"
+    assert await store.kv_setdefault("secret", "b") == "a"
+
+
+async def test_feedback_only_on_own_question(store: Store):
+    alice = await store.touch_user(ALICE)
+    bob = await store.touch_user(UserRef("telegram", "2002"))
+    qid = await store.log_question(alice.id, "telegram", "q", "q", None, 0.1, False)
+    assert await store.set_feedback(qid, bob.id, 1) is False
+    assert await store.set_feedback(qid, alice.id, -1) is True
+
+
+async def test_migrate_is_idempotent_and_keeps_data(store: Store, db_url, clock):
+    user = await store.touch_user(ALICE)
+    engine = create_engine(db_url)
+    try:
+        await migrate(engine)  # a restart applies migrations again: nothing lost
+        assert (await Store(engine, clock).get_user(ALICE)).id == user.id
+    finally:
+        await engine.dispose()
+
+
+async def test_delivery_uniqueness(store: Store):
+    from bot.storage.models import Broadcast
+
+    user = await store.touch_user(ALICE)
+    async with store.session() as s:
+        b = Broadcast(text="x")
+        s.add(b)
+        await s.flush()
+        s.add(Delivery(broadcast_id=b.id, user_id=user.id, channel="telegram", platform_id="1001"))
+    with pytest.raises(sa.exc.IntegrityError):
+        async with store.session() as s:
+            s.add(Delivery(broadcast_id=b.id, user_id=user.id, channel="telegram", platform_id="1001"))
