@@ -1,0 +1,158 @@
+"""The content loader reports every problem with its file and line; good content loads completely."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.content import ContentError, load_content
+from bot.content.holder import ContentHolder
+
+def faq(ident: str, extra: str = "", answer: str = "Trả lời.") -> str:
+    """One FAQ entry as YAML text (list item indented under `entries:`)."""
+    return (
+        f"\n  - id: {ident}\n"
+        f"    title: Tiêu đề {ident}\n"
+        "    questions:\n"
+        "      - câu hỏi một\n      - cau hoi hai\n      - câu hỏi ba ạ\n      - hỏi bốn\n      - hoi nam nhe\n"
+        f'    answer: "{answer}"\n'
+        "    source: Luật Giáo dục nghề nghiệp 2014\n"
+        "    reviewed: 2026-11-22\n"
+        + (extra + "\n" if extra else "")
+    )
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+TOPICS = "topics:\n  - id: tuyen_sinh\n    label: Tin tuyển sinh\n"
+TRADES = """groups:
+  - id: co_khi
+    label: Cơ khí
+trades:
+  - id: nghe.han
+    title: Nghề Hàn
+    group: co_khi
+    summary: Nối kim loại.
+    learn: [Hàn hồ quang]
+    jobs: [Nhà máy đóng tàu]
+    suits: Người khỏe mạnh.
+    levels: [so_cap, trung_cap]
+    questions: [hoc han, nghề hàn, thợ hàn, han o dau, hàn là gì]
+    source: Thông tư 26/2019/TT-BLĐTBXH
+    reviewed: 2026-11-22
+"""
+SCHOOLS = """schools:
+  - id: truong.a
+    name: Trường Cao đẳng A
+    former_province: hai_phong
+    levels: [cao_dang]
+    trades: [nghe.han]
+    source: https://example.invalid/a
+    reviewed: 2026-11-22
+"""
+
+
+@pytest.fixture
+def good(tmp_path) -> Path:
+    return write(tmp_path / "good", {
+        "faq/a.yaml": "entries:" + faq("a.one", "    related: [a.two, nghe.han]") + faq("a.two"),
+        "topics.yaml": TOPICS, "trades.yaml": TRADES, "schools.yaml": SCHOOLS,
+    })
+
+
+def test_good_content_loads(good):
+    base = load_content(good, today=date(2026, 11, 22))
+    assert base.ok, base.problems
+    assert set(base.entries) == {"a.one", "a.two", "nghe.han"}
+    assert base.entries["a.one"].related == ("a.two", "nghe.han")
+    trade = base.entries["nghe.han"]
+    assert trade.kind == "trade" and "Trường Cao đẳng A" in trade.answer and "Trung cấp" in trade.answer
+    assert [s.id for s in base.schools_for("nghe.han")] == ["truong.a"]
+    assert base.topics["tuyen_sinh"].label == "Tin tuyển sinh"
+
+
+def problems_of(root: Path) -> list[str]:
+    return [str(p) for p in load_content(root, today=date(2026, 11, 22)).problems]
+
+
+def test_yaml_error_has_file_and_line(good):
+    (good / "faq/b.yaml").write_text("entries:\n  - id: x\n    title: [unclosed\n", encoding="utf-8")
+    found = problems_of(good)
+    assert any(p.startswith("faq/b.yaml:") and "YAML error" in p for p in found), found
+
+
+def test_missing_field_reported_with_line(good):
+    text = "entries:" + faq("b.one").replace("    source: Luật Giáo dục nghề nghiệp 2014\n", "")
+    (good / "faq/b.yaml").write_text(text, encoding="utf-8")
+    assert "faq/b.yaml:2: error: missing field 'source'" in problems_of(good)
+
+
+def test_duplicate_id_names_both_places(good):
+    (good / "faq/b.yaml").write_text("entries:" + faq("a.one"), encoding="utf-8")
+    found = problems_of(good)
+    assert any(p.startswith("faq/b.yaml:2: error: duplicate id 'a.one' (first defined at faq/a.yaml:2)")
+               for p in found), found
+
+
+def test_broken_related_link(good):
+    (good / "faq/b.yaml").write_text("entries:" + faq("b.one", "    related: [nowhere]"), encoding="utf-8")
+    assert any("related id 'nowhere' does not exist" in p for p in problems_of(good))
+
+
+def test_too_long_answer_and_too_few_questions(good):
+    long = "Dài " * 600
+    text = "entries:" + faq("b.one", answer=long).replace("      - hoi nam nhe\n", "")
+    (good / "faq/b.yaml").write_text(text, encoding="utf-8")
+    found = problems_of(good)
+    assert any("'answer' is" in p and "at most 1800" in p for p in found), found
+    assert any("'questions' has 4 item(s) (at least 5)" in p for p in found), found
+
+
+def test_expired_entry_is_flagged_and_not_served(good):
+    (good / "faq/b.yaml").write_text("entries:" + faq("b.one", "    valid_until: 2026-01-31"), encoding="utf-8")
+    base = load_content(good, today=date(2026, 11, 22))
+    assert base.ok  # a warning, not an error
+    assert "b.one" not in base.entries and "b.one" in base.expired
+    assert any(p.severity == "warning" and "expired" in p.message for p in base.problems)
+
+
+def test_school_with_unknown_trade(good):
+    (good / "schools.yaml").write_text(SCHOOLS.replace("[nghe.han]", "[nghe.bay]"), encoding="utf-8")
+    assert any("unknown trade 'nghe.bay'" in p for p in problems_of(good))
+
+
+def test_duplicate_yaml_key(good):
+    (good / "faq/b.yaml").write_text("entries:" + faq("b.one", "    title: again"), encoding="utf-8")
+    assert any("duplicate key 'title'" in p for p in problems_of(good))
+
+
+def test_not_utf8(good):
+    (good / "faq/b.yaml").write_bytes("entries: []\n# h\xe0\n".encode("latin-1"))
+    assert any(p.startswith("faq/b.yaml:0: error: cannot read file") for p in problems_of(good))
+
+
+def test_reload_keeps_previous_content_on_errors(good):
+    holder = ContentHolder(good)
+    before = holder.base
+    (good / "faq/a.yaml").write_text("entries:\n  - id: [broken\n", encoding="utf-8")
+    with pytest.raises(ContentError):
+        holder.reload()
+    assert holder.base is before and "a.one" in holder.base.entries
+
+
+def test_content_check_command(good, capsys):
+    assert main(["content", "check", "--content", str(good)]) == 0
+    assert "0 error(s)" in capsys.readouterr().out
+    (good / "faq/b.yaml").write_text("entries:" + faq("a.one"), encoding="utf-8")
+    assert main(["content", "check", "--content", str(good)]) == 1
+    out = capsys.readouterr().out
+    assert "faq/b.yaml:2: error: duplicate id 'a.one'" in out and "1 error(s)" in out

@@ -1,0 +1,69 @@
+"""Settings are read only when asked, validated, and every error names its variable."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bot.config import ConfigError, Settings
+
+
+def test_defaults_need_no_environment():
+    s = Settings.load(_env_file=None)
+    assert s.database_url == "sqlite+aiosqlite:///var/chonnghe.db"
+    assert str(s.content_dir) == "content"
+    assert s.timezone == "Asia/Ho_Chi_Minh"
+    assert s.quiet_hours == "21:00-07:00"
+    assert s.broadcast_grace == timedelta(hours=6)
+    assert s.telegram_enabled is False
+
+
+def test_environment_is_read(monkeypatch):
+    monkeypatch.setenv("CHONNGHE_HTTP_PORT", "9000")
+    monkeypatch.setenv("CHONNGHE_STAFF_TELEGRAM_IDS", "11, 22")
+    monkeypatch.setenv("CHONNGHE_BROADCAST_GRACE", "90m")
+    monkeypatch.setenv("CHONNGHE_LOG_LEVEL", "debug")
+    monkeypatch.setenv("CHONNGHE_DATABASE_URL", "postgresql://postgres@127.0.0.1/test")
+    s = Settings.load(_env_file=None)
+    assert s.http_port == 9000
+    assert s.staff_telegram_ids == [11, 22]
+    assert s.broadcast_grace == timedelta(minutes=90)
+    assert s.log_level == "DEBUG"
+    assert s.database_url == "postgresql+asyncpg://postgres@127.0.0.1/test"
+
+
+def test_dotenv_file_is_read(tmp_path, monkeypatch):
+    (tmp_path / ".env").write_text("CHONNGHE_HTTP_PORT=9100\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert Settings.load().http_port == 9100
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("CHONNGHE_HTTP_PORT", "eighty"),
+    ("CHONNGHE_TIMEZONE", "Mars/Olympus"),
+    ("CHONNGHE_QUIET_HOURS", "9pm-7am"),
+    ("CHONNGHE_DATABASE_URL", "mysql://x"),
+    ("CHONNGHE_TELEGRAM_MODE", "carrier-pigeon"),
+    ("CHONNGHE_TELEGRAM_RATE", "5000"),
+    ("CHONNGHE_BROADCAST_GRACE", "soon"),
+])
+def test_bad_value_names_the_variable(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as info:
+        Settings.load(_env_file=None)
+    assert name in str(info.value)
+
+
+def test_quiet_hours_can_be_disabled(monkeypatch):
+    monkeypatch.setenv("CHONNGHE_QUIET_HOURS", "")
+    assert Settings.load(_env_file=None).quiet_hours == ""
+
+
+def test_importing_modules_reads_no_settings(monkeypatch):
+    """No module reads settings at import time: a bad variable breaks nothing until Settings.load()."""
+    import importlib
+
+    monkeypatch.setenv("CHONNGHE_HTTP_PORT", "not-a-port")
+    for name in ("bot.app", "bot.cli", "bot.storage.repo", "handlers.router"):
+        importlib.import_module(name)
