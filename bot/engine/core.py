@@ -1,0 +1,212 @@
+"""Backup answer engine (scratch): BM25 over folded syllables + bigrams, coverage confidence."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+import unicodedata
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import yaml
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
+
+MAX_CHARS = 600
+
+ABBREVIATIONS_FILE = Path(__file__).with_name("abbreviations.yaml")
+
+
+@lru_cache(maxsize=1)
+def abbreviations() -> dict[str, tuple[str, ...]]:
+    """The abbreviation dictionary (data file), folded keys to folded word tuples."""
+    data = yaml.safe_load(ABBREVIATIONS_FILE.read_text(encoding="utf-8"))["expand"]
+    return {str(k): tuple(str(v).split()) for k, v in data.items()}
+
+
+# Polite filler and function words (folded): they carry no topic, so they neither match nor count
+# against coverage. Meaningful pairs survive as bigrams ("con gai", "tu van").
+STOP = frozenset("""
+a ad admin ah ak anh ban bot cam chau chi cho co con cua da day de do duoc em giup gi ha hay hoi khong
+khi la lam luon ma minh moi muon nao nay nen neu nha nhe nhi nho oi on roi sao the thi thay toi tu u vay
+ve voi vui long xin cac nhung mot duoc biet can
+""".split())
+
+GREET = re.compile(r"^(xin chao|chao|hi|hello|helo|alo|hey|chao ban|chao bot|chao ad|chao admin|xin chao bot)"
+                   r"( (ban|bot|ad|admin|em|anh|chi|a|nhe|nha|moi nguoi))*$")
+THANKS = re.compile(r"^(ok |oke |vang |da )?(cam on|camon|thanks|thank you|thank|tks|thks|ty|cam on nhieu)"
+                    r"( (ban|bot|ad|admin|nhe|nha|nhieu|a|em|anh|chi|lam))*$")
+
+OLD_TONE = {  # new-style placement -> old-style (hòa), only at syllable end
+    "oà": "òa", "oá": "óa", "oả": "ỏa", "oã": "õa", "oạ": "ọa",
+    "oè": "òe", "oé": "óe", "oẻ": "ỏe", "oẽ": "õe", "oẹ": "ọe",
+    "uỳ": "ùy", "uý": "úy", "uỷ": "ủy", "uỹ": "ũy", "uỵ": "ụy",
+}
+_TONE_RE = re.compile("(" + "|".join(OLD_TONE) + r")(?![a-zàáảãạăằắẳẵặâầấẩẫậèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵđ])")
+
+
+def normalize(text: str) -> str:
+    text = unicodedata.normalize("NFC", text[: MAX_CHARS * 4]).lower()
+    text = _TONE_RE.sub(lambda m: OLD_TONE[m.group(1)], text)
+    text = "".join(ch if (ch.isalnum() or ch.isspace()) else " " for ch in text)
+    text = re.sub(r"(.)\1{2,}", r"\1", text)
+    return " ".join(text.split())[:MAX_CHARS]
+
+
+def fold(text: str) -> str:
+    text = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    return "".join(ch for ch in text if not unicodedata.combining(ch))
+
+
+def tokens(text: str) -> list[str]:
+    """Folded words with abbreviations expanded and repeated letters collapsed."""
+    folded = fold(normalize(text))
+    folded = re.sub(r"([a-z])\1+\b", r"\1", folded)  # no Vietnamese syllable ends in a doubled letter
+    raw = re.findall(r"[a-z0-9]+", folded)
+    abbr = abbreviations()
+    out: list[str] = []
+    for i, tok in enumerate(raw):
+        m = re.fullmatch(r"(\d+)k", tok)
+        if m:
+            out += [m.group(1), "nghin"]
+            continue
+        if tok in ("dk", "đk"):
+            nxt = raw[i + 1] if i + 1 < len(raw) else ""
+            out += ["dang", "ky"] if nxt in {"nhan", "hoc", "xet", "tuyen", "online", "tu", "thi", "vao", "ho"} \
+                else (["duoc"] if nxt in {"khong", "ko", "k", "kh", "hok", ""} else ["dieu", "kien"])
+            continue
+        out += abbr.get(tok, (tok,))
+    return out
+
+
+@dataclass(frozen=True)
+class Match:
+    kind: str
+    id: str | None
+    score: float
+    normalized: str
+    suggestions: tuple[tuple[str, float], ...]
+
+
+class AnswerEngine:
+    """BM25 over folded syllables and syllable pairs, one document per title or example question.
+
+    Ranking: the best question of each entry (BM25), blended with how much of the query the entry
+    covers. Confidence: the idf-weighted share of the query's words (and word pairs) the entry knows;
+    unknown words weigh as much as the rarest known word, so off-topic questions score low.
+    Answer when confidence >= CONF and the winner leads the runner-up by MARGIN (or is very sure).
+    """
+
+    K1, B = 1.2, 0.75
+    UNI = 0.7  # weight of single words vs word pairs in the confidence
+    CONF = 0.5  # confidence needed to answer
+    SURE = 0.75  # confidence that answers even when the runner-up is close
+    MARGIN = 0.05  # relative lead over the runner-up otherwise
+    CANDIDATES = 10
+
+    def __init__(self, entries: list) -> None:
+        entries = sorted(entries, key=lambda e: e.id)  # deterministic whatever the input order
+        self.ids = [e.id for e in entries]
+        doc_terms: list[Counter] = []
+        starts: list[int] = []
+        self.entry_terms: list[set[str]] = []
+        df: Counter = Counter()
+        for entry in entries:
+            starts.append(len(doc_terms))
+            known: set[str] = set()
+            for text in (entry.title, *entry.questions, *getattr(entry, "tags", ())):
+                terms = Counter(self.features(tokens(text)))
+                doc_terms.append(terms)
+                df.update(terms.keys())
+                known.update(terms)
+            self.entry_terms.append(known)
+        n = max(len(doc_terms), 1)
+        self.idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
+        self.max_idf = math.log(1 + (n + 0.5) / 0.5)
+        avg = sum(sum(c.values()) for c in doc_terms) / n
+        postings: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
+        for i, terms in enumerate(doc_terms):
+            length = sum(terms.values())
+            for t, f in terms.items():
+                docs, weights = postings[t]
+                docs.append(i)
+                weights.append(self.idf[t] * f * (self.K1 + 1) / (f + self.K1 * (1 - self.B + self.B * length / avg)))
+        self.postings = {t: (np.array(d, dtype=np.int32), np.array(w, dtype=np.float32))
+                         for t, (d, w) in postings.items()}
+        self.n_docs = len(doc_terms)
+        self.starts = np.array(starts, dtype=np.int64)
+        self.vocab = sorted(t for t in df if " " not in t)
+        self.vocab_set = frozenset(self.vocab)
+
+    @classmethod
+    def build(cls, entries: Iterable) -> AnswerEngine:
+        """Index entries (anything with id, title, questions and optionally tags)."""
+        return cls(list(entries))
+
+    @staticmethod
+    def features(toks: list[str]) -> list[str]:
+        content = [t for t in toks if t not in STOP] or toks
+        return content + [f"{a} {b}" for a, b in itertools.pairwise(toks)]
+
+    def correct(self, toks: list[str]) -> list[str]:
+        """Replace unknown words of 4+ letters by the closest known word (typos), if close enough."""
+        out = []
+        for t in toks:
+            if t in self.vocab_set or t in STOP or len(t) < 4 or t.isdigit():
+                out.append(t)
+                continue
+            best = process.extractOne(t, self.vocab, scorer=Levenshtein.normalized_similarity, score_cutoff=0.75)
+            out.append(best[0] if best else t)
+        return out
+
+    def answer(self, text: str) -> Match:
+        """The best entry for `text`, or kind "none" with suggestions when not confident."""
+        text = text or ""
+        norm = normalize(text)
+        toks = tokens(text)
+        if not toks:
+            return Match("empty", None, 0.0, norm, ())
+        folded = " ".join(toks)
+        if GREET.match(folded):
+            return Match("greeting", None, 1.0, norm, ())
+        if THANKS.match(folded):
+            return Match("thanks", None, 1.0, norm, ())
+        toks = self.correct(toks)
+        found = [self.postings[t] for t in set(self.features(toks)) if t in self.postings]
+        if not found or not self.ids:
+            return Match("none", None, 0.0, norm, ())
+        docs = np.concatenate([d for d, _ in found])
+        weights = np.concatenate([w for _, w in found])
+        scores = np.bincount(docs, weights=weights, minlength=self.n_docs)
+        best = np.maximum.reduceat(scores, self.starts)
+        k = min(self.CANDIDATES, len(best))
+        top = np.argpartition(-best, k - 1)[:k]
+        ranked = sorted((int(i) for i in top if best[i] > 0), key=lambda i: (-best[i], i))
+        s_max = float(best[ranked[0]])
+
+        content = [t for t in toks if t not in STOP] or toks
+        total = sum(self.idf.get(t, self.max_idf) for t in content)
+        pairs = [f"{a} {b}" for a, b in itertools.pairwise(toks) if not (a in STOP and b in STOP)]
+        pair_total = sum(self.idf.get(t, self.max_idf * 0.5) for t in pairs)
+        results = []
+        for i in ranked:
+            known = self.entry_terms[i]
+            cov = sum(self.idf.get(t, self.max_idf) for t in content if t in known) / total
+            if pair_total:
+                pair_cov = sum(self.idf[t] for t in pairs if t in known) / pair_total
+                cov = self.UNI * cov + (1 - self.UNI) * pair_cov
+            results.append((0.5 * cov + 0.5 * float(best[i]) / s_max, cov, i))
+        results.sort(key=lambda r: (-r[0], r[2]))
+        rank, conf, winner = results[0]
+        runner = results[1][0] if len(results) > 1 else 0.0
+        margin = (rank - runner) / rank if rank else 0.0
+        suggestions = tuple((self.ids[i], round(min(1.0, c), 3)) for _, c, i in results[:3])
+        score = round(min(1.0, conf), 4)
+        if conf >= self.CONF and (margin >= self.MARGIN or conf >= self.SURE):
+            return Match("answer", self.ids[winner], score, norm, suggestions[1:])
+        return Match("none", None, score, norm, suggestions)

@@ -1,0 +1,133 @@
+"""The answer engine: normalisation rules and retrieval behaviour on a small content base."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import date
+
+import pytest
+
+from bot.content import Entry
+from bot.engine import AnswerEngine, fold, normalize, tokens
+
+
+def entry(ident: str, title: str, *questions: str) -> Entry:
+    return Entry(ident, "faq", title, tuple(questions), f"Trả lời {ident}", "nguồn", date(2026, 11, 22))
+
+
+ENTRIES = [
+    entry("chinhsach.mien_hoc_phi", "Miễn học phí trung cấp cho người tốt nghiệp THCS",
+          "Học trung cấp có được miễn học phí không?", "tốt nghiệp lớp 9 học trung cấp có phải đóng học phí",
+          "nghị định miễn học phí trung cấp", "mien hoc phi trung cap", "học nghề có được miễn học phí ko"),
+    entry("chinhsach.hoc_phi", "Học phí học nghề",
+          "Học phí học nghề khoảng bao nhiêu?", "hoc phi cao dang mot nam bao nhieu tien",
+          "học nghề tốn bao nhiêu tiền", "chi phí học trường nghề", "tiền học một kỳ bao nhiêu"),
+    entry("nghe.han", "Nghề Hàn", "Học nghề hàn ở đâu?", "thợ hàn làm ở đâu", "nghe han co vat va khong",
+          "học hàn mấy năm", "hàn điện hàn hồ quang"),
+    entry("nghe.o_to", "Nghề Công nghệ ô tô", "học sửa ô tô ở đâu", "nghề công nghệ ô tô ra làm gì",
+          "sửa chữa ô tô học mấy năm", "thợ sửa xe ô tô", "học công nghệ ô tô"),
+    entry("sukien.ngay_ky_nang", "Ngày Kỹ năng lao động Việt Nam 04/10", "ngày 4/10 là ngày gì",
+          "ngày kỹ năng lao động việt nam", "hoạt động hưởng ứng ngày kỹ năng", "ngay ky nang lao dong la ngay nao",
+          "ý nghĩa ngày kỹ năng lao động"),
+]
+
+
+@pytest.fixture(scope="module")
+def engine() -> AnswerEngine:
+    return AnswerEngine.build(ENTRIES)
+
+
+# --- normalisation -----------------------------------------------------------------------------
+
+def test_nfd_and_nfc_input_normalise_alike():
+    text = "Học nghề ở đâu"
+    assert normalize(unicodedata.normalize("NFD", text)) == normalize(text) == "học nghề ở đâu"
+
+
+@pytest.mark.parametrize(("new_style", "old_style"), [("hoà", "hòa"), ("thuý", "thúy"), ("khoẻ", "khỏe")])
+def test_one_tone_mark_convention(new_style, old_style):
+    assert normalize(new_style) == normalize(old_style) == old_style
+
+
+def test_tone_inside_a_syllable_is_left_alone():
+    assert normalize("hoàng quyết") == "hoàng quyết"
+
+
+def test_fold_removes_diacritics_including_d():
+    assert fold("Đường đến trường nghề") == "Duong den truong nghe"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("ko dc", ["khong", "duoc"]),
+    ("hok đc", ["khong", "duoc"]),
+    ("hoc j ntn", ["hoc", "gi", "nhu", "the", "nao"]),
+    ("bn tien", ["bao", "nhieu", "tien"]),
+    ("trg cđ", ["truong", "cao", "dang"]),
+    ("hs thi ts tc", ["hoc", "sinh", "thi", "tuyen", "sinh", "trung", "cap"]),
+    ("hoc phi 500k", ["hoc", "phi", "500", "nghin"]),  # k after a number is nghìn
+    ("co k", ["co", "khong"]),                          # k alone is không
+    ("dk xet tuyen", ["dang", "ky", "xet", "tuyen"]),   # đk before xét = đăng ký
+    ("can dk gi", ["can", "dieu", "kien", "gi"]),      # otherwise điều kiện
+    ("co dk ko", ["co", "duoc", "khong"]),              # before không = được
+    ("kho", ["kho"]),                                   # whole words only: "kho" is not "ko"
+])
+def test_abbreviations_expand_as_whole_words(text, expected):
+    assert tokens(text) == expected
+
+
+def test_repeated_letters_emoji_punctuation_and_controls():
+    assert tokens("nhiềuuuuu quáaaa!!! 😀😀 ???") == ["nhieu", "qua"]
+    assert tokens("hoc\x00nghe\x07") == ["hoc", "nghe"]
+    assert tokens("xoong nồi") == ["xoong", "noi"]
+
+
+# --- retrieval ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("Học trung cấp có được miễn học phí không?", "chinhsach.mien_hoc_phi"),
+    ("hoc trung cap co dc mien hoc phi k", "chinhsach.mien_hoc_phi"),
+    ("hoc phi truong nghe bn tien 1 nam", "chinhsach.hoc_phi"),
+    ("học nghề hàn ở đâu vậy ạ", "nghe.han"),
+    ("thợ hànn ra trường làm ở đâu", "nghe.han"),   # typo
+    ("Cho tôi hỏi con tôi muốn học sửa ô tô thì học ở đâu ạ, cảm ơn", "nghe.o_to"),
+    ("ngay 4/10 la ngay gi", "sukien.ngay_ky_nang"),
+])
+def test_answers_in_scope_questions(engine, question, expected):
+    match = engine.answer(question)
+    assert (match.kind, match.id) == ("answer", expected), match
+
+
+@pytest.mark.parametrize("question", ["thời tiết hải phòng ngày mai", "giá bitcoin hôm nay", "đội nào vô địch world cup"])
+def test_declines_out_of_scope(engine, question):
+    match = engine.answer(question)
+    assert match.kind == "none" and match.id is None
+
+
+@pytest.mark.parametrize(("text", "kind"), [
+    ("xin chào", "greeting"), ("Chào bot", "greeting"), ("hi", "greeting"),
+    ("cảm ơn bạn nhé", "thanks"), ("thanks", "thanks"), ("ok cam on", "thanks"),
+    ("", "empty"), ("   \n\t ", "empty"), ("😀😀😀", "empty"), ("???", "empty"),
+])
+def test_greetings_thanks_and_empty(engine, text, kind):
+    assert engine.answer(text).kind == kind
+
+
+@pytest.mark.parametrize("text", [
+    "a" * 100_000, "học " * 50_000, "'; DROP TABLE users; --", "<script>alert('x')</script>",
+    "学习职业在哪里", "مرحبا", "\x00\x01\x02", "💥" * 10_000,
+])
+def test_bad_input_never_crashes(engine, text):
+    match = engine.answer(text)
+    assert match.kind in {"none", "empty", "answer"}
+    assert len(match.normalized) <= 1000
+
+
+def test_deterministic_and_suggestions_on_decline(engine):
+    first = engine.answer("học phí miễn giảm thế nào")
+    for _ in range(5):
+        assert engine.answer("học phí miễn giảm thế nào") == first
+    none = engine.answer("hỏi về học nghề")
+    if none.kind == "none":
+        assert len(none.suggestions) <= 3
+    rebuilt = AnswerEngine.build(list(reversed(ENTRIES)))
+    assert rebuilt.answer("học phí miễn giảm thế nào") == first
