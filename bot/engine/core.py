@@ -37,6 +37,11 @@ khi la lam luon ma minh moi muon nao nay nen neu nha nhe nhi nho oi on roi sao t
 ve voi vui long xin cac nhung mot duoc biet can
 """.split())
 
+# Words every topic shares ("học nghề ở trường nào, ra làm gì, mấy năm"): they count, but little,
+# so the topic words of a question decide.
+GENERIC = frozenset("hoc nghe truong o dau ra nam bao lau nhieu tien kho de nganh".split())
+GENERIC_WEIGHT = 0.3
+
 GREET = re.compile(r"^(xin chao|chao|hi|hello|helo|alo|hey|chao ban|chao bot|chao ad|chao admin|xin chao bot)"
                    r"( (ban|bot|ad|admin|em|anh|chi|a|nhe|nha|moi nguoi))*$")
 THANKS = re.compile(r"^(ok |oke |vang |da )?(cam on|camon|thanks|thank you|thank|tks|thks|ty|cam on nhieu)"
@@ -108,11 +113,14 @@ class AnswerEngine:
     SURE = 0.75  # confidence that answers even when the runner-up is close
     MARGIN = 0.05  # relative lead over the runner-up otherwise
     CANDIDATES = 10
+    PAGE_WEIGHT = 0.5  # BM25 weight of a trade page's text relative to an example question
+    RANK_COVERAGE = 0.7  # share of coverage (vs relative BM25) in the final ranking
 
     def __init__(self, entries: list) -> None:
         entries = sorted(entries, key=lambda e: e.id)  # deterministic whatever the input order
         self.ids = [e.id for e in entries]
         doc_terms: list[Counter] = []
+        doc_boost: list[float] = []
         starts: list[int] = []
         self.entry_terms: list[set[str]] = []
         df: Counter = Counter()
@@ -122,26 +130,42 @@ class AnswerEngine:
             for text in (entry.title, *entry.questions, *getattr(entry, "tags", ())):
                 terms = Counter(self.features(tokens(text)))
                 doc_terms.append(terms)
-                df.update(terms.keys())
+                doc_boost.append(1.0)
                 known.update(terms)
+            if entry.kind == "trade":
+                # A trade's page lists what one learns and where one works: specific words people
+                # use ("cắt may quần áo", "máy CNC") that its example questions may not contain.
+                terms = Counter(self.features(tokens(entry.answer)))
+                doc_terms.append(terms)
+                doc_boost.append(self.PAGE_WEIGHT)
+                known.update(terms)
+            # Document frequency counts entries, not questions: a word every question of one entry
+            # repeats ("hàn") is that entry's signature and must stay rare, not become common.
+            df.update(known)
             self.entry_terms.append(known)
-        n = max(len(doc_terms), 1)
+        n = max(len(entries), 1)
         self.idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
         self.max_idf = math.log(1 + (n + 0.5) / 0.5)
-        avg = sum(sum(c.values()) for c in doc_terms) / n
+        avg = sum(sum(c.values()) for c in doc_terms) / max(len(doc_terms), 1)
         postings: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
         for i, terms in enumerate(doc_terms):
             length = sum(terms.values())
+            norm = self.K1 * (1 - self.B + self.B * length / avg)
             for t, f in terms.items():
                 docs, weights = postings[t]
                 docs.append(i)
-                weights.append(self.idf[t] * f * (self.K1 + 1) / (f + self.K1 * (1 - self.B + self.B * length / avg)))
+                weights.append(doc_boost[i] * self.idf[t] * f * (self.K1 + 1) / (f + norm))
         self.postings = {t: (np.array(d, dtype=np.int32), np.array(w, dtype=np.float32))
                          for t, (d, w) in postings.items()}
         self.n_docs = len(doc_terms)
         self.starts = np.array(starts, dtype=np.int64)
         self.vocab = sorted(t for t in df if " " not in t)
         self.vocab_set = frozenset(self.vocab)
+
+    def weight(self, term: str) -> float:
+        """A query word's weight in coverage: its idf (unknown words weigh most), generic words less."""
+        w = self.idf.get(term, self.max_idf)
+        return w * GENERIC_WEIGHT if term in GENERIC else w
 
     @classmethod
     def build(cls, entries: Iterable) -> AnswerEngine:
@@ -190,17 +214,18 @@ class AnswerEngine:
         s_max = float(best[ranked[0]])
 
         content = [t for t in toks if t not in STOP] or toks
-        total = sum(self.idf.get(t, self.max_idf) for t in content)
+        total = sum(self.weight(t) for t in content)
         pairs = [f"{a} {b}" for a, b in itertools.pairwise(toks) if not (a in STOP and b in STOP)]
         pair_total = sum(self.idf.get(t, self.max_idf * 0.5) for t in pairs)
         results = []
         for i in ranked:
             known = self.entry_terms[i]
-            cov = sum(self.idf.get(t, self.max_idf) for t in content if t in known) / total
+            cov = sum(self.weight(t) for t in content if t in known) / total
             if pair_total:
                 pair_cov = sum(self.idf[t] for t in pairs if t in known) / pair_total
                 cov = self.UNI * cov + (1 - self.UNI) * pair_cov
-            results.append((0.5 * cov + 0.5 * float(best[i]) / s_max, cov, i))
+            rel = float(best[i]) / s_max
+            results.append((self.RANK_COVERAGE * cov + (1 - self.RANK_COVERAGE) * rel, cov, i))
         results.sort(key=lambda r: (-r[0], r[2]))
         rank, conf, winner = results[0]
         runner = results[1][0] if len(results) > 1 else 0.0
