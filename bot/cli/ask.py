@@ -56,8 +56,11 @@ def reply_text(base, match) -> str:
 
 
 def _questions(path: str) -> list[str]:
-    text = Path(path).read_text(encoding="utf-8")
-    return [line.split("\t")[-1] for line in text.splitlines()]
+    """One question per line (a TSV line's last column); a TSV header line ("...<TAB>question") is skipped."""
+    lines = Path(path).read_text(encoding="utf-8-sig").splitlines()
+    if lines and "\t" in lines[0] and lines[0].rsplit("\t", 1)[-1].strip().lower() == "question":
+        lines = lines[1:]
+    return [line.split("\t")[-1] for line in lines]
 
 
 def run_ask(args: argparse.Namespace) -> int:

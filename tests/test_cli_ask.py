@@ -1,0 +1,99 @@
+"""`chonnghe ask` and `chonnghe eval` through the real entry point, on the shipped content."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from tests.conftest import CONTENT_DIR, ROOT
+
+DATA = ROOT / "tests" / "data"
+
+
+def run(capsys, *argv: str) -> str:
+    assert main([*argv, "--content", str(CONTENT_DIR)]) == 0
+    return capsys.readouterr().out
+
+
+def test_ask_prints_the_answer(capsys):
+    out = run(capsys, "ask", "hoc nghe han o dau")
+    assert out.startswith("Nghề Hàn")
+
+
+def test_ask_json(capsys):
+    obj = json.loads(run(capsys, "ask", "trượt lớp 10 công lập thì học gì", "--json"))
+    assert obj["id"] == "tuyensinh.truot_lop_10" and obj["question"] == "trượt lớp 10 công lập thì học gì"
+    assert isinstance(obj["score"], float) and obj["answer"]
+
+
+def test_ask_json_declines_out_of_scope(capsys):
+    obj = json.loads(run(capsys, "ask", "thời tiết Hà Nội ngày mai", "--json"))
+    assert obj["id"] is None and "chưa có câu trả lời chắc chắn" in obj["answer"]
+
+
+def test_ask_file_keeps_order_and_reads_last_tsv_column(tmp_path, capsys):
+    f = tmp_path / "q.tsv"
+    f.write_text("expected\tquestion\nnghe.han\thoc han o dau\n-\t\n-\tgiá vàng hôm nay\nmuon lam dau bep nha hang\n",
+                 encoding="utf-8")
+    lines = run(capsys, "ask", "--file", str(f), "--json").splitlines()
+    objs = [json.loads(line) for line in lines]
+    assert [o["question"] for o in objs] == ["hoc han o dau", "", "giá vàng hôm nay", "muon lam dau bep nha hang"]
+    assert [o["id"] for o in objs] == ["nghe.han", None, None, "nghe.nau_an"]
+
+
+def test_eval_prints_the_figures_and_misses(tmp_path, capsys):
+    f = tmp_path / "set.tsv"
+    f.write_text("expected\tquestion\nnghe.han\thoc han o dau\nnghe.o_to\thoc han o dau\n-\tgiá vàng hôm nay\n",
+                 encoding="utf-8")
+    out = run(capsys, "eval", str(f))
+    assert "top-1 accuracy (in scope): 0.500 (1/2)" in out
+    assert "declined (out of scope): 1.000 (1/1)" in out
+    assert "p50" in out and "p99" in out
+    assert "expected nghe.o_to  got nghe.han" in out
+
+
+@pytest.mark.parametrize(("name", "accuracy", "declined"), [
+    ("dev-questions.tsv", 0.90, 0.90),
+    ("paraphrases.tsv", 0.90, 0.80),
+])
+def test_quality_on_labelled_sets(capsys, name, accuracy, declined):
+    """Floors for the shipped content; docs/engine.md records the current figures."""
+    out = run(capsys, "eval", str(DATA / name))
+    acc = float(out.split("top-1 accuracy (in scope): ")[1].split()[0])
+    dec = float(out.split("declined (out of scope): ")[1].split()[0])
+    assert acc >= accuracy and dec >= declined, out
+
+
+def test_every_catalogue_id_has_an_entry():
+    import yaml
+
+    from bot.content import load_content
+
+    catalogue = ROOT.parent / "shared" / "catalogue" / "intents.yaml"
+    ids = [t["id"] for t in yaml.safe_load(catalogue.read_text(encoding="utf-8"))] if catalogue.exists() else \
+        sorted({line.split("\t")[0] for line in (DATA / "dev-questions.tsv").read_text(encoding="utf-8")
+                .splitlines()[1:] if not line.startswith("-")})
+    base = load_content(CONTENT_DIR)
+    assert base.ok, base.problems
+    assert [i for i in ids if i not in base.entries] == []
+
+
+def test_python_dash_m_bot_is_the_same_command():
+    out = subprocess.run([sys.executable, "-m", "bot", "ask", "ngày 4/10 là ngày gì", "--json",
+                          "--content", str(CONTENT_DIR)], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert json.loads(out.stdout)["id"] == "sukien.ngay_ky_nang"
+
+
+def test_broken_content_is_refused_with_the_report(tmp_path, capsys):
+    (tmp_path / "faq").mkdir()
+    (tmp_path / "faq" / "x.yaml").write_text("entries:\n  - id: [oops\n", encoding="utf-8")
+    with pytest.raises(SystemExit) as info:
+        main(["ask", "hoc han", "--content", str(tmp_path)])
+    assert info.value.code == 1
+    err = capsys.readouterr().err
+    assert "faq/x.yaml:" in err and "YAML error" in err
