@@ -13,6 +13,7 @@ from bot.types import Incoming, Reply, UserRef
 log = logging.getLogger(__name__)
 
 HandleFn = Callable[[Incoming], Awaitable[list[Reply]]]
+OnceFn = Callable[[], Awaitable[bool]]
 
 
 class Conversation:
@@ -27,14 +28,16 @@ class Conversation:
     def chat_of(incoming: Incoming) -> UserRef:
         return UserRef(incoming.user.channel, incoming.chat_id or incoming.user.user_id)
 
-    def submit(self, incoming: Incoming) -> asyncio.Task:
-        """Queue an update; returns at once. Updates of one chat run one after another, in order."""
+    def submit(self, incoming: Incoming, *, once: OnceFn | None = None) -> asyncio.Task:
+        """Queue an update; returns at once. Updates of one chat run one after another, in order.
+
+        `once`, when given, runs first in the chat's turn; False skips the update (a redelivered one)."""
         if self._closing:
             raise RuntimeError("conversation is shutting down")
         chat = self.chat_of(incoming)
         key = (chat.channel, chat.user_id)
         previous = self._chains.get(key)
-        task = asyncio.create_task(self._run_after(previous, incoming, chat))
+        task = asyncio.create_task(self._run_after(previous, incoming, chat, once))
         self._chains[key] = task
         self._tasks.add(task)
 
@@ -46,9 +49,16 @@ class Conversation:
         task.add_done_callback(_done)
         return task
 
-    async def _run_after(self, previous: asyncio.Task | None, incoming: Incoming, chat: UserRef) -> None:
+    async def _run_after(self, previous: asyncio.Task | None, incoming: Incoming, chat: UserRef,
+                         once: OnceFn | None = None) -> None:
         if previous is not None:
             await asyncio.wait([previous])
+        if once is not None:
+            try:
+                if not await once():
+                    return
+            except Exception:
+                log.exception("duplicate check failed for %s; handling the update anyway", chat)
         await self.process(incoming, chat)
 
     async def process(self, incoming: Incoming, chat: UserRef | None = None) -> list[Reply]:
@@ -63,11 +73,11 @@ class Conversation:
             await self.outbound.send(chat, reply)
         return replies
 
-    async def drain(self, timeout: float = 30.0) -> None:
+    async def drain(self, grace: float = 30.0) -> None:
         """Stop accepting updates and wait for in-flight ones to finish (SIGTERM)."""
         self._closing = True
         if self._tasks:
-            done, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+            _done, pending = await asyncio.wait(set(self._tasks), timeout=grace)
             if pending:
                 log.warning("%d update(s) still running at shutdown", len(pending))
 

@@ -12,11 +12,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bot.types import Incoming, Reply
+from handlers.texts import texts_for
 
 if TYPE_CHECKING:
+    from bot.content.loader import ContentBase
     from bot.storage.models import User
-    from bot.storage.repo import State
+    from bot.storage.repo import State, Store
+    from bot.types import UserRef
     from handlers.services import Services
+    from handlers.texts import Texts
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +38,27 @@ class Ctx:
     @property
     def text(self) -> str:
         return self.incoming.text
+
+    @property
+    def ref(self) -> UserRef:
+        return self.incoming.user
+
+    @property
+    def store(self) -> Store:
+        return self.services.store
+
+    @property
+    def base(self) -> ContentBase:
+        return self.services.content.base
+
+    @property
+    def t(self) -> Texts:
+        """The text catalogue of the current content (handlers.texts)."""
+        return texts_for(self.services.content.base)
+
+    @property
+    def is_staff(self) -> bool:
+        return self.services.is_staff(self.incoming.user)
 
 
 Handler = Callable[[Ctx], Awaitable[list[Reply]]]

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from bot.types import Reply, UserRef
+from bot.types import Incoming, Reply, UserRef
 
 if TYPE_CHECKING:
     from bot.clock import Clock
@@ -44,6 +44,12 @@ class Services:
     def staff_chat(self) -> UserRef | None:
         chat = self.settings.staff_chat_id
         return UserRef("telegram", chat) if chat else None
+
+    def in_staff_chat(self, incoming: Incoming) -> bool:
+        """True for a message said in the staff chat (CHONNGHE_STAFF_CHAT_ID), where counsellors reply to cases."""
+        chat = self.staff_chat
+        return (chat is not None and incoming.user.channel == chat.channel
+                and (incoming.chat_id or incoming.user.user_id) == chat.user_id)
 
     def alerts(self) -> list[str]:
         return [line for source in self.alert_sources for line in source()]

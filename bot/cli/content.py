@@ -22,6 +22,7 @@ def run_check(args: argparse.Namespace) -> int:
     print(f"content: {settings.content_dir}")
     print(f"entries served: {len(base.entries)} (faq {sum(e.kind == 'faq' for e in base.entries.values())}, "
           f"trades {len(base.trades)}), schools: {len(base.schools)}, topics: {len(base.topics)}, "
-          f"expired: {len(base.expired)}")
+          f"expired: {len(base.expired)}, campaigns: {len(base.campaigns)} "
+          f"({sum(len(c.messages) for c in base.campaigns)} messages)")
     print(format_report(base.problems))
     return 0 if base.ok else 1

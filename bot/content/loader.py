@@ -101,6 +101,7 @@ class ContentBase:
     schools: dict[str, School] = field(default_factory=dict)
     topics: dict[str, Topic] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)  # parsed files by relative path (campaigns, texts)
+    campaigns: tuple = ()  # bot.content.campaigns.Campaign, validated from campaigns.yaml
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -274,7 +275,7 @@ def _read_yaml(base: ContentBase, path: Path) -> Any:
         base.problems.append(Problem(rel, 0, f"cannot read file: {exc}"))
         return None
     try:
-        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - _LineLoader is a SafeLoader
+        return yaml.load(text, Loader=_LineLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark else 0
@@ -456,6 +457,11 @@ def load_content(root: Path | str, today: date | None = None) -> ContentBase:
         data = _read_yaml(base, extra)
         if data is not None:
             base.raw[extra.name] = _strip(data)
+
+    # The campaign calendar has its own module (it needs the topics loaded above).
+    from bot.content.campaigns import check_calendar
+
+    check_calendar(base)
 
     known = set(base.entries) | set(base.expired)
     for file, line, ident, related in pending_related:

@@ -140,6 +140,20 @@ class HandoffCase(SQLModel, table=True):
     closed_at: datetime | None = ts(nullable=True, default=None)
 
 
+class HandoffMessage(SQLModel, table=True):
+    """A message the bot posted in the staff chat about a case (the card and each follow-up), so a
+    staff reply to any of them reaches the right person."""
+
+    __tablename__ = "handoff_messages"
+    __table_args__ = (sa.UniqueConstraint("chat_id", "message_id", name="uq_handoff_messages_message"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(sa_column_args=(sa.ForeignKey("handoff_cases.id", ondelete="CASCADE"),), index=True)
+    chat_id: str = Field(max_length=64)
+    message_id: str = Field(max_length=64)
+    at: datetime = ts()
+
+
 class StaffAudit(SQLModel, table=True):
     """Staff commands used, and refused attempts by non-staff."""
 
@@ -191,31 +205,45 @@ class OAuthToken(SQLModel, table=True):
 
 
 class Broadcast(SQLModel, table=True):
-    """A message to an audience at a time. Lifecycle: draft, scheduled, sending, done / cancelled / failed / missed."""
+    """A message to an audience at a time.
+
+    Lifecycle: draft -> scheduled -> sending -> done, or cancelled / failed / missed. `send_at` may be
+    empty only on a draft (a calendar event whose date staff set each year). The audience (topics,
+    optional roles and channels) is frozen into delivery rows when sending starts.
+    """
 
     __tablename__ = "broadcasts"
 
     id: int | None = Field(default=None, primary_key=True)
+    title: str | None = Field(default=None, max_length=200)  # campaign name or a short label
     text: str = Field(sa_type=sa.Text)
     buttons: str = Field(default="[]", sa_type=sa.Text)  # JSON: [{"label", "url"|"payload"}]
     topics: str = Field(default="[]", sa_type=sa.Text)  # JSON list
     roles: str = Field(default="[]", sa_type=sa.Text)  # JSON list; empty = everyone
     channels: str = Field(default="[]", sa_type=sa.Text)  # JSON list; empty = every channel
-    send_at: datetime = ts(index=True)
+    send_at: datetime | None = ts(nullable=True, index=True, default=None)
     status: str = Field(default="draft", max_length=16, index=True)
     kind: str = Field(default="manual", max_length=16)  # manual | campaign
     promotion: bool = False  # counts against Zalo OA promotion limits
     campaign_key: str | None = Field(default=None, max_length=128, unique=True)
     created_by: str | None = Field(default=None, max_length=64)
+    approved_by: str | None = Field(default=None, max_length=64)
     error: str | None = Field(default=None, sa_type=sa.Text)
+    total: int = 0  # recipients frozen when sending started
     created_at: datetime = ts()
+    updated_at: datetime = ts()
     started_at: datetime | None = ts(nullable=True, default=None)
     finished_at: datetime | None = ts(nullable=True, default=None)
-    reported: bool = False
+    reported: bool = False  # the staff summary (or the missed notice) was sent
 
 
 class Delivery(SQLModel, table=True):
-    """Outbox: one row per (broadcast, recipient, channel). Workers claim rows with a lease."""
+    """Outbox: one row per (broadcast, recipient, channel). Workers claim rows with a lease.
+
+    status: pending (not sent yet; `leased_by`/`lease_until` say which worker holds it), sending (the
+    request is in flight), sent, failed, blocked, skipped, unknown (in flight when a worker died: maybe
+    delivered, never resent).
+    """
 
     __tablename__ = "deliveries"
     __table_args__ = (
@@ -230,7 +258,6 @@ class Delivery(SQLModel, table=True):
     )
     channel: str = Field(max_length=16)
     platform_id: str = Field(max_length=64)
-    # pending, sending, sent, failed, blocked, skipped, unknown
     status: str = Field(default="pending", max_length=16)
     attempts: int = 0
     last_error: str | None = Field(default=None, sa_type=sa.Text)

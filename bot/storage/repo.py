@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -20,6 +22,7 @@ from bot.storage.models import (
     ConversationState,
     Delivery,
     HandoffCase,
+    HandoffMessage,
     KeyValue,
     ProcessedUpdate,
     QuestionLog,
@@ -33,6 +36,52 @@ from bot.types import UserRef
 log = logging.getLogger(__name__)
 
 MAX_LOGGED_TEXT = 4000
+# `enter` refreshes last_seen_at at most this often: one write per message would make every answer
+# wait for SQLite's single writer, and "last seen" needs no finer grain.
+LAST_SEEN_GRAIN = timedelta(seconds=60)
+QUESTION_BATCH = 500  # questions per group-committed transaction at most
+QUESTION_LINGER = 0.05  # seconds queued questions may wait to be written together
+ENTER_BATCH = 200  # users read by one shared query at most
+
+
+class _WriteGate:
+    """One SQLite writer at a time, urgent writes first: what an answer waits on (the update dedup, a new
+    user's row) goes before background writes (the question log), which wait while urgent ones queue."""
+
+    PATIENCE = 1.0  # seconds
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+        self._urgent = 0
+        self._calm = asyncio.Event()
+        self._calm.set()
+
+    @asynccontextmanager
+    async def hold(self, urgent: bool) -> AsyncIterator[None]:
+        if urgent:
+            self._urgent += 1
+            self._calm.clear()
+            try:
+                await self._lock.acquire()
+            finally:
+                self._urgent -= 1
+                if not self._urgent:
+                    self._calm.set()
+        else:
+            # Yield to urgent writes, but for PATIENCE seconds at most: the log must not starve under load.
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self.PATIENCE
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._calm.wait(), max(0.0, deadline - loop.time()))
+                await self._lock.acquire()
+                if not self._urgent or loop.time() >= deadline:
+                    break
+                self._lock.release()  # an urgent write arrived meanwhile: let it go first
+        try:
+            yield
+        finally:
+            self._lock.release()
 
 
 @dataclass
@@ -51,6 +100,23 @@ class Store:
         self.engine = engine
         self.clock = clock or SystemClock()
         self._sessions = sessionmaker(engine)
+        self._question_queue: list[tuple[dict[str, Any], asyncio.Future[int]]] = []
+        self._enter_queue: list[tuple[UserRef, str | None, asyncio.Future]] = []
+        # SQLite has one writer at a time and makes a blocked writer sleep and retry (1, 2, 5, 10... ms);
+        # the conversation's own hot writes queue here instead, where the next one starts the moment the
+        # previous commits. (On PostgreSQL they simply run concurrently.)
+        self._sqlite_writes = _WriteGate() if engine.dialect.name == "sqlite" else None
+        self._enter_flusher: asyncio.Task | None = None
+        self._question_flusher: asyncio.Task | None = None
+        self._flush_now = asyncio.Event()
+
+    @asynccontextmanager
+    async def _writing(self, urgent: bool = True) -> AsyncIterator[None]:
+        if self._sqlite_writes is None:
+            yield
+        else:
+            async with self._sqlite_writes.hold(urgent):
+                yield
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -83,6 +149,91 @@ class Store:
             except IntegrityError:  # created concurrently by another update of the same user
                 continue
         raise RuntimeError(f"could not create user {ref}")
+
+    async def enter(self, ref: UserRef, display_name: str | None = None) -> tuple[User, State]:
+        """The user (created on first contact, reactivated if marked inactive) and their flow state.
+
+        On the hot path of every message. Concurrent calls share one Core SELECT (users LEFT JOIN states),
+        the way log_question shares its commit, and write only when something changed or last_seen_at is
+        older than LAST_SEEN_GRAIN: per-query overhead, not SQL, is what limits a busy bot on SQLite."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[tuple[User, State]] = loop.create_future()
+        self._enter_queue.append((ref, display_name, future))
+        if self._enter_flusher is None or self._enter_flusher.done():
+            self._enter_flusher = loop.create_task(self._flush_enters())
+        return await future
+
+    async def _flush_enters(self) -> None:
+        while self._enter_queue:
+            batch, self._enter_queue = self._enter_queue[:ENTER_BATCH], self._enter_queue[ENTER_BATCH:]
+            try:
+                results = await self._enter_many([(ref, name) for ref, name, _ in batch])
+            except Exception as exc:
+                for _, _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, _, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+
+    async def _enter_many(self, requests: list[tuple[UserRef, str | None]]) -> list[tuple[User, State]]:
+        U, S = User.__table__, ConversationState.__table__
+        now = self.clock.now()
+        keys = list(dict.fromkeys((ref.channel, ref.user_id) for ref, _ in requests))
+        query = (sa.select(U, S.c.flow, S.c.step, S.c.data)
+                 .select_from(U.outerjoin(S, S.c.user_id == U.c.id))
+                 .where(sa.tuple_(U.c.channel, U.c.platform_id).in_(keys)))
+        async with self.engine.connect() as conn:
+            rows = {(r.channel, r.platform_id): r for r in (await conn.execute(query)).all()}
+        missing = [key for key in keys if key not in rows]
+        if missing:
+            # First contact of several people at once (a campaign brings hundreds): one INSERT for all,
+            # safe against another process creating the same person (ON CONFLICT DO NOTHING).
+            names = {(ref.channel, ref.user_id): (name or None) and name[:128] for ref, name in requests}
+            new_rows = [{"channel": ch, "platform_id": pid, "display_name": names.get((ch, pid)), "consent": "none",
+                         "active": True, "created_at": now, "last_seen_at": now} for ch, pid in missing]
+            if self.engine.dialect.name == "postgresql":
+                from sqlalchemy.dialects.postgresql import insert
+            else:
+                from sqlalchemy.dialects.sqlite import insert
+            async with self._writing(), self.engine.begin() as conn:
+                await conn.execute(insert(U).values(new_rows).on_conflict_do_nothing(
+                    index_elements=["channel", "platform_id"]))
+                again = query.where(sa.tuple_(U.c.channel, U.c.platform_id).in_(missing))
+                rows.update({(r.channel, r.platform_id): r for r in (await conn.execute(again)).all()})
+        found: dict[tuple[str, str], tuple[User, State]] = {}
+        updates: dict[int, dict[str, Any]] = {}
+        for (channel, platform_id), row in rows.items():
+            values = dict(row._mapping)
+            flow, step, data = values.pop("flow"), values.pop("step"), values.pop("data")
+            state = State(flow, step, json.loads(data or "{}")) if (flow or step or data) else State()
+            found[(channel, platform_id)] = (User(**values), state)
+        results: list[tuple[User, State]] = []
+        for ref, display_name in requests:
+            key = (ref.channel, ref.user_id)
+            if key not in found:  # deleted between the insert and the read: the careful path
+                found[key] = (await self.touch_user(ref, display_name), State())
+                results.append(found[key])
+                continue
+            user, state = found[key]
+            name = (display_name or None) and display_name[:128]
+            changes = updates.setdefault(user.id, {})
+            if not user.active:
+                changes.update(active=True, inactive_reason=None)
+            if name and user.display_name != name:
+                changes["display_name"] = name
+            if now - user.last_seen_at >= LAST_SEEN_GRAIN:
+                changes["last_seen_at"] = now
+            for field_name, value in changes.items():
+                setattr(user, field_name, value)
+            results.append((user, state))
+        pending = {uid: ch for uid, ch in updates.items() if ch}
+        if pending:
+            async with self._writing(), self.engine.begin() as conn:
+                for uid, changes in pending.items():
+                    await conn.execute(sa.update(U).where(U.c.id == uid).values(**changes))
+        return results
 
     async def get_user(self, ref: UserRef) -> User | None:
         async with self.session() as s:
@@ -176,16 +327,90 @@ class Store:
 
     async def log_question(self, user_id: int | None, channel: str, text: str, normalized: str,
                            content_id: str | None, score: float, answered: bool) -> int:
+        """Log a question; returns its id. Concurrent calls share one transaction (group commit): on SQLite
+        one writer at a time, so a commit per question would cap the whole conversation's throughput."""
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._queue_question(user_id, channel, text, normalized, content_id, score, answered, future)
+        return await future
+
+    def log_question_later(self, user_id: int | None, channel: str, text: str, normalized: str,
+                           content_id: str | None, score: float, answered: bool) -> None:
+        """Log a question without waiting for the commit (the answer need not wait for the log): written
+        with the next group commit; `flush()` waits for it, and every read of questions flushes first."""
+        self._queue_question(user_id, channel, text, normalized, content_id, score, answered, None)
+
+    def _queue_question(self, user_id, channel, text, normalized, content_id, score, answered, future) -> None:
+        row = {"user_id": user_id, "channel": channel, "text": text[:MAX_LOGGED_TEXT],
+               "normalized": normalized[:MAX_LOGGED_TEXT], "content_id": content_id,
+               "score": round(float(score), 4), "answered": answered, "asked_at": self.clock.now()}
+        self._question_queue.append((row, future))
+        if self._question_flusher is None or self._question_flusher.done():
+            self._question_flusher = asyncio.get_running_loop().create_task(self._flush_questions())
+
+    async def flush(self) -> None:
+        """Wait until every queued question is written (before reading questions, deleting, shutting down)."""
+        while self._question_flusher is not None and not self._question_flusher.done():
+            self._flush_now.set()
+            await asyncio.shield(self._question_flusher)
+
+    async def _flush_questions(self) -> None:
+        """Write queued questions in batches until the queue is empty; callers wait on their own future.
+        When nobody waits for an id, linger a little first: fewer, larger commits leave the single SQLite
+        writer free for what answers do wait on (new users, the update dedup)."""
+        if all(future is None for _, future in self._question_queue):
+            self._flush_now.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._flush_now.wait(), QUESTION_LINGER)
+        while self._question_queue:
+            batch, self._question_queue = self._question_queue[:QUESTION_BATCH], self._question_queue[QUESTION_BATCH:]
+            try:
+                ids = await self._insert_questions([row for row, _ in batch])
+            except Exception:
+                # One bad row (its user deleted meanwhile, say) must not lose the others: one by one.
+                for row, future in batch:
+                    try:
+                        (ident,) = await self._insert_questions([row])
+                    except Exception as exc:
+                        log.warning("question not logged (%s): %r", exc, row["text"][:80])
+                        if future is not None and not future.done():
+                            future.set_exception(exc)
+                    else:
+                        if future is not None and not future.done():
+                            future.set_result(ident)
+                continue
+            for (_, future), ident in zip(batch, ids, strict=True):
+                if future is not None and not future.done():
+                    future.set_result(ident)
+
+    async def _insert_questions(self, rows: list[dict[str, Any]]) -> list[int]:
+        Q = QuestionLog.__table__
+        async with self._writing(urgent=False), self.engine.begin() as conn:
+            result = await conn.execute(sa.insert(Q).returning(Q.c.id, sort_by_parameter_order=True), rows)
+            return list(result.scalars())
+
+    async def set_feedback_latest(self, user_id: int, content_id: str, value: int) -> bool:
+        """Record 👍 (+1) or 👎 (-1) on the user's latest question answered with `content_id`."""
+        await self.flush()
+        Q = QuestionLog.__table__
+        latest = (sa.select(sa.func.max(Q.c.id)).where(Q.c.user_id == user_id, Q.c.content_id == content_id)
+                  .scalar_subquery())
         async with self.session() as s:
-            row = QuestionLog(user_id=user_id, channel=channel, text=text[:MAX_LOGGED_TEXT],
-                              normalized=normalized[:MAX_LOGGED_TEXT], content_id=content_id,
-                              score=round(float(score), 4), answered=answered, asked_at=self.clock.now())
-            s.add(row)
-            await s.flush()
-            return row.id
+            result = await s.execute(sa.update(QuestionLog).where(QuestionLog.id == latest)
+                                     .values(feedback=1 if value > 0 else -1, feedback_at=self.clock.now()))
+            return result.rowcount == 1
+
+    async def latest_question(self, user_id: int, answered: bool | None = None) -> QuestionLog | None:
+        """The user's most recent question (optionally only answered / unanswered ones)."""
+        await self.flush()
+        query = sa.select(QuestionLog).where(QuestionLog.user_id == user_id)
+        if answered is not None:
+            query = query.where(QuestionLog.answered.is_(answered))
+        async with self.session() as s:
+            return (await s.execute(query.order_by(QuestionLog.id.desc()).limit(1))).scalar_one_or_none()
 
     async def set_feedback(self, question_id: int, user_id: int, value: int) -> bool:
         """Record 👍 (+1) or 👎 (-1) on the user's own question; False if it is not theirs."""
+        await self.flush()  # questions still queued for the group commit
         async with self.session() as s:
             result = await s.execute(
                 sa.update(QuestionLog)
@@ -195,6 +420,7 @@ class Store:
             return result.rowcount == 1
 
     async def recent_questions(self, user_id: int, limit: int = 5) -> list[QuestionLog]:
+        await self.flush()  # questions still queued for the group commit
         async with self.session() as s:
             rows = await s.execute(
                 sa.select(QuestionLog).where(QuestionLog.user_id == user_id)
@@ -233,6 +459,29 @@ class Store:
                                              HandoffCase.staff_message_id == message_id)
             )).scalar_one_or_none()
 
+    async def get_case(self, case_id: int) -> HandoffCase | None:
+        async with self.session() as s:
+            return await s.get(HandoffCase, case_id)
+
+    async def link_case_message(self, case_id: int, chat_id: str, message_id: str) -> None:
+        """Remember a staff-chat message about a case (its card or a follow-up) so replies to it find the case."""
+        try:
+            async with self.session() as s:
+                s.add(HandoffMessage(case_id=case_id, chat_id=chat_id, message_id=message_id, at=self.clock.now()))
+        except IntegrityError:
+            pass  # already linked
+
+    async def case_for_message(self, chat_id: str, message_id: str) -> HandoffCase | None:
+        """The case a staff-chat message belongs to: the card itself or any linked follow-up."""
+        case = await self.case_by_staff_message(chat_id, message_id)
+        if case is not None:
+            return case
+        async with self.session() as s:
+            return (await s.execute(
+                sa.select(HandoffCase).join(HandoffMessage, HandoffMessage.case_id == HandoffCase.id)
+                .where(HandoffMessage.chat_id == chat_id, HandoffMessage.message_id == message_id)
+            )).scalar_one_or_none()
+
     async def close_case(self, case_id: int) -> None:
         async with self.session() as s:
             await s.execute(sa.update(HandoffCase).where(HandoffCase.id == case_id)
@@ -242,6 +491,7 @@ class Store:
 
     async def user_data(self, user_id: int) -> dict[str, Any]:
         """What is stored about a user, for /xoadulieu."""
+        await self.flush()  # questions still queued for the group commit
         async with self.session() as s:
             user = await s.get(User, user_id)
             topics = (await s.execute(sa.select(Subscription.topic).where(
@@ -264,6 +514,7 @@ class Store:
 
     async def delete_user_data(self, user_id: int) -> None:
         """Delete the user and everything linked to them; questions stay, unlinked, for statistics."""
+        await self.flush()  # questions still queued for the group commit
         async with self.session() as s:
             await s.execute(sa.update(QuestionLog).where(QuestionLog.user_id == user_id).values(user_id=None))
             # Pending broadcast deliveries to this person are dropped; finished ones keep their status
@@ -314,6 +565,24 @@ class Store:
         except IntegrityError:
             return False
 
+    async def first_times(self, source: str, keys: list[str]) -> set[str]:
+        """The keys of `keys` never seen before (now recorded), in one statement: a batch of polled updates
+        costs one transaction. Safe against concurrent callers (ON CONFLICT DO NOTHING)."""
+        if not keys:
+            return set()
+        now = self.clock.now()
+        rows = [{"source": source, "key": key[:128], "seen_at": now} for key in dict.fromkeys(keys)]
+        if self.engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        stmt = (insert(ProcessedUpdate).values(rows)
+                .on_conflict_do_nothing(index_elements=["source", "key"])
+                .returning(ProcessedUpdate.key))
+        async with self._writing(), self.engine.begin() as conn:
+            fresh = set((await conn.execute(stmt)).scalars())
+        return {key for key in keys if key[:128] in fresh}
+
     async def prune_processed(self, older_than: timedelta) -> int:
         async with self.session() as s:
             result = await s.execute(sa.delete(ProcessedUpdate)
@@ -329,6 +598,7 @@ class Store:
 
     async def stats(self, since: datetime) -> dict[str, Any]:
         """Users by role and channel, subscribers per topic, questions since `since`, share answered."""
+        await self.flush()  # questions still queued for the group commit
         async with self.session() as s:
             by_role = dict((await s.execute(
                 sa.select(sa.func.coalesce(User.role, "chưa chọn"), sa.func.count()).group_by(User.role)

@@ -11,6 +11,7 @@ from bot.cli import main
 from bot.content import ContentError, load_content
 from bot.content.holder import ContentHolder
 
+
 def faq(ident: str, extra: str = "", answer: str = "Trả lời.") -> str:
     """One FAQ entry as YAML text (list item indented under `entries:`)."""
     return (

@@ -1,0 +1,118 @@
+"""Small helpers shared by the handler modules: button payloads within Telegram's 64 bytes, folding
+Vietnamese text for lenient matching, keyboards, dates."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import zlib
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from bot.types import Button, Reply
+
+if TYPE_CHECKING:
+    from bot.content.loader import ContentBase
+    from handlers.texts import Texts
+
+# Telegram's callback_data holds 1-64 bytes; every channel gets the same compact payloads.
+MAX_PAYLOAD = 64
+# Content ids longer than this are replaced in payloads by a short checksum and looked up again.
+MAX_ID_IN_PAYLOAD = 44
+
+
+class PayloadTooLong(ValueError):
+    pass
+
+
+def payload(*parts: object) -> str:
+    """Join parts with ':'; raises PayloadTooLong past 64 bytes (a bug: use ref() for long ids)."""
+    value = ":".join(str(p) for p in parts)
+    if len(value.encode("utf-8")) > MAX_PAYLOAD:
+        raise PayloadTooLong(value)
+    return value
+
+
+def ref(ident: str) -> str:
+    """A content id as it goes into a payload: itself, or "~" + CRC32 when it is long."""
+    if len(ident) <= MAX_ID_IN_PAYLOAD:
+        return ident
+    return "~" + format(zlib.crc32(ident.encode("utf-8")), "08x")
+
+
+def unref(token: str, ids: Iterable[str]) -> str | None:
+    """The content id a payload token stands for, if it (still) exists among `ids`."""
+    if not token.startswith("~"):
+        return token if token in set(ids) else None
+    for ident in ids:
+        if ref(ident) == token:
+            return ident
+    return None
+
+
+_PUNCT = re.compile(r"[^\w\s]+", re.UNICODE)
+
+
+def fold(text: str) -> str:
+    """Lower case, no diacritics (đ -> d), no punctuation, single spaces: "Tuyển sinh!" -> "tuyen sinh"."""
+    text = text.lower().replace("đ", "d")
+    text = unicodedata.normalize("NFD", text)
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Mn")
+    text = _PUNCT.sub(" ", text.replace("_", " "))
+    return " ".join(text.split())
+
+
+def vn_date(value: date | datetime) -> str:
+    return f"{value.day:02d}/{value.month:02d}/{value.year}"
+
+
+def rows(buttons: Sequence[Button], per_row: int = 1) -> tuple[tuple[Button, ...], ...]:
+    return tuple(tuple(buttons[i:i + per_row]) for i in range(0, len(buttons), per_row))
+
+
+def clip(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def menu_buttons(t: Texts) -> tuple[tuple[Button, ...], ...]:
+    """The main menu: Hỏi đáp, Tìm nghề, Tìm trường, Nhận tin, Gặp tư vấn viên."""
+    return (
+        (Button(t.button("menu_faq"), payload="m:faq"), Button(t.button("menu_trades"), payload="m:nghe")),
+        (Button(t.button("menu_schools"), payload="m:truong"), Button(t.button("menu_news"), payload="m:tin")),
+        (Button(t.button("menu_counsellor"), payload="m:tv"),),
+    )
+
+
+def menu_reply(t: Texts, text: str | None = None) -> Reply:
+    return Reply(text or t("menu"), menu_buttons(t))
+
+
+def menu_row(t: Texts) -> tuple[Button, ...]:
+    return (Button(t.button("menu"), payload="m"),)
+
+
+ALL_WORDS = {"tatca", "tat ca", "all", "het", "tat ca chu de"}
+
+
+def find_topic(base: ContentBase, text: str) -> str | None:
+    """A topic id from what someone typed: the id, the id without "_", the label or its first words,
+    with or without diacritics. "*" means every topic ("tatca", "tất cả")."""
+    wanted = fold(text)
+    if not wanted:
+        return None
+    if wanted in ALL_WORDS or wanted.replace(" ", "") == "tatca":
+        return "*"
+    compact = wanted.replace(" ", "")
+    for topic in base.topics.values():
+        names = {fold(topic.id), fold(topic.id).replace(" ", ""), fold(topic.label)}
+        if wanted in names or compact in names:
+            return topic.id
+    # "tin tuyen sinh" / "tuyen sinh 2026": a label or id contained in the text, or the text in a label.
+    for topic in base.topics.values():
+        idf = fold(topic.id)
+        label = fold(topic.label)
+        if idf in wanted or (len(wanted) >= 4 and (wanted in label or label in wanted)):
+            return topic.id
+    return None

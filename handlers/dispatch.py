@@ -1,0 +1,96 @@
+"""The one place an Incoming finds its handler: commands first, then button payloads, then the staff chat's
+replies, then the person's current flow, then the answer engine. Staff-only routes are guarded here."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+
+from bot.types import Incoming, Reply
+from handlers import handoff, start
+from handlers.common import menu_reply
+from handlers.router import Ctx, Route, Router
+from handlers.services import Services
+
+log = logging.getLogger(__name__)
+
+HandleFn = Callable[[Incoming], Awaitable[list[Reply]]]
+
+# "dangky tuyen_sinh" typed without the slash (Zalo users are told they may): a known command word
+# followed by at most two ASCII words. Anything else with diacritics ("Huy muốn hỏi...") is a question.
+_BARE_ARGS = re.compile(r"^[a-z0-9_]+$")
+
+
+def command_of(incoming: Incoming, known: dict[str, Route]) -> tuple[str, list[str]] | None:
+    parsed = incoming.command
+    if parsed is not None:
+        return parsed
+    words = incoming.text.strip().split()
+    if not words or len(words) > 3:
+        return None
+    head = words[0].lower()
+    if head in known and all(_BARE_ARGS.match(w.lower()) for w in words[1:]):
+        return head, words[1:]
+    return None
+
+
+class Dispatcher:
+    def __init__(self, services: Services, router: Router):
+        self.services = services
+        self.router = router
+        if router.fallback is None:
+            raise ValueError("no fallback handler")
+
+    async def __call__(self, incoming: Incoming) -> list[Reply]:
+        svc = self.services
+        if incoming.event == "unfollow":
+            await svc.store.mark_inactive(incoming.user, "unfollowed")
+            return []
+        user, state = await svc.store.enter(incoming.user, incoming.display_name)
+        ctx = Ctx(incoming, user, state, svc)
+        if incoming.event == "follow":
+            return await start.welcome(ctx)
+
+        command = command_of(incoming, self.router.commands)
+        if command is not None:
+            name, args = command
+            route = self.router.commands.get(name)
+            if route is None:
+                return [menu_reply(ctx.t, ctx.t("unknown_command", name=name[:32]))]
+            ctx.args = args
+            return await self._run(ctx, route, f"/{name}")
+
+        if incoming.payload is not None:
+            prefix, _, rest = incoming.payload.partition(":")
+            route = self.router.payloads.get(prefix)
+            if route is None:
+                log.info("stale or unknown button %r from %s", incoming.payload[:64], incoming.user)
+                return [menu_reply(ctx.t, ctx.t("stale_button"))]
+            ctx.args = rest.split(":") if rest else []
+            return await self._run(ctx, route, f"button {prefix}")
+
+        if svc.in_staff_chat(incoming):
+            # Counsellors talk among themselves here; the bot only relays replies to its case messages.
+            return await handoff.relay(ctx) if incoming.reply_to else []
+        if incoming.chat_id and incoming.chat_id != incoming.user.user_id:
+            return []  # some other group: answer commands and buttons only, never the chatter
+
+        if state.flow is not None:
+            route = self.router.flows.get(state.flow)
+            if route is not None:
+                if route.staff and not svc.is_staff(incoming.user):
+                    await svc.store.clear_state(user.id)
+                else:
+                    return await route.handler(ctx)
+            else:
+                log.info("dropping unknown flow %r of user %s", state.flow, user.id)
+                await svc.store.clear_state(user.id)
+                ctx.state = type(state)()
+        assert self.router.fallback is not None
+        return await self.router.fallback(ctx)
+
+    async def _run(self, ctx: Ctx, route: Route, what: str) -> list[Reply]:
+        if route.staff and not self.services.is_staff(ctx.incoming.user):
+            return await handoff.refuse(ctx, what)
+        return await route.handler(ctx)

@@ -1,0 +1,128 @@
+"""Questions and answers: free text goes to the answer engine; an answer comes with related entries and
+"Hữu ích 👍 / Chưa đúng 👎"; no confident answer says so, offers suggestions and a counsellor. Every
+question is logged (bad input too) for the content-gap report."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+
+from bot.content.loader import Entry
+from bot.types import Button, Reply
+from handlers.common import clip, menu_reply, menu_row, payload, ref, unref, vn_date
+from handlers.router import Ctx, Router
+
+log = logging.getLogger(__name__)
+
+router = Router()
+
+MAX_QUESTION = 500  # the engine reads at most this much; a long paste is still logged in full (truncated by the store)
+RELATED_MAX = 3
+SUGGEST_MAX = 3
+SOURCE_MAX = 300
+
+
+def intro(ctx: Ctx) -> list[Reply]:
+    t = ctx.t
+    examples = "\n".join(f"• {e}" for e in t.examples)
+    return [Reply(t("faq_intro", examples=examples), (menu_row(t),))]
+
+
+async def _match(ctx: Ctx, text: str):
+    result = ctx.services.content.engine.answer(text)
+    if inspect.isawaitable(result):
+        result = await result
+    return result
+
+
+def _log(ctx: Ctx, match, answered: bool, content_id: str | None = None) -> None:
+    """Every question is logged (bad input too); the answer does not wait for the commit."""
+    ctx.store.log_question_later(ctx.user.id, ctx.ref.channel, ctx.text, match.normalized or "", content_id,
+                                 float(match.score or 0.0), answered)
+
+
+@router.default
+async def answer_question(ctx: Ctx) -> list[Reply]:
+    """Free text: answer it, or say we have no confident answer and offer suggestions and a counsellor."""
+    t = ctx.t
+    text = ctx.text
+    if not text.strip():
+        return [Reply(t("no_text") if ctx.incoming.extra.get("media") or not text else t("empty_question"))]
+    match = await _match(ctx, text[:MAX_QUESTION])
+    note = ("\n\n" + t("too_long")) if len(text) > MAX_QUESTION else ""
+    kind = match.kind
+    if kind == "empty":
+        _log(ctx, match, False)
+        return [Reply(t("empty_question"))]
+    if kind in ("greeting", "thanks"):
+        _log(ctx, match, True)
+        return [menu_reply(t, t(kind))]
+    entry = ctx.base.entries.get(match.id) if kind == "answer" and match.id else None
+    if entry is not None:
+        _log(ctx, match, True, entry.id)
+        reply = answer_reply(ctx, entry, feedback=True)
+        return [Reply(reply.text + note, reply.buttons)]
+    _log(ctx, match, False)
+    return [no_answer_reply(ctx, match, note)]
+
+
+def no_answer_reply(ctx: Ctx, match, note: str = "") -> Reply:
+    t = ctx.t
+    entries = ctx.base.entries
+    suggestions = [entries[sid] for sid, _score in (match.suggestions or ()) if sid in entries][:SUGGEST_MAX]
+    lines = [t("no_answer")]
+    if suggestions:
+        lines.append(t("no_answer_suggest"))
+    lines.append(t("no_answer_counsellor"))
+    buttons = [(Button(clip(e.title, 60), payload=payload("a", ref(e.id))),) for e in suggestions]
+    # "tv:q": the person's latest unanswered question goes to the counsellor.
+    buttons.append((Button(t.button("counsellor"), payload="tv:q"),))
+    buttons.append(menu_row(t))
+    return Reply("\n".join(lines) + note, tuple(buttons))
+
+
+def answer_reply(ctx: Ctx, entry: Entry, feedback: bool = False) -> Reply:
+    """An entry's answer, its source (except for the bot's own help entries), related entries and feedback."""
+    t = ctx.t
+    text = entry.answer
+    if not entry.id.startswith("bot."):
+        text += "\n\n" + t("source", source=clip(entry.source, SOURCE_MAX), reviewed=vn_date(entry.reviewed))
+    buttons: list[tuple[Button, ...]] = []
+    if entry.kind == "trade":
+        buttons.append((Button(t.button("schools_of_trade"), payload=payload("nt", ref(entry.id))),
+                        Button(t.button("subscribe"), payload="dk")))
+    for rid in entry.related:
+        if len(buttons) >= RELATED_MAX + 1:
+            break
+        related = ctx.base.entries.get(rid)
+        if related is not None:
+            buttons.append((Button("➡️ " + clip(related.title, 58), payload=payload("a", ref(related.id))),))
+    if feedback:  # on the person's latest question answered with this entry (Store.set_feedback_latest)
+        buttons.append((Button(t.button("helpful"), payload=payload("fb", ref(entry.id), 1)),
+                        Button(t.button("wrong"), payload=payload("fb", ref(entry.id), 0))))
+    return Reply(text, tuple(buttons))
+
+
+@router.payload("a")
+async def show_entry(ctx: Ctx) -> list[Reply]:
+    """A related entry or a suggestion pressed."""
+    entry_id = unref(ctx.args[0], ctx.base.entries) if ctx.args else None
+    if entry_id is None:
+        return [menu_reply(ctx.t, ctx.t("entry_gone"))]
+    return [answer_reply(ctx, ctx.base.entries[entry_id])]
+
+
+@router.payload("fb")
+async def feedback(ctx: Ctx) -> list[Reply]:
+    t = ctx.t
+    if len(ctx.args) != 2 or ctx.args[1] not in ("0", "1"):
+        return [menu_reply(t, t("stale_button"))]
+    token, value = ctx.args[0], ctx.args[1] == "1"
+    entry_id = unref(token, ctx.base.entries) or token
+    recorded = await ctx.store.set_feedback_latest(ctx.user.id, entry_id, 1 if value else -1)
+    if not recorded:
+        log.info("feedback on %s by %s not recorded (no such question of theirs)", entry_id, ctx.ref)
+    if value:
+        return [Reply(t("feedback_up"))]
+    return [Reply(t("feedback_down") + "\n" + t("feedback_down_offer"),
+                  ((Button(t.button("counsellor"), payload="tv:q"),), menu_row(t)))]

@@ -1,0 +1,230 @@
+"""Handoff to a human counsellor: /tuvan (also the menu button and the no-answer path) posts the question
+to the staff chat (CHONNGHE_STAFF_CHAT_ID) with who asked and their recent questions; a staff member's
+reply to that message is relayed to the person.
+
+Explicit state, flow "handoff": step "ask" (waiting for the question), step "open" (a case is open; data
+{"case": id}). While a case is open the bot does not answer over the staff: the person's messages are
+forwarded to the case. The person closes it with /huybo (or the "Đã xong" button), staff with /dong.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.types import Button, Reply, UserRef
+from handlers import faq
+from handlers.common import clip, menu_reply, menu_row
+from handlers.router import Ctx, Router
+from handlers.texts import ROLES
+
+log = logging.getLogger(__name__)
+
+router = Router()
+
+FLOW = "handoff"
+RECENT = 5
+QUESTION_MAX = 1500
+FOLLOWUP_MAX = 3000
+
+
+def _who(user) -> str:
+    name = user.display_name or "Không rõ tên"
+    role = ROLES.get(user.role or "", "chưa chọn vai trò")
+    return f"{name} · {role} · {user.channel}:{user.platform_id}"
+
+
+def _when(ctx: Ctx) -> str:
+    t = ctx.t
+    local = ctx.services.clock.now().astimezone(ctx.services.settings.zone)
+    if t.office.is_open(local):
+        return t("handoff_when_open")
+    return t("handoff_when_closed", hours=t.office.describe())
+
+
+@router.command("tuvan")
+async def tuvan(ctx: Ctx) -> list[Reply]:
+    question = ctx.text.strip().split(None, 1)[1] if ctx.args else ""
+    if question:
+        return await open_case(ctx, question)
+    return await begin(ctx)
+
+
+async def begin(ctx: Ctx) -> list[Reply]:
+    """Ask for the question (or say a case is already open)."""
+    t = ctx.t
+    if ctx.services.staff_chat is None:
+        return [menu_reply(t, t("handoff_unavailable"))]
+    case = await ctx.store.open_case_for(ctx.user.id)
+    if case is not None:
+        await ctx.store.set_state(ctx.user.id, FLOW, "open", {"case": case.id})
+        return [Reply(t("handoff_already_open") + "\n" + t("handoff_open_note"))]
+    await ctx.store.set_state(ctx.user.id, FLOW, "ask")
+    return [Reply(t("handoff_ask"))]
+
+
+@router.payload("tv")
+async def counsellor_pressed(ctx: Ctx) -> list[Reply]:
+    """"Gặp tư vấn viên" under an unanswered question or a 👎 (tv:q: the latest unanswered question, else
+    the latest question), or in the menu (tv: ask for the question)."""
+    if ctx.args and ctx.args[0] == "q":
+        question = (await ctx.store.latest_question(ctx.user.id, answered=False)
+                    or await ctx.store.latest_question(ctx.user.id))
+        if question is not None:
+            return await open_case(ctx, question.text)
+    return await begin(ctx)
+
+
+@router.payload("tvx")
+async def done_pressed(ctx: Ctx) -> list[Reply]:
+    t = ctx.t
+    if await close_by_user(ctx):
+        return [menu_reply(t, t("handoff_closed_by_user"))]
+    return [menu_reply(t)]
+
+
+@router.flow(FLOW)
+async def flow_text(ctx: Ctx) -> list[Reply]:
+    t = ctx.t
+    if ctx.state.step == "ask":
+        if not ctx.text.strip():
+            return [Reply(t("no_text"))]
+        return await open_case(ctx, ctx.text)
+    case = await ctx.store.open_case_for(ctx.user.id)
+    if case is None:  # closed meanwhile (by staff, or the staff chat was unreachable)
+        await ctx.store.clear_state(ctx.user.id)
+        return await faq.answer_question(ctx)
+    if not ctx.text.strip():
+        return [Reply(t("no_text"))]
+    return await forward(ctx, case)
+
+
+async def open_case(ctx: Ctx, question: str) -> list[Reply]:
+    t = ctx.t
+    staff = ctx.services.staff_chat
+    if staff is None:
+        await ctx.store.clear_state(ctx.user.id)
+        return [menu_reply(t, t("handoff_unavailable"))]
+    existing = await ctx.store.open_case_for(ctx.user.id)
+    if existing is not None and existing.staff_message_id:
+        await ctx.store.set_state(ctx.user.id, FLOW, "open", {"case": existing.id})
+        return await _forward_text(ctx, existing, question)
+    case = existing or await ctx.store.open_case(ctx.user.id, question)
+    recent = await ctx.store.recent_questions(ctx.user.id, limit=RECENT)
+    if recent:
+        lines = "\n".join(f"• {clip(q.text, 200)} ({'bot đã trả lời' if q.answered else 'bot chưa trả lời được'})"
+                          for q in recent)
+        context = t("staff_context", lines=lines)
+    else:
+        context = t("staff_no_context")
+    card = Reply(t("staff_card", case=case.id, who=_who(ctx.user), question=clip(question, QUESTION_MAX),
+                   context=context))
+    message_id = await ctx.services.messenger.send(staff, card)
+    if message_id is None:
+        log.warning("handoff case %s could not be posted to the staff chat", case.id)
+        await ctx.store.close_case(case.id)
+        await ctx.store.clear_state(ctx.user.id)
+        return [menu_reply(t, t("handoff_failed"))]
+    await ctx.store.set_case_message(case.id, staff.user_id, str(message_id))
+    await ctx.store.set_state(ctx.user.id, FLOW, "open", {"case": case.id})
+    log.info("handoff case %s opened for %s", case.id, ctx.ref)
+    return [Reply(t("handoff_sent", when=_when(ctx)) + "\n\n" + t("handoff_open_note"))]
+
+
+async def forward(ctx: Ctx, case) -> list[Reply]:
+    return await _forward_text(ctx, case, ctx.text)
+
+
+async def _forward_text(ctx: Ctx, case, text: str) -> list[Reply]:
+    t = ctx.t
+    staff = ctx.services.staff_chat
+    if staff is None:
+        return [menu_reply(t, t("handoff_unavailable"))]
+    name = ctx.user.display_name or f"{ctx.user.channel}:{ctx.user.platform_id}"
+    message_id = await ctx.services.messenger.send(
+        staff, Reply(t("staff_followup", case=case.id, who=name, text=clip(text, FOLLOWUP_MAX))))
+    if message_id is None:
+        return [Reply(t("handoff_failed"))]
+    await ctx.store.link_case_message(case.id, staff.user_id, str(message_id))
+    return [Reply(t("handoff_forwarded"), ((Button(t.button("handoff_done"), payload="tvx"),),))]
+
+
+async def close_by_user(ctx: Ctx) -> bool:
+    """Close the person's open case (telling the staff chat); False when none was open."""
+    case = await ctx.store.open_case_for(ctx.user.id)
+    if ctx.state.flow == FLOW:
+        await ctx.store.clear_state(ctx.user.id)
+    if case is None:
+        return False
+    await ctx.store.close_case(case.id)
+    await _tell_staff(ctx, ctx.t("staff_user_closed", case=case.id))
+    return True
+
+
+async def _tell_staff(ctx: Ctx, text: str) -> None:
+    staff = ctx.services.staff_chat
+    if staff is not None:
+        await ctx.services.messenger.send(staff, Reply(text))
+
+
+# --- in the staff chat ---------------------------------------------------------------------------
+
+
+async def relay(ctx: Ctx) -> list[Reply]:
+    """A message in the staff chat replying to one of the bot's case messages: send it to the person."""
+    t = ctx.t
+    chat_id = ctx.incoming.chat_id or ctx.ref.user_id
+    case = await ctx.store.case_for_message(chat_id, ctx.incoming.reply_to or "")
+    person = await ctx.store.get_user_by_id(case.user_id) if case is not None and case.user_id else None
+    if case is None or person is None:
+        # Staff also reply to each other; speak up only when they replied to one of the bot's messages.
+        return [Reply(t("staff_case_unknown"))] if ctx.incoming.extra.get("reply_to_self") else []
+    if not ctx.text.strip():
+        return [Reply(t("no_text"))]
+    to = UserRef(person.channel, person.platform_id)
+    buttons = () if case.status != "open" else ((Button(t.button("handoff_done"), payload="tvx"),),)
+    sent = await ctx.services.messenger.send(to, Reply(t("handoff_reply", text=ctx.text.strip()), buttons))
+    await ctx.store.audit(ctx.ref, f"relay #{case.id}", True)
+    if sent is None:
+        return [Reply(t("staff_relay_failed", case=case.id))]
+    note = "" if case.status == "open" else "\n" + t("staff_case_closed_note", case=case.id)
+    return [Reply(t("staff_relayed", case=case.id) + note)]
+
+
+@router.command("dong")
+async def close_by_staff(ctx: Ctx) -> list[Reply]:
+    """/dong <case> (or /dong as a reply to a case message): staff close a case; the person is told."""
+    t = ctx.t
+    if not (ctx.is_staff or ctx.services.in_staff_chat(ctx.incoming)):
+        return await refuse(ctx, "/dong")
+    case = None
+    if ctx.args:
+        try:
+            case = await ctx.store.get_case(int(ctx.args[0].lstrip("#")))
+        except ValueError:
+            return [Reply(t("staff_close_usage"))]
+    elif ctx.incoming.reply_to:
+        case = await ctx.store.case_for_message(ctx.incoming.chat_id or ctx.ref.user_id, ctx.incoming.reply_to)
+    else:
+        return [Reply(t("staff_close_usage"))]
+    await ctx.store.audit(ctx.ref, "/dong", True)
+    if case is None or case.status != "open":
+        number = ctx.args[0].lstrip("#") if ctx.args else (case.id if case else "?")
+        return [Reply(t("staff_close_missing", case=number))]
+    await ctx.store.close_case(case.id)
+    person = await ctx.store.get_user_by_id(case.user_id) if case.user_id else None
+    if person is not None:
+        state = await ctx.store.get_state(person.id)
+        if state.flow == FLOW:
+            await ctx.store.clear_state(person.id)
+        await ctx.services.messenger.send(UserRef(person.channel, person.platform_id),
+                                          Reply(t("handoff_closed_by_staff"), (menu_row(t),)))
+    log.info("handoff case %s closed by staff %s", case.id, ctx.ref)
+    return [Reply(t("staff_closed", case=case.id))]
+
+
+async def refuse(ctx: Ctx, command: str) -> list[Reply]:
+    """A staff-only command from someone else: polite refusal, recorded and logged."""
+    log.warning("refused staff command %s from %s", command, ctx.ref)
+    await ctx.store.audit(ctx.ref, command, False)
+    return [Reply(ctx.t("staff_only"))]
+

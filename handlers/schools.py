@@ -1,0 +1,84 @@
+"""The school browser: by former province (Hải Phòng, Hải Dương before the 2025 merger), a page per school
+with what a public source supports, the trades it teaches and "Đăng ký nhận tin"."""
+
+from __future__ import annotations
+
+import math
+
+from bot.content.loader import LEVELS, PROVINCES
+from bot.types import Button, Reply
+from handlers.common import clip, menu_reply, menu_row, payload, ref, unref, vn_date
+from handlers.router import Ctx, Router
+
+router = Router()
+
+PAGE = 8
+TRADES_ON_PAGE = 8
+
+
+def provinces(ctx: Ctx) -> list[Reply]:
+    t = ctx.t
+    present = [p for p in PROVINCES if any(s.former_province == p for s in ctx.base.schools.values())]
+    if not present:
+        return [menu_reply(t, t("no_schools"))]
+    if len(present) == 1:
+        return _school_list(ctx, present[0], 1)
+    buttons = [(Button(PROVINCES[p], payload=payload("tr", p, 1)),) for p in present]
+    buttons.append(menu_row(t))
+    return [Reply(t("schools_where"), tuple(buttons))]
+
+
+@router.payload("tr")
+async def province_pressed(ctx: Ctx) -> list[Reply]:
+    if not ctx.args or ctx.args[0] not in PROVINCES:
+        return provinces(ctx)
+    try:
+        page = int(ctx.args[1]) if len(ctx.args) > 1 else 1
+    except ValueError:
+        page = 1
+    return _school_list(ctx, ctx.args[0], page)
+
+
+def _school_list(ctx: Ctx, province: str, page: int) -> list[Reply]:
+    t = ctx.t
+    schools = sorted((s for s in ctx.base.schools.values() if s.former_province == province), key=lambda s: s.name)
+    if not schools:
+        return provinces(ctx)
+    pages = max(1, math.ceil(len(schools) / PAGE))
+    page = min(max(1, page), pages)
+    shown = schools[(page - 1) * PAGE: page * PAGE]
+    buttons: list[tuple[Button, ...]] = [(Button(clip(s.name, 60), payload=payload("t", ref(s.id))),)
+                                         for s in shown]
+    nav = []
+    if page > 1:
+        nav.append(Button(t.button("prev"), payload=payload("tr", province, page - 1)))
+    if page < pages:
+        nav.append(Button(t.button("more"), payload=payload("tr", province, page + 1)))
+    if nav:
+        buttons.append(tuple(nav))
+    buttons.append((Button(t.button("back_provinces"), payload="tr"),))
+    return [Reply(t("schools_list", province=PROVINCES[province], page=page, pages=pages), tuple(buttons))]
+
+
+@router.payload("t")
+async def school_pressed(ctx: Ctx) -> list[Reply]:
+    t = ctx.t
+    base = ctx.base
+    school_id = unref(ctx.args[0], base.schools) if ctx.args else None
+    if school_id is None:
+        return [menu_reply(t, t("entry_gone"))]
+    school = base.schools[school_id]
+    levels = ", ".join(LEVELS[lv] for lv in school.levels if lv in LEVELS) or "—"
+    parts = [t("school_page", name=school.name, province=PROVINCES.get(school.former_province, "—"),
+                 levels=levels)]
+    trades = [base.trades[tid] for tid in school.trades if tid in base.trades]
+    if trades:
+        parts.append(t("school_trades") + "\n" + "\n".join(f"- {tr.title}" for tr in trades))
+    parts.append(t("source", source=clip(school.source, 300), reviewed=vn_date(school.reviewed)))
+    buttons: list[tuple[Button, ...]] = [(Button(clip(tr.title, 60), payload=payload("n", ref(tr.id))),)
+                                         for tr in trades[:TRADES_ON_PAGE]]
+    if school.website:
+        buttons.append((Button(t.button("website"), url=school.website),))
+    buttons.append((Button(t.button("subscribe"), payload="dk"),))
+    buttons.append((Button(t.button("back_provinces"), payload=payload("tr", school.former_province, 1)),))
+    return [Reply("\n\n".join(parts), tuple(buttons))]

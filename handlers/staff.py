@@ -1,0 +1,52 @@
+"""Staff commands (Telegram ids in CHONNGHE_STAFF_TELEGRAM_IDS): /thongke. Refusals of non-staff are made
+centrally (handlers.dispatch) so every staff route, in any module, is guarded and audited the same way."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+
+from bot.types import Reply
+from handlers.router import Ctx, Router
+from handlers.texts import CHANNEL_LABELS, ROLES
+
+router = Router()
+
+
+
+def _n(value: int) -> str:
+    return f"{value:,}".replace(",", ".")
+
+
+def _join(items: dict[str, int], labels: dict[str, str]) -> str:
+    if not items:
+        return "0"
+    ordered = sorted(items.items(), key=lambda kv: (-kv[1], kv[0]))
+    return ", ".join(f"{labels.get(k, k)} {_n(v)}" for k, v in ordered)
+
+
+@router.command("thongke", staff=True)
+async def stats(ctx: Ctx) -> list[Reply]:
+    zone = ctx.services.settings.zone
+    now = ctx.services.clock.now().astimezone(zone)
+    midnight = datetime.combine(now.date(), time(0, 0), tzinfo=zone)
+    s = await ctx.store.stats(midnight)
+    await ctx.store.audit(ctx.ref, "/thongke", True)
+    topic_labels = {tid: t.label for tid, t in ctx.base.topics.items()}
+    per_topic = {tid: s["subscribers_by_topic"].get(tid, 0) for tid in ctx.base.topics}
+    per_topic.update({k: v for k, v in s["subscribers_by_topic"].items() if k not in per_topic})
+    asked, answered = s["questions"], s["answered"]
+    share = f"{answered * 100 / asked:.0f}%" if asked else "—"
+    alerts = ctx.services.alerts()
+    lines = [
+        f"📊 Thống kê lúc {now:%H:%M %d/%m/%Y}",
+        f"Người dùng theo vai trò: {_join(s['users_by_role'], ROLES)}",
+        f"Theo kênh: {_join(s['users_by_channel'], CHANNEL_LABELS)}",
+        f"Đã chặn bot hoặc ngừng theo dõi: {_n(s['inactive_users'])}",
+        f"Người nhận tin theo chủ đề: {_join(per_topic, topic_labels)}",
+        f"Câu hỏi hôm nay: {_n(asked)}; bot trả lời được {_n(answered)} ({share})",
+    ]
+    if alerts:
+        lines.append("⚠️ Cảnh báo:\n" + "\n".join(f"- {a}" for a in alerts))
+    else:
+        lines.append("Cảnh báo: không có.")
+    return [Reply("\n".join(lines))]

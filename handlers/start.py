@@ -1,0 +1,178 @@
+"""Onboarding and navigation: /start (welcome, storage notice, "Bạn là ai?", age for students), /vaitro,
+the main menu, /trogiup and /huybo.
+
+Flow "onboard": step "role" (waiting for a role), step "age" (a student's age bracket). Buttons work at
+any time (a role button pressed days later still sets the role); typed text that is not an answer leaves
+the flow and is treated as a question, so nobody is stuck in onboarding.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from bot.types import Button, Reply
+from handlers import faq, handoff, schools, subscribe, trades
+from handlers.common import fold, menu_buttons, menu_reply, rows
+from handlers.router import Ctx, Router
+from handlers.subscribe import age_buttons
+from handlers.texts import ROLES, STUDENT_ROLES
+
+log = logging.getLogger(__name__)
+
+router = Router()
+
+FLOW = "onboard"
+
+
+def role_buttons() -> tuple[tuple[Button, ...], ...]:
+    return rows([Button(label, payload=f"role:{rid}") for rid, label in ROLES.items()], per_row=2)
+
+
+
+
+@router.command("start")
+async def start(ctx: Ctx) -> list[Reply]:
+    """First contact: welcome + notice + role question. Returning user with a role: welcome back + menu."""
+    t = ctx.t
+    if ctx.user.role in ROLES and ctx.user.consent != "none":
+        if ctx.state.flow == FLOW:
+            await ctx.store.clear_state(ctx.user.id)
+        return [Reply(t("welcome_back", role=ROLES[ctx.user.role]) + "\n" + t("menu"),
+                      (*menu_buttons(t), (Button(t.button("change_role"), payload="role"),)))]
+    await ctx.store.set_state(ctx.user.id, FLOW, "role")
+    if ctx.user.consent == "none":
+        # Shown once with the welcome; the person goes on only after reading it.
+        await ctx.store.update_user(ctx.user.id, consent="accepted")
+    return [Reply(t("welcome") + "\n\n" + t("storage_notice")), Reply(t("who_are_you"), role_buttons())]
+
+
+welcome = start  # a Zalo OA "follow" event is greeted like /start
+
+
+@router.command("vaitro")
+async def change_role(ctx: Ctx) -> list[Reply]:
+    await ctx.store.set_state(ctx.user.id, FLOW, "role")
+    return [Reply(ctx.t("change_role"), role_buttons())]
+
+
+@router.payload("role")
+async def role_pressed(ctx: Ctx) -> list[Reply]:
+    if not ctx.args:
+        return await change_role(ctx)
+    return await _set_role(ctx, ctx.args[0])
+
+
+async def _set_role(ctx: Ctx, role: str) -> list[Reply]:
+    t = ctx.t
+    if role not in ROLES:
+        return [Reply(t("stale_button")), Reply(t("who_are_you"), role_buttons())]
+    values: dict[str, object] = {"role": role}
+    if ctx.user.consent == "none":
+        values["consent"] = "accepted"
+    if role not in STUDENT_ROLES:
+        values["under_16"] = False
+        if ctx.user.consent == "parent_pending":
+            values["consent"] = "accepted"
+    await ctx.store.update_user(ctx.user.id, **values)
+    saved = t("role_saved", role=ROLES[role])
+    if role in STUDENT_ROLES:
+        await ctx.store.set_state(ctx.user.id, FLOW, "age", {"role": role})
+        return [Reply(saved + "\n" + t("ask_age"), age_buttons(ctx))]
+    if ctx.state.flow == FLOW:
+        await ctx.store.clear_state(ctx.user.id)
+    return [menu_reply(t, saved + "\n" + t("menu"))]
+
+
+@router.payload("age")
+async def age_pressed(ctx: Ctx) -> list[Reply]:
+    under = bool(ctx.args) and ctx.args[0] == "u16"
+    return await _set_age(ctx, under)
+
+
+async def _set_age(ctx: Ctx, under_16: bool) -> list[Reply]:
+    t = ctx.t
+    values: dict[str, object] = {"under_16": under_16}
+    if under_16 and ctx.user.consent != "parent_confirmed":
+        values["consent"] = "parent_pending"
+    elif not under_16 and ctx.user.consent in ("none", "parent_pending"):
+        values["consent"] = "accepted"
+    await ctx.store.update_user(ctx.user.id, **values)
+    topic = ctx.state.data.get("topic") if ctx.state.flow == FLOW else None
+    if ctx.state.flow == FLOW:
+        await ctx.store.clear_state(ctx.user.id)
+    if topic:  # asked on the way to a subscription: carry on with it
+        for key, value in values.items():
+            setattr(ctx.user, key, value)
+        return await subscribe.subscribe(ctx, topic)
+    note = t("age_under_16") if under_16 else t("age_ok")
+    return [menu_reply(t, note + "\n" + t("menu"))]
+
+
+_AGE_RE = re.compile(r"\b(\d{1,2})\b")
+
+
+@router.flow(FLOW)
+async def onboarding_text(ctx: Ctx) -> list[Reply]:
+    """Typed text during onboarding: a role or an age if it is one, otherwise a question."""
+    folded = fold(ctx.text)
+    if ctx.state.step == "role":
+        for rid, label in ROLES.items():
+            lf = fold(label)
+            if folded and (folded == lf or folded == fold(rid) or (len(folded) >= 6 and folded in lf)):
+                return await _set_role(ctx, rid)
+    if ctx.state.step == "age":
+        if "duoi 16" in folded or "chua du 16" in folded:
+            return await _set_age(ctx, True)
+        if "tren 16" in folded or "tu 16" in folded:
+            return await _set_age(ctx, False)
+        match = _AGE_RE.search(folded)
+        if match and 6 <= int(match.group(1)) <= 99 and len(folded) <= 12:
+            return await _set_age(ctx, int(match.group(1)) < 16)
+    await ctx.store.clear_state(ctx.user.id)
+    return await faq.answer_question(ctx)
+
+
+@router.command("menu")
+async def menu(ctx: Ctx) -> list[Reply]:
+    return [menu_reply(ctx.t)]
+
+
+@router.payload("m")
+async def menu_pressed(ctx: Ctx) -> list[Reply]:
+    item = ctx.args[0] if ctx.args else ""
+    if item == "faq":
+        return faq.intro(ctx)
+    if item == "nghe":
+        return trades.groups(ctx)
+    if item == "truong":
+        return schools.provinces(ctx)
+    if item == "tin":
+        return await subscribe.choose(ctx)
+    if item == "tv":
+        return await handoff.begin(ctx)
+    return [menu_reply(ctx.t)]
+
+
+@router.command("trogiup", "help")
+async def help_(ctx: Ctx) -> list[Reply]:
+    t = ctx.t
+    topics = ", ".join(ctx.base.topics) or "—"
+    text = t("help", topics=topics)
+    if ctx.is_staff:
+        text += t("help_staff")
+    return [Reply(text, menu_buttons(t))]
+
+
+@router.command("huybo")
+async def cancel(ctx: Ctx) -> list[Reply]:
+    """Leave any multi-step flow; an open counsellor case is closed and the staff told."""
+    t = ctx.t
+    if ctx.state.flow == handoff.FLOW or await ctx.store.open_case_for(ctx.user.id) is not None:
+        closed = await handoff.close_by_user(ctx)
+        if closed:
+            return [menu_reply(t, t("handoff_closed_by_user"))]
+    if ctx.state.flow is None:
+        return [menu_reply(t, t("nothing_running"))]
+    await ctx.store.clear_state(ctx.user.id)
+    return [menu_reply(t, t("cancelled"))]

@@ -1,0 +1,290 @@
+"""What the bot says: every user-facing text in Vietnamese, with defaults here and optional overrides from
+content/texts.yaml (so wording can change without a release), plus the roles people choose from.
+
+content/texts.yaml, when present, looks like:
+
+    texts:
+      welcome: "..."        # any key of DEFAULTS; {placeholders} must match the default's
+    office_hours:
+      days: [0, 1, 2, 3, 4]  # Monday = 0
+      start: "07:30"
+      end: "17:00"
+    examples: ["Học nghề gì dễ xin việc?", ...]
+
+An override with unknown or missing {placeholders} is ignored (and logged), never shown half-filled.
+"""
+
+from __future__ import annotations
+
+import logging
+import string
+from dataclasses import dataclass
+from datetime import datetime, time
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+CAMPAIGN = "Giáo dục nghề nghiệp: Thực học - Thực hành - Vững khởi nghiệp, sáng tương lai"
+
+# Role ids are stored in users.role and used by broadcast audiences (scheduler: --role); labels are shown.
+ROLES: dict[str, str] = {
+    "hs_thcs": "Học sinh THCS",
+    "hs_thpt": "Học sinh THPT",
+    "phu_huynh": "Phụ huynh",
+    "nguoi_lao_dong": "Người lao động",
+    "bo_doi": "Bộ đội xuất ngũ / hoàn thành nghĩa vụ",
+    "doanh_nghiep": "Doanh nghiệp",
+}
+STUDENT_ROLES = {"hs_thcs", "hs_thpt"}
+
+# How channel ids read to a person (display only: handlers never branch on the channel).
+CHANNEL_LABELS: dict[str, str] = {"telegram": "Telegram", "zalo_oa": "Zalo OA", "zalo_bot": "Zalo Bot",
+                                  "web": "Trang web", "cli": "Dòng lệnh"}
+
+DEFAULTS: dict[str, str] = {
+    # onboarding
+    "welcome": ("Xin chào! Mình là trợ lý tư vấn chọn nghề, chọn trường của Hải Phòng.\n"
+                "«{campaign}»\n\n"
+                "Mình trả lời câu hỏi về học nghề, ngành nghề, trường đào tạo và gửi tin tuyển sinh, sự kiện "
+                "cho bạn nếu bạn đăng ký."),
+    "storage_notice": ("🔒 Bot lưu vai trò, câu hỏi và chủ đề bạn đăng ký để trả lời và gửi tin cho bạn; "
+                       "xem hoặc xóa bất cứ lúc nào bằng /xoadulieu."),
+    "who_are_you": "Bạn là ai?",
+    "welcome_back": "Chào mừng bạn quay lại! Bạn đang là: {role}.",
+    "role_saved": "Cảm ơn bạn! Mình đã ghi nhận: {role}.",
+    "ask_age": "Bạn bao nhiêu tuổi?",
+    "age_under_16": ("Vì bạn dưới 16 tuổi, trước khi đăng ký nhận tin, bạn hãy hỏi ý kiến và được cha mẹ "
+                     "(hoặc người giám hộ) đồng ý nhé. Bạn vẫn có thể hỏi đáp bình thường."),
+    "age_ok": "Cảm ơn bạn!",
+    "age_not_understood": "Bạn hãy bấm một trong hai nút bên dưới nhé.",
+    "menu": "Bạn muốn làm gì? Chọn bên dưới hoặc gõ câu hỏi của bạn.",
+    "change_role": "Bạn hãy chọn lại vai trò của mình:",
+    # questions
+    "faq_intro": "Bạn cứ gõ câu hỏi của mình, ngắn gọn là được. Ví dụ:\n{examples}",
+    "no_answer": "Xin lỗi, mình chưa có câu trả lời chắc chắn cho câu hỏi này.",
+    "no_answer_suggest": "Có thể bạn muốn hỏi một trong các nội dung sau:",
+    "no_answer_counsellor": "Bạn cũng có thể gửi câu hỏi cho tư vấn viên.",
+    "empty_question": "Bạn hãy gõ câu hỏi bằng chữ, ví dụ: «Học nghề gì dễ xin việc?»",
+    "no_text": "Hiện mình chỉ đọc được tin nhắn dạng chữ. Bạn hãy gõ câu hỏi nhé.",
+    "too_long": "(Câu hỏi khá dài nên mình chỉ đọc phần đầu; bạn có thể hỏi ngắn gọn hơn.)",
+    "greeting": "Xin chào! Bạn cần tìm hiểu về nghề, trường hay tuyển sinh? Cứ gõ câu hỏi nhé.",
+    "thanks": "Không có gì ạ! Bạn cần hỏi thêm gì cứ nhắn cho mình nhé.",
+    "source": "Nguồn: {source} (cập nhật {reviewed})",
+    "feedback_up": "Cảm ơn bạn đã góp ý! 😊",
+    "feedback_down": "Cảm ơn bạn đã góp ý, mình sẽ cải thiện câu trả lời này.",
+    "feedback_down_offer": "Bạn có muốn hỏi trực tiếp tư vấn viên không?",
+    "entry_gone": "Nội dung này không còn nữa. Bạn hãy gõ lại câu hỏi hoặc chọn trong menu nhé.",
+    # trades and schools
+    "groups": "Chọn nhóm nghề bạn quan tâm:",
+    "no_trades": "Danh sách nghề đang được cập nhật. Bạn có thể gõ câu hỏi hoặc gặp tư vấn viên.",
+    "trades_in_group": "Nhóm {group}: chọn một nghề để xem chi tiết.",
+    "trade_schools": "Các trường đào tạo {trade} (theo nguồn công khai):",
+    "trade_no_schools": ("Danh sách trường đào tạo {trade} đang được cập nhật; bạn có thể hỏi tư vấn viên."),
+    "schools_where": "Bạn muốn tìm trường ở đâu?",
+    "schools_list": "Trường ở {province} (trang {page}/{pages}):",
+    "no_schools": "Danh sách trường đang được cập nhật. Bạn có thể hỏi tư vấn viên.",
+    "school_page": "{name}\nĐịa bàn: {province}\nTrình độ đào tạo: {levels}",
+    "school_trades": "Nghề đào tạo (theo nguồn công khai):",
+    # subscriptions
+    "topics_choose": "Chọn chủ đề bạn muốn nhận tin (✅ là đang nhận):",
+    "subscribed": "✅ Đã đăng ký nhận «{topic}». Hủy bất cứ lúc nào: /huy {topic_id}",
+    "already_subscribed": "Bạn đã đăng ký «{topic}» rồi. Xem các chủ đề: /chude",
+    "subscribed_all": "✅ Đã đăng ký nhận tất cả các chủ đề. Hủy bất cứ lúc nào: /huy tatca",
+    "unknown_topic": "Mình không tìm thấy chủ đề «{text}». Các chủ đề hiện có:\n{topics}",
+    "unsubscribed": "Đã hủy nhận «{topics}». Bạn sẽ không nhận tin chủ đề này nữa.",
+    "unsubscribed_all": "Đã hủy nhận tất cả chủ đề ({topics}). Bạn sẽ không nhận tin từ bot nữa.",
+    "not_subscribed": "Bạn chưa đăng ký chủ đề «{topic}».",
+    "nothing_to_cancel": "Bạn chưa đăng ký nhận tin chủ đề nào.",
+    "unsubscribe_choose": "Chọn chủ đề muốn hủy:",
+    "cancel_all_hint": "Hủy tất cả: /huy tatca",
+    "my_topics": "Bạn đang nhận tin các chủ đề:\n{topics}\n\nHủy một chủ đề: /huy tên_chủ_đề; hủy hết: /huy tatca",
+    "my_topics_none": "Bạn chưa đăng ký nhận tin chủ đề nào. Gõ /dangky để chọn chủ đề.",
+    "parent_needed": ("Vì bạn dưới 16 tuổi, bạn cần được cha mẹ (hoặc người giám hộ) đồng ý trước khi đăng ký "
+                      "nhận tin. Cha mẹ bạn đã đồng ý chưa?"),
+    "parent_later": "Không sao! Khi cha mẹ đồng ý, bạn gõ /dangky để đăng ký nhé.",
+    "age_before_subscribe": "Trước khi đăng ký nhận tin, cho mình hỏi: bạn bao nhiêu tuổi?",
+    # handoff
+    "handoff_ask": "Bạn hãy gõ câu hỏi muốn gửi tư vấn viên (gõ /huybo để thôi):",
+    "handoff_sent": "📨 Câu hỏi của bạn đã được chuyển tới tư vấn viên. {when}",
+    "handoff_when_open": "Tư vấn viên đang trong giờ làm việc và sẽ trả lời bạn ngay trong cuộc trò chuyện này.",
+    "handoff_when_closed": ("Bây giờ là ngoài giờ làm việc ({hours}); tư vấn viên sẽ trả lời bạn ngay trong cuộc "
+                            "trò chuyện này khi vào giờ làm việc."),
+    "handoff_open_note": ("Trong lúc chờ, tin nhắn bạn gửi sẽ được chuyển tiếp cho tư vấn viên. "
+                          "Gõ /huybo để kết thúc và quay lại hỏi bot."),
+    "handoff_forwarded": "Đã chuyển thêm tin nhắn của bạn cho tư vấn viên.",
+    "handoff_unavailable": ("Xin lỗi, hiện chưa có tư vấn viên trực tuyến trên hệ thống này. Bạn có thể gõ câu "
+                            "hỏi để bot trả lời, hoặc liên hệ trực tiếp trường bạn quan tâm."),
+    "handoff_failed": "Xin lỗi, mình chưa chuyển được câu hỏi tới tư vấn viên. Bạn vui lòng thử lại sau ít phút.",
+    "handoff_reply": "💬 Tư vấn viên trả lời:\n{text}",
+    "handoff_closed_by_user": "Đã kết thúc trao đổi với tư vấn viên. Bạn có thể tiếp tục hỏi bot.",
+    "handoff_closed_by_staff": ("Tư vấn viên đã kết thúc cuộc trao đổi. Cảm ơn bạn! Bạn có thể tiếp tục hỏi bot, "
+                                "hoặc gõ /tuvan nếu cần hỏi thêm."),
+    "handoff_already_open": "Bạn đang có một câu hỏi chờ tư vấn viên; tin nhắn mới sẽ được chuyển tiếp.",
+    # staff chat (read by staff)
+    "staff_card": ("📩 Yêu cầu tư vấn #{case}\nNgười hỏi: {who}\nCâu hỏi: {question}\n{context}\n"
+                   "↩️ Trả lời (reply) tin nhắn này để gửi câu trả lời cho người hỏi; /dong {case} để đóng."),
+    "staff_context": "Hỏi gần đây:\n{lines}",
+    "staff_no_context": "(Chưa có câu hỏi nào trước đó.)",
+    "staff_followup": "💬 #{case} {who} nhắn thêm:\n{text}",
+    "staff_relayed": "✅ Đã chuyển câu trả lời cho người hỏi (#{case}).",
+    "staff_relay_failed": "⚠️ Không gửi được câu trả lời cho người hỏi (#{case}); có thể họ đã chặn bot.",
+    "staff_case_unknown": ("Không tìm thấy yêu cầu tư vấn ứng với tin nhắn này (có thể người hỏi đã xóa dữ liệu). "
+                           "Hãy trả lời (reply) đúng tin nhắn có số yêu cầu."),
+    "staff_case_closed_note": "(Yêu cầu #{case} đã đóng trước đó; câu trả lời vẫn được chuyển.)",
+    "staff_user_closed": "🔒 Người hỏi đã kết thúc yêu cầu #{case}.",
+    "staff_user_deleted": "🔒 Yêu cầu #{case} đã đóng: người hỏi đã xóa dữ liệu của mình.",
+    "staff_closed": "🔒 Đã đóng yêu cầu #{case}.",
+    "staff_close_usage": "Cách dùng: /dong số_yêu_cầu, hoặc trả lời (reply) tin nhắn của yêu cầu bằng /dong.",
+    "staff_close_missing": "Không có yêu cầu #{case} đang mở.",
+    # privacy
+    "privacy_show": ("Thông tin bot đang lưu về bạn:\n{lines}\n\nBạn có muốn xóa toàn bộ không? Sau khi xóa, "
+                     "bot sẽ không gửi tin cho bạn nữa; câu hỏi đã gửi được giữ lại nhưng không còn gắn với bạn."),
+    "privacy_deleted": "🗑️ Đã xóa toàn bộ dữ liệu của bạn. Nếu nhắn tiếp, bot sẽ coi bạn là người mới.",
+    "privacy_kept": "Đã giữ nguyên dữ liệu, không có gì bị xóa.",
+    "privacy_expired": "Yêu cầu xóa này đã hết hạn. Gõ /xoadulieu để xem lại và xác nhận.",
+    # help, cancel, unknown, staff
+    "help": ("Mình có thể:\n"
+             "• Trả lời câu hỏi về học nghề, tuyển sinh, chính sách: cứ gõ câu hỏi.\n"
+             "• /menu: các chức năng chính (tìm nghề, tìm trường...)\n"
+             "• /dangky [chủ đề]: đăng ký nhận tin ({topics})\n"
+             "• /huy [chủ đề|tatca]: hủy nhận tin\n"
+             "• /chude: xem các chủ đề đang nhận\n"
+             "• /tuvan: gửi câu hỏi cho tư vấn viên\n"
+             "• /vaitro: đổi vai trò (học sinh, phụ huynh...)\n"
+             "• /xoadulieu: xem và xóa dữ liệu bot lưu về bạn\n"
+             "• /huybo: thoát thao tác đang làm\n"
+             "• /trogiup: xem hướng dẫn này"),
+    "help_staff": "\nDành cho cán bộ: /thongke, /guitin, /lichgui, /dong số_yêu_cầu.",
+    "cancelled": "Đã hủy thao tác. Bạn có thể gõ câu hỏi hoặc chọn trong menu.",
+    "nothing_running": "Bạn không ở trong thao tác nào. Bạn có thể gõ câu hỏi hoặc chọn trong menu.",
+    "unknown_command": "Mình chưa biết lệnh /{name}. Gõ /trogiup để xem các lệnh.",
+    "stale_button": "Nút này đã cũ hoặc không còn dùng được. Bạn chọn lại trong menu nhé.",
+    "staff_only": "Xin lỗi, lệnh này chỉ dành cho cán bộ phụ trách.",
+    "error": "Xin lỗi, hệ thống đang gặp sự cố. Bạn vui lòng thử lại sau ít phút nhé.",
+}
+
+BUTTONS: dict[str, str] = {
+    "menu_faq": "❓ Hỏi đáp",
+    "menu_trades": "🛠️ Tìm nghề",
+    "menu_schools": "🏫 Tìm trường",
+    "menu_news": "🔔 Nhận tin",
+    "menu_counsellor": "🧑‍🏫 Gặp tư vấn viên",
+    "menu": "☰ Menu",
+    "helpful": "Hữu ích 👍",
+    "wrong": "Chưa đúng 👎",
+    "counsellor": "🧑‍🏫 Gặp tư vấn viên",
+    "handoff_done": "✅ Đã xong, cảm ơn",
+    "subscribe": "🔔 Đăng ký nhận tin",
+    "schools_of_trade": "🏫 Trường đào tạo",
+    "back_groups": "« Nhóm nghề",
+    "back_provinces": "« Chọn địa bàn",
+    "more": "Xem tiếp »",
+    "prev": "« Trước",
+    "website": "🌐 Trang web của trường",
+    "all_topics": "Tất cả chủ đề",
+    "cancel_all": "Hủy tất cả",
+    "unsubscribe": "❌ Hủy nhận tin",
+    "under_16": "Dưới 16 tuổi",
+    "over_16": "Từ 16 tuổi trở lên",
+    "parent_yes": "Cha mẹ đã đồng ý",
+    "parent_later": "Để sau",
+    "delete_yes": "🗑️ Xóa hết dữ liệu",
+    "delete_no": "Không xóa",
+    "change_role": "Đổi vai trò",
+}
+
+DEFAULT_EXAMPLES = (
+    "Học nghề gì dễ xin việc?",
+    "Học xong lớp 9 có học cao đẳng được không?",
+    "Học nghề có được miễn học phí không?",
+)
+
+
+@dataclass(frozen=True)
+class OfficeHours:
+    """When counsellors read the staff chat (to tell a user when someone will see their question)."""
+
+    days: frozenset[int] = frozenset(range(5))  # Monday..Friday
+    start: time = time(7, 30)
+    end: time = time(17, 0)
+
+    def is_open(self, local: datetime) -> bool:
+        return local.weekday() in self.days and self.start <= local.time() < self.end
+
+    def describe(self) -> str:
+        days = "thứ Hai - thứ Sáu" if self.days == frozenset(range(5)) else (
+            ", ".join(_DAY_NAMES[d] for d in sorted(self.days)))
+        return f"{self.start:%H:%M}-{self.end:%H:%M}, {days}"
+
+
+_DAY_NAMES = ["thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "thứ Bảy", "Chủ nhật"]
+
+
+def _fields(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+class Texts:
+    """The catalogue in use: DEFAULTS with valid overrides from content/texts.yaml."""
+
+    def __init__(self, raw: dict[str, Any] | None = None):
+        self._base_ref: Any = None
+        raw = raw if isinstance(raw, dict) else {}
+        self.texts = dict(DEFAULTS)
+        self.buttons = dict(BUTTONS)
+        for table, defaults, key in ((self.texts, DEFAULTS, "texts"), (self.buttons, BUTTONS, "buttons")):
+            overrides = raw.get(key) or {}
+            if not isinstance(overrides, dict):
+                log.warning("texts.yaml: '%s' must be a mapping; ignored", key)
+                continue
+            for name, value in overrides.items():
+                if name not in defaults:
+                    log.warning("texts.yaml: unknown %s key %r ignored", key, name)
+                elif not isinstance(value, str) or not value.strip():
+                    log.warning("texts.yaml: %s.%s must be non-empty text; default kept", key, name)
+                elif _fields(value) != _fields(defaults[name]):
+                    log.warning("texts.yaml: %s.%s must use exactly the placeholders %s; default kept",
+                                key, name, sorted(_fields(defaults[name])) or "(none)")
+                else:
+                    table[name] = value.strip()
+        examples = raw.get("examples")
+        self.examples = tuple(e.strip() for e in examples if isinstance(e, str) and e.strip()) \
+            if isinstance(examples, list) else ()
+        self.examples = self.examples or DEFAULT_EXAMPLES
+        self.office = _office_hours(raw.get("office_hours"))
+
+    def __call__(self, key: str, **values: Any) -> str:
+        template = self.texts[key]
+        values.setdefault("campaign", CAMPAIGN)
+        return template.format(**values) if _fields(template) else template
+
+    def button(self, key: str) -> str:
+        return self.buttons[key]
+
+
+def _office_hours(raw: Any) -> OfficeHours:
+    if not isinstance(raw, dict):
+        return OfficeHours()
+    try:
+        days = frozenset(int(d) for d in raw.get("days", range(5)) if 0 <= int(d) <= 6)
+        start = time.fromisoformat(str(raw.get("start", "07:30")))
+        end = time.fromisoformat(str(raw.get("end", "17:00")))
+    except (TypeError, ValueError):
+        log.warning("texts.yaml: office_hours must be {days: [0-6], start: HH:MM, end: HH:MM}; default kept")
+        return OfficeHours()
+    return OfficeHours(days or frozenset(range(5)), start, end)
+
+
+_cache: dict[int, Texts] = {}
+
+
+def texts_for(base: Any) -> Texts:
+    """The catalogue for a content snapshot (built once per snapshot; a reload makes a new one)."""
+    key = id(base)
+    found = _cache.get(key)
+    if found is None or found._base_ref is not base:  # id() may be reused after a reload
+        found = Texts((getattr(base, "raw", {}) or {}).get("texts.yaml"))
+        found._base_ref = base
+        _cache.clear()
+        _cache[key] = found
+    return found

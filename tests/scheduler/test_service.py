@@ -1,0 +1,154 @@
+"""The scheduler service: jobs rebuilt from rows, grace for late starts, the CLI's broadcasts picked
+up without a restart, the leader lock, the calendar's drafts and the staff summaries."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.content import load_content
+from bot.types import UserRef
+from scheduler.broadcasts import Broadcasts
+from scheduler.service import JOB_PREFIX, SchedulerService
+from tests.conftest import BACKENDS
+from tests.scheduler.conftest import add_subscribers, eventually
+
+pytestmark = pytest.mark.parametrize("db_url", BACKENDS, indirect=True)
+
+
+class Staff:
+    """Records what the service tells the staff chat."""
+
+    def __init__(self):
+        self.messages: list[tuple[UserRef, str]] = []
+
+    async def send(self, to, reply):
+        self.messages.append((to, reply.text))
+        return "1"
+
+
+def make_service(settings, store, clock, outbound, broadcasts, staff=None, campaigns=()):
+    return SchedulerService(settings, store, clock, outbound, broadcasts, campaigns=lambda: campaigns,
+                            messenger=staff, staff_chat=UserRef("telegram", "-100500"), poll_interval=0.05,
+                            dispatcher_poll=0.02, linger=0.001)
+
+
+async def wait_status(broadcasts: Broadcasts, bid: int, *statuses: str) -> str:
+    async def reached():
+        return (await broadcasts.get(bid)).status in statuses
+
+    await eventually(reached)
+    return (await broadcasts.get(bid)).status
+
+
+async def test_jobs_are_rebuilt_from_the_database(settings, store, clock, outbound, broadcasts):
+    await add_subscribers(store, 2)
+    a, _ = await broadcasts.create("A", ["tuyen_sinh"], at=broadcasts.parse_when("2026-09-02 09:00"))
+    b, _ = await broadcasts.create("B", ["tuyen_sinh"], at=broadcasts.parse_when("2026-09-03 09:00"))
+    service = make_service(settings, store, clock, outbound, broadcasts)
+    await service.sync()  # what start() does first: the job store starts empty and is filled from rows
+    jobs = {job.id: job for job in service.scheduler.get_jobs()}
+    assert set(jobs) == {f"{JOB_PREFIX}{a.id}", f"{JOB_PREFIX}{b.id}"}
+    assert jobs[f"{JOB_PREFIX}{a.id}"].trigger.run_date == a.send_at
+    assert jobs[f"{JOB_PREFIX}{a.id}"].misfire_grace_time == 6 * 3600 and jobs[f"{JOB_PREFIX}{a.id}"].coalesce
+    await broadcasts.cancel(b.id)
+    await broadcasts.edit(a.id, at=broadcasts.parse_when("2026-09-04 10:00"))
+    await service.sync()
+    jobs = {job.id: job for job in service.scheduler.get_jobs()}
+    assert set(jobs) == {f"{JOB_PREFIX}{a.id}"}
+    assert broadcasts.local(jobs[f"{JOB_PREFIX}{a.id}"].trigger.run_date) == "2026-09-04 10:00"
+    await service.leader.release()
+
+
+async def test_due_broadcast_is_sent_and_staff_get_a_summary(settings, store, clock, outbound, broadcasts, adapter):
+    await add_subscribers(store, 20)
+    row, _ = await broadcasts.create("Mùa tuyển sinh", ["tuyen_sinh"], at=broadcasts.parse_when("2026-09-01 11:00"))
+    staff = Staff()
+    service = make_service(settings, store, clock, outbound, broadcasts, staff)
+    await service.start()
+    try:
+        clock.advance(hours=1)  # 11:00: the poll finds it due
+        assert await wait_status(broadcasts, row.id, "done") == "done"
+        await eventually(lambda: staff.messages)
+    finally:
+        await service.stop()
+    assert len(adapter.sent) == 20
+    to, text = staff.messages[0]
+    assert to == UserRef("telegram", "-100500")
+    assert f"Tin #{row.id}" in text and "đã gửi xong" in text and "Đã gửi: 20/20" in text
+
+
+async def test_late_within_grace_is_sent_beyond_grace_is_missed(settings, store, clock, outbound, broadcasts,
+                                                              adapter):
+    await add_subscribers(store, 3)
+    soon, _ = await broadcasts.create("Sớm", ["tuyen_sinh"], at=broadcasts.parse_when("2026-09-01 11:00"))
+    later, _ = await broadcasts.create("Muộn", ["tuyen_sinh"], at=broadcasts.parse_when("2026-09-01 17:00"))
+    # The service was down from 10:00 until 17:30 the same day: "Sớm" is 6.5 h late, "Muộn" 30 min.
+    clock.advance(hours=7, minutes=30)
+    staff = Staff()
+    service = make_service(settings, store, clock, outbound, broadcasts, staff)
+    await service.start()
+    try:
+        assert await wait_status(broadcasts, later.id, "done") == "done"
+        assert (await broadcasts.get(soon.id)).status == "missed"
+    finally:
+        await service.stop()
+    texts = [t for _, t in staff.messages]
+    assert any(f"Tin #{soon.id}" in t and "bị lỡ" in t for t in texts), texts
+    assert len(adapter.sent) == 3
+
+
+async def test_a_broadcast_created_elsewhere_is_picked_up_without_restart(settings, store, clock, outbound,
+                                                                         broadcasts, adapter, topics):
+    await add_subscribers(store, 5)
+    service = make_service(settings, store, clock, outbound, broadcasts)
+    await service.start()
+    try:
+        cli = Broadcasts(store, settings, clock, topics=lambda: topics)  # no link to the running service
+        row, _ = await cli.create("Từ dòng lệnh", ["tuyen_sinh"])
+        assert await wait_status(broadcasts, row.id, "done") == "done"
+    finally:
+        await service.stop()
+    assert len(adapter.sent) == 5
+
+
+async def test_due_in_quiet_hours_waits_for_the_morning(settings, store, clock, outbound, broadcasts):
+    await add_subscribers(store, 1)
+    row, _ = await broadcasts.create("Tối", ["tuyen_sinh"], at=broadcasts.parse_when("2026-09-01 20:00"))
+    clock.advance(hours=11, minutes=30)  # 21:30: quiet hours began after it was due (service was down)
+    service = make_service(settings, store, clock, outbound, broadcasts)
+    assert await service.fire(row.id) == "postponed"
+    assert broadcasts.local((await broadcasts.get(row.id)).send_at) == "2026-09-02 07:00"
+
+
+async def test_audience_gone_when_sending_starts_fails_clearly(settings, store, clock, outbound, broadcasts):
+    ids = await add_subscribers(store, 1)
+    row, _ = await broadcasts.create("A", ["tuyen_sinh"], at=broadcasts.parse_when("2026-09-01 11:00"))
+    await store.unsubscribe(ids[0], None, "telegram")
+    clock.advance(hours=1)
+    staff = Staff()
+    service = make_service(settings, store, clock, outbound, broadcasts, staff)
+    assert await service.fire(row.id) == "failed"
+    assert (await broadcasts.get(row.id)).error == "nobody in the audience when sending started"
+    assert staff.messages
+
+
+async def test_calendar_drafts_are_created_once_and_roll_over(settings, store, clock, outbound, broadcasts,
+                                                             content_dir):
+    campaigns = load_content(content_dir).campaigns
+    service = make_service(settings, store, clock, outbound, broadcasts, campaigns=campaigns)
+    await service.sync()
+    drafts = await broadcasts.bstore.list(["draft"])
+    keys = {d.campaign_key for d in drafts}
+    assert "ngay_ky_nang_lao_dong.chao_mung:2026" in keys  # 02/10 is ahead of 01/09
+    assert "mua_tuyen_sinh.mo_dau:2027" in keys  # rolled into next year
+    assert "mua_tuyen_sinh.mo_dau:2026" not in keys  # already past
+    skills = next(d for d in drafts if d.campaign_key == "ngay_ky_nang_lao_dong.chao_mung:2026")
+    assert broadcasts.local(skills.send_at) == "2026-10-02 09:00"
+    assert "Chào mừng Ngày Kỹ năng lao động Việt Nam 04/10" in skills.text
+    await service.leader.release()
+    again = make_service(settings, store, clock, outbound, broadcasts, campaigns=campaigns)
+    await again.sync()
+    await again.leader.release()
+    assert len(await broadcasts.bstore.list(["draft"])) == len(drafts)
+    # Nothing of it is scheduled: staff approve first.
+    assert await broadcasts.bstore.list(["scheduled"]) == []
