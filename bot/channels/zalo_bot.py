@@ -1,7 +1,575 @@
-"""Placeholder: the zalo_bot channel is being written."""
+"""The Zalo Bot channel (Zalo Bot Platform, bot-api.zaloplatforms.com), on a thin aiohttp client of our own.
+
+Why our own client: no maintained, async, current-Python library exists for the Zalo Bot API (the
+Zalo SDKs on PyPI cover the Official Account API, are synchronous or unmaintained), and the API is
+small and Telegram-like: `POST {CHONNGHE_ZALO_BOT_API_URL}/bot<TOKEN>/<method>` with a JSON body,
+answered with `{"ok": true, "result": ...}` or `{"ok": false, "error_code": ..., "description": ...}`.
+We check `ok` in the body, not only the HTTP status.
+
+Receiving: polling (default) or webhook.
+- Polling: `getUpdates` returns one update per call and answers HTTP 408 when nothing arrived within
+  its timeout (normal: poll again at once). There is no offset, so a message can be handed out again
+  (after a crash, a retry): each (chat, message_id) is processed once, recorded in the processed_updates
+  table through Store.first_time (source "zalo_bot"), so a restart does not reprocess either. Errors back
+  off (1 s doubling to 30 s); the loop never crashes.
+- Webhook: POST /zalo/bot/webhook on the project's aiohttp server, registered with `setWebhook`
+  (url = CHONNGHE_PUBLIC_URL + path, secret_token = CHONNGHE_ZALO_BOT_SECRET) at start. The
+  X-Bot-Api-Secret-Token header is compared in constant time: missing or wrong -> 401 and nothing happens.
+  The request is answered at once; the update is handled asynchronously by the Conversation.
+
+Updates look like `{"event_name": "message.text.received", "message": {"from": {"id", "display_name"},
+"chat": {"id", "chat_type"}, "text", "message_id", "date"}}`, possibly wrapped in `{"ok", "result"}`;
+both are accepted. Other message events (images, stickers...) reach the handlers as a message without
+text (extra["media"]), which they answer with "Hiện mình chỉ đọc được tin nhắn dạng chữ...".
+
+Sending: `sendMessage {chat_id, text}`, plain text only, 2,000 characters per message (longer replies are
+split at paragraph, line or sentence ends). The platform has no buttons: bot.channels.numbered renders
+them as a numbered list and maps a reply "2" back to the button's payload.
+
+The token is part of every URL: it never appears in a log line or an exception text (scrubbed, and
+aiohttp's own exceptions, which carry the URL, are not chained).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import re
+import unicodedata
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from aiohttp import web
+
+from bot.channels.base import Blocked, Permanent, RateLimited, SendError, Transient
+from bot.channels.numbered import MenuMemory, Rendered, render
+from bot.types import Incoming, Reply, UserRef
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.conversation import Conversation
+    from bot.storage.repo import Store
+
+log = logging.getLogger(__name__)
 
 CHANNEL = "zalo_bot"
+WEBHOOK_PATH = "/zalo/bot/webhook"
+SECRET_HEADER = "X-Bot-Api-Secret-Token"
+MIN_SECRET = 8  # setWebhook rejects a secret_token shorter than 8 characters (or longer than 256)
+MAX_SECRET = 256
+MAX_TEXT = 2000  # sendMessage's limit
+POLL_TIMEOUT = 30  # seconds a getUpdates call may wait before answering 408
+MIN_IDLE_INTERVAL = 0.25  # a 408 faster than this means the server does not long-poll: do not spin
+MAX_BACKOFF = 30.0
+DEDUP_WINDOW = timedelta(days=2)
+PRUNE_EVERY = 3600.0
+CONNECTIONS = 64
+TEXT_EVENT = "message.text.received"
+START_WORDS = {"bat dau", "batdau"}  # "Bắt đầu" typed (Zalo users seldom type a slash): same as /start
 
 
-def create(app):
-    return None, "not built yet"
+def create(app: Any) -> tuple[ZaloBotChannel | None, str]:
+    """Called by bot.app: the channel when CHONNGHE_ZALO_BOT_TOKEN is set, else (None, why it is off)."""
+    settings: Settings = app.settings
+    if not settings.zalo_bot_token:
+        return None, "CHONNGHE_ZALO_BOT_TOKEN is not set"
+    if settings.zalo_bot_mode == "webhook":
+        if not settings.public_url:
+            return None, ("CHONNGHE_ZALO_BOT_MODE=webhook needs CHONNGHE_PUBLIC_URL "
+                          "(the https address where Zalo can reach us)")
+        secret = settings.zalo_bot_secret or ""
+        if not secret:
+            return None, "CHONNGHE_ZALO_BOT_MODE=webhook needs CHONNGHE_ZALO_BOT_SECRET (8 to 256 characters)"
+        if not MIN_SECRET <= len(secret) <= MAX_SECRET:
+            return None, "CHONNGHE_ZALO_BOT_SECRET must be 8 to 256 characters long"
+    channel = ZaloBotChannel(settings, app.store, app.conversation)
+    app.services.alert_sources.append(channel.alerts)  # shown to staff in /thongke
+    return channel, ""
+
+
+# --- the API client ------------------------------------------------------------------------------
+
+
+class ZaloBotClient:
+    """`call(method, params)` -> the `result` of one Bot API call, or a SendError subclass."""
+
+    def __init__(self, api_url: str, token: str, *, connections: int = CONNECTIONS, timeout: float = 10.0):
+        self._token = token
+        self._base = f"{api_url.rstrip('/')}/bot{token}"
+        self._connections = connections
+        self._timeout = timeout
+        self._session: aiohttp.ClientSession | None = None
+
+    def scrub(self, text: str) -> str:
+        """`text` without the token (for logs and exception messages)."""
+        return text.replace(self._token, "<token>") if self._token else text
+
+    async def open(self) -> None:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(limit=self._connections, ttl_dns_cache=300)
+            self._session = aiohttp.ClientSession(connector=connector)
+
+    async def close(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+    async def post(self, method: str, params: dict[str, Any] | None = None,
+                   *, wait: float | None = None) -> tuple[int, Any, str | None]:
+        """(HTTP status, parsed JSON body or None, Retry-After header). Network errors -> Transient."""
+        await self.open()
+        assert self._session is not None
+        limit = aiohttp.ClientTimeout(total=wait or self._timeout, sock_connect=5)
+        try:
+            async with self._session.post(f"{self._base}/{method}", json=params or {}, timeout=limit) as resp:
+                raw = await resp.read()
+                status, retry = resp.status, resp.headers.get("Retry-After")
+        except TimeoutError:
+            raise Transient(f"{method}: timed out") from None
+        except aiohttp.ClientError as exc:
+            # aiohttp's exceptions may carry the URL, hence the token: rebuild the text, do not chain.
+            raise Transient(self.scrub(f"{method}: network error ({type(exc).__name__}: {exc})")) from None
+        try:
+            body = json.loads(raw) if raw else None
+        except (ValueError, UnicodeDecodeError):
+            body = None
+        return status, body, retry
+
+    async def call(self, method: str, params: dict[str, Any] | None = None, *, wait: float | None = None) -> Any:
+        status, body, retry = await self.post(method, params, wait=wait)
+        if status == 200 and isinstance(body, dict) and body.get("ok") is True:
+            return body.get("result")
+        raise map_error(method, status, body, retry, self.scrub)
+
+
+def map_error(method: str, status: int, body: Any, retry_header: str | None = None,
+              scrub=lambda s: s) -> SendError:
+    """A failed call as the SendError the callers of send() understand: 429 -> RateLimited, 5xx and 408 ->
+    Transient, 403 / 404 / a blocked or unknown user -> Blocked, anything else (400, 401...) -> Permanent."""
+    body = body if isinstance(body, dict) else {}
+    code = body.get("error_code")
+    code = code if isinstance(code, int) and not isinstance(code, bool) else status
+    description = str(body.get("description") or body.get("message") or f"HTTP {status}")
+    reason = scrub(f"{method}: {code} {description}"[:300])
+    lowered = description.lower()
+    if status == 429 or code == 429:
+        retry_after = 1.0
+        params = body.get("parameters") if isinstance(body.get("parameters"), dict) else {}
+        for value in (params.get("retry_after"), body.get("retry_after"), retry_header):
+            with contextlib.suppress(TypeError, ValueError):
+                if value is not None:
+                    retry_after = max(0.0, float(value))
+                    break
+        return RateLimited(reason, retry_after)
+    if status >= 500 or code >= 500 or status == 408 or code == 408:
+        return Transient(reason)
+    if status == 401 or code == 401:
+        return Permanent(reason)  # the token was rejected: no message will go through until it is fixed
+    if status in (403, 404) or code in (403, 404) or any(
+            word in lowered for word in ("block", "not found", "not exist", "chặn", "không tồn tại")):
+        return Blocked(reason)
+    return Permanent(reason)
+
+
+# --- parsing -------------------------------------------------------------------------------------
+
+
+def _id(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _fold(text: str) -> str:
+    text = unicodedata.normalize("NFD", text.lower().replace("đ", "d"))
+    return " ".join("".join(ch for ch in text if unicodedata.category(ch) != "Mn").split())
+
+
+def unwrap(data: Any) -> list[dict]:
+    """The updates in a getUpdates answer or a webhook body: a bare update, `{ok, result: update}` or
+    `{ok, result: [updates]}`. Anything else gives no update."""
+    if not isinstance(data, dict):
+        return []
+    if "result" in data and "message" not in data and "event_name" not in data:
+        if data.get("ok") is False:
+            return []
+        result = data["result"]
+        items = result if isinstance(result, list) else [result]
+        return [u for u in items if isinstance(u, dict) and ("message" in u or "event_name" in u)]
+    return [data] if ("message" in data or "event_name" in data) else []
+
+
+def parse_update(update: dict) -> Incoming | None:
+    """The neutral Incoming for one update, or None for what the bot ignores (malformed, not a message,
+    sent by a bot). Text messages carry their text; other message events carry extra["media"]."""
+    event = update.get("event_name")
+    message = update.get("message")
+    if not isinstance(message, dict):
+        return None
+    if event is not None and (not isinstance(event, str) or not event.startswith("message.")):
+        return None
+    sender = message.get("from") if isinstance(message.get("from"), dict) else {}
+    chat = message.get("chat") if isinstance(message.get("chat"), dict) else {}
+    sender_id, chat_id = _id(sender.get("id")), _id(chat.get("id"))
+    if sender.get("is_bot") is True or (sender_id is None and chat_id is None):
+        return None
+    group = str(chat.get("chat_type") or "").upper() == "GROUP"
+    name = sender.get("display_name") or sender.get("name")
+    name = name if isinstance(name, str) and name.strip() else None
+    extra: dict[str, str] = {"event": str(event or TEXT_EVENT)}
+    text = message.get("text") if isinstance(message.get("text"), str) else None
+    if event not in (None, TEXT_EVENT) or text is None:
+        extra["media"] = "1"  # an image, a sticker, a voice note...: the handlers say we read text only
+        text = ""
+    if group:
+        if sender_id is None or chat_id is None:
+            return None
+        user, where = sender_id, chat_id
+    else:
+        # A private chat: we answer (and later broadcast) to the chat id, which is what sendMessage takes.
+        user = chat_id or sender_id
+        where = user
+        if sender_id and sender_id != user:
+            extra["from_id"] = sender_id
+    if _fold(text) in START_WORDS:
+        text = "/start"
+    return Incoming(UserRef(CHANNEL, user or ""), text=text, chat_id=where, message_id=_id(message.get("message_id")),
+                    display_name=name, extra=extra)
+
+
+def dedup_key(incoming: Incoming) -> str | None:
+    """What makes a message unique for the processed_updates table: chat and message id (128 chars max)."""
+    if not incoming.message_id:
+        return None
+    key = f"{incoming.chat_id}:{incoming.message_id}"
+    return key if len(key) <= 128 else hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+# --- splitting -----------------------------------------------------------------------------------
+
+_SENTENCE_END = re.compile(r"[.!?…:;]['\")»]*\s+")
+
+
+def _cut(window: str) -> int:
+    """Where to cut `window` (too long): after a paragraph, a line, a sentence, a word, in that order of
+    preference, provided the first part keeps at least half the window."""
+    half = len(window) // 2
+    for sep in ("\n\n", "\n"):
+        at = window.rfind(sep)
+        if at > half:
+            return at + len(sep)
+    ends = [m.end() for m in _SENTENCE_END.finditer(window) if m.end() > half]
+    if ends:
+        return ends[-1]
+    at = window.rfind(" ")
+    return at + 1 if at > half else len(window)
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Pieces of at most `limit` characters, cut at paragraph, line or sentence ends when possible."""
+    pieces: list[str] = []
+    rest = text.strip("\n")
+    while len(rest) > limit:
+        cut = _cut(rest[:limit])
+        pieces.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest.strip() or not pieces:
+        pieces.append(rest)
+    return pieces
+
+
+def pieces_of(rendered: Rendered, limit: int = MAX_TEXT) -> list[str]:
+    """The messages for one rendered reply: the body split to fit, the numbered block kept whole in the
+    last message (alone if it does not fit beside the body's end)."""
+    if not rendered.block:
+        return split_text(rendered.body if rendered.body.strip() else "…", limit)
+    if not rendered.body.strip():
+        return split_text(rendered.block, limit)
+    if len(rendered.text) <= limit:
+        return [rendered.text]
+    pieces = split_text(rendered.body, limit)
+    joined = f"{pieces[-1].rstrip()}\n\n{rendered.block}"
+    if len(joined) <= limit:
+        return [*pieces[:-1], joined]
+    return [*pieces, *split_text(rendered.block, limit)]
+
+
+# --- the adapter ---------------------------------------------------------------------------------
+
+
+class ZaloBotChannel:
+    """The adapter: `routes()`, `start()`, `stop()`, `send()`, `close()` (see bot.channels.base)."""
+
+    name = CHANNEL
+
+    def __init__(self, settings: Settings, store: Store, conversation: Conversation, *,
+                 poll_timeout: int = POLL_TIMEOUT):
+        assert settings.zalo_bot_token
+        self.settings = settings
+        self.store = store
+        self.conversation = conversation
+        self.mode = settings.zalo_bot_mode
+        self.poll_timeout = poll_timeout
+        self.client = ZaloBotClient(settings.zalo_bot_api_url, settings.zalo_bot_token)
+        self.menus = MenuMemory(store, CHANNEL)
+        self._secret = settings.zalo_bot_secret or ""
+        self._runner: asyncio.Task | None = None
+        self._pruner: asyncio.Task | None = None
+        self._intake: dict[str, asyncio.Task] = {}  # chat -> its newest update on the way to the conversation
+        self._side: set[asyncio.Task] = set()
+        self._accepting = False
+        self.bot_name: str | None = None
+        self._trouble: str | None = None  # why receiving is failing, for /thongke
+        self._trouble_since: float | None = None
+
+    def alerts(self) -> list[str]:
+        """Lines for staff when receiving has been failing for a while (a rejected token, no network)."""
+        if self._trouble is None or self._trouble_since is None:
+            return []
+        minutes = (asyncio.get_running_loop().time() - self._trouble_since) / 60
+        if self._trouble.startswith("token") or minutes >= 5:
+            return [f"Zalo Bot: {self._trouble} (từ {minutes:.0f} phút trước)"]
+        return []
+
+    def _fault(self, why: str | None) -> None:
+        if why is None:
+            self._trouble = self._trouble_since = None
+        elif self._trouble is None:
+            self._trouble, self._trouble_since = why, asyncio.get_running_loop().time()
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.post(WEBHOOK_PATH, self._webhook)] if self.mode == "webhook" else []
+
+    async def start(self) -> None:
+        await self.client.open()
+        self._accepting = True
+        self._runner = asyncio.create_task(self._run(), name="zalo-bot-runner")
+        self._pruner = asyncio.create_task(self._prune_loop(), name="zalo-bot-prune")
+
+    async def stop(self) -> None:
+        """Stop receiving; updates already taken in reach the conversation (the app then drains it)."""
+        self._accepting = False
+        for task in (self._runner, self._pruner):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        self._runner = self._pruner = None
+        if self._side:
+            await asyncio.wait(set(self._side), timeout=5)
+
+    async def close(self) -> None:
+        """Release the HTTP session (after the conversation and the scheduler are done sending)."""
+        await self.client.close()
+
+    async def _run(self) -> None:
+        await self._hello()
+        if self.mode == "webhook":
+            await self._register_webhook()
+        else:
+            await self._poll()
+
+    async def _hello(self) -> None:
+        """getMe (checks the token); retried with backoff, never fatal."""
+        delay = 1.0
+        while True:
+            try:
+                me = await self.client.call("getMe")
+                me = me if isinstance(me, dict) else {}
+                self.bot_name = me.get("account_name") or me.get("display_name") or me.get("name")
+                log.info("zalo_bot: connected as %s (%s mode)", self.bot_name, self.mode)
+                self._fault(None)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Permanent as exc:
+                log.error("zalo_bot: getMe refused (%s): check CHONNGHE_ZALO_BOT_TOKEN; retrying in 60 s",
+                          exc.reason)
+                self._fault("token bị từ chối, kiểm tra CHONNGHE_ZALO_BOT_TOKEN")
+                await asyncio.sleep(60)
+            except Exception as exc:
+                log.warning("zalo_bot: getMe failed (%s); retrying in %.0f s", self._text(exc), delay)
+                self._fault("không kết nối được tới máy chủ Zalo Bot")
+                await asyncio.sleep(delay)
+                delay = min(MAX_BACKOFF, delay * 2)
+
+    async def _register_webhook(self) -> None:
+        url = (self.settings.public_url or "").rstrip("/") + WEBHOOK_PATH
+        delay = 1.0
+        while True:
+            try:
+                await self.client.call("setWebhook", {"url": url, "secret_token": self._secret})
+                log.info("zalo_bot: webhook registered at %s", url)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("zalo_bot: setWebhook failed (%s); retrying in %.0f s", self._text(exc), delay)
+                self._fault("không đăng ký được webhook với Zalo Bot")
+                await asyncio.sleep(delay)
+                delay = min(MAX_BACKOFF, delay * 2)
+
+    def _text(self, exc: BaseException) -> str:
+        return self.client.scrub(exc.reason if isinstance(exc, SendError) else f"{type(exc).__name__}: {exc}")
+
+    # --- polling -------------------------------------------------------------------------------
+
+    async def _poll(self) -> None:
+        try:
+            # getUpdates does not work while a webhook is set (a school that switched back to polling).
+            await self.client.call("deleteWebhook")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("zalo_bot: deleteWebhook failed (%s); polling anyway", self._text(exc))
+        loop = asyncio.get_running_loop()
+        delay = 1.0
+        while True:
+            began = loop.time()
+            try:
+                updates = await self._get_updates()
+                self._fault(None)
+                delay = 1.0
+            except asyncio.CancelledError:
+                raise
+            except RateLimited as exc:
+                log.warning("zalo_bot: getUpdates rate limited; waiting %.0f s", exc.retry_after)
+                await asyncio.sleep(min(max(exc.retry_after, 1.0), MAX_BACKOFF))
+                continue
+            except Permanent as exc:
+                log.error("zalo_bot: getUpdates refused (%s); retrying in %.0f s", self._text(exc), delay)
+                if "401" in exc.reason:
+                    self._fault("token bị từ chối, kiểm tra CHONNGHE_ZALO_BOT_TOKEN")
+                else:
+                    self._fault("không nhận được tin nhắn từ Zalo Bot")
+                await asyncio.sleep(delay)
+                delay = min(MAX_BACKOFF, delay * 2)
+                continue
+            except Exception as exc:  # network, 5xx, a bug: never crash the loop
+                log.warning("zalo_bot: getUpdates failed (%s); retrying in %.0f s", self._text(exc), delay)
+                self._fault("không nhận được tin nhắn từ Zalo Bot")
+                await asyncio.sleep(delay)
+                delay = min(MAX_BACKOFF, delay * 2)
+                continue
+            if updates is None:  # 408: nothing arrived, poll again at once
+                spent = loop.time() - began
+                if spent < MIN_IDLE_INTERVAL:
+                    await asyncio.sleep(MIN_IDLE_INTERVAL - spent)
+                continue
+            for update in updates:
+                try:
+                    self._accept(update)
+                except Exception as exc:
+                    log.warning("zalo_bot: an update could not be handled: %s", self._text(exc))
+
+    async def _get_updates(self) -> list[dict] | None:
+        """One long poll: the updates it brought, or None when it timed out idle (HTTP 408)."""
+        status, body, retry = await self.client.post("getUpdates", {"timeout": str(self.poll_timeout)},
+                                                     wait=self.poll_timeout + 10)
+        error_code = body.get("error_code") if isinstance(body, dict) else None
+        if status == 408 or error_code == 408:
+            return None
+        if status != 200 or not isinstance(body, dict) or body.get("ok") is not True:
+            raise map_error("getUpdates", status, body, retry, self.client.scrub)
+        return unwrap(body)
+
+    # --- taking updates in ---------------------------------------------------------------------
+
+    def _accept(self, update: dict) -> bool:
+        """Convert one update and queue it for its chat; False when it is ignored."""
+        incoming = parse_update(update)
+        if incoming is None:
+            log.debug("zalo_bot: update ignored (event %r)", update.get("event_name"))
+            return False
+        chat = incoming.chat_id or incoming.user.user_id
+        previous = self._intake.get(chat)
+        task = asyncio.create_task(self._hand_over(previous, incoming))
+        self._intake[chat] = task
+        self._side.add(task)
+
+        def _done(t: asyncio.Task) -> None:
+            self._side.discard(t)
+            if self._intake.get(chat) is t:
+                del self._intake[chat]
+
+        task.add_done_callback(_done)
+        return True
+
+    async def _hand_over(self, previous: asyncio.Task | None, incoming: Incoming) -> None:
+        """Map a bare number to the chat's last menu, then submit to the conversation, in arrival order
+        per chat (the menu lookup is a database read, so a later message must not overtake it)."""
+        if previous is not None:
+            await asyncio.wait([previous])
+        incoming = await self.menus.resolve(incoming)
+        key = dedup_key(incoming)
+        once = None
+        if key is not None:
+            async def once() -> bool:
+                fresh = await self.store.first_time(CHANNEL, key)
+                if not fresh:
+                    log.info("zalo_bot: message %s seen before, skipped", incoming.message_id)
+                return fresh
+        try:
+            self.conversation.submit(incoming, once=once)
+        except RuntimeError:
+            log.warning("zalo_bot: shutting down, message %s from %s not handled", incoming.message_id,
+                        incoming.user)
+
+    async def _prune_loop(self) -> None:
+        while True:
+            try:
+                removed = await self.store.prune_processed(DEDUP_WINDOW)
+                if removed:
+                    log.info("zalo_bot: pruned %d processed message ids", removed)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("pruning processed updates failed: %s", exc)
+            await asyncio.sleep(PRUNE_EVERY)
+
+    # --- webhook -------------------------------------------------------------------------------
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        if not self._accepting:
+            return web.Response(status=503, text="not ready")  # Zalo delivers it again later
+        given = request.headers.get(SECRET_HEADER, "")
+        if not self._secret or not hmac.compare_digest(given.encode("utf-8"), self._secret.encode("utf-8")):
+            log.warning("zalo_bot webhook: request without the right secret from %s refused", request.remote)
+            return web.Response(status=401, text="unauthorized")
+        try:
+            data = json.loads(await request.read())
+        except (ValueError, UnicodeDecodeError):
+            return web.Response(status=400, text="malformed JSON")
+        if not isinstance(data, dict):
+            return web.Response(status=400, text="not an update")
+        updates = unwrap(data)
+        if not updates and data.get("ok") is not False:
+            return web.Response(status=400, text="not an update")
+        for update in updates:
+            self._accept(update)
+        return web.json_response({"ok": True})
+
+    # --- sending -------------------------------------------------------------------------------
+
+    async def send(self, chat_id: str, reply: Reply) -> str | None:
+        """Send one reply (split past 2,000 characters); returns the last message's id."""
+        rendered = render(reply)
+        # Remembered before sending, so an answer typed the moment the message shows finds its menu.
+        try:
+            await self.menus.remember(chat_id, rendered.menu)
+        except Exception as exc:
+            log.warning("zalo_bot: keeping the menu failed (%s); numbers will read as text", exc)
+        message_id = None
+        for piece in pieces_of(rendered):
+            result = await self.client.call("sendMessage", {"chat_id": chat_id, "text": piece})
+            if isinstance(result, dict) and _id(result.get("message_id")):
+                message_id = _id(result.get("message_id"))
+        return message_id
