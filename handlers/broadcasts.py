@@ -19,7 +19,6 @@ router = Router()
 
 FLOW = "guitin"
 P = "gt"  # payload prefix; Telegram callback data holds at most 64 bytes, so keep it short
-CHANNEL_LABELS = {"telegram": "Telegram", "zalo_oa": "Zalo OA", "zalo_bot": "Zalo Bot"}
 CANCEL_ROW = (Button("❌ Hủy", payload=f"{P}:cancel"),)
 
 
@@ -113,27 +112,45 @@ def _time_reply(svc) -> Reply:
                  ((Button("Gửi ngay", payload=f"{P}:now"),), CANCEL_ROW))
 
 
-def _confirm_buttons() -> tuple[tuple[Button, ...], ...]:
-    return ((Button("✅ Xác nhận gửi", payload=f"{P}:ok"),),
-            (Button("✏️ Sửa nội dung", payload=f"{P}:edit"),),
-            CANCEL_ROW)
+def _confirm_buttons(promotion: bool | None = None) -> tuple[tuple[Button, ...], ...]:
+    """Confirm / edit / cancel; with `promotion` not None (Zalo OA followers in the audience) also a
+    switch marking the message as a promotion, which Zalo limits per follower."""
+    rows = [(Button("✅ Xác nhận gửi", payload=f"{P}:ok"),), (Button("✏️ Sửa nội dung", payload=f"{P}:edit"),)]
+    if promotion is not None:
+        rows.append((Button("Bỏ đánh dấu tin quảng bá" if promotion else "📢 Đánh dấu là tin quảng bá",
+                            payload=f"{P}:promo"),))
+    return (*rows, CANCEL_ROW)
 
 
 async def _preview(ctx: Ctx, data: dict) -> list[Reply]:
+    """The plan (who it reaches per channel, Zalo OA promotion limits) and the message as sent."""
     svc = ctx.services.broadcasts
+    at = datetime.fromisoformat(data["at"]) if data.get("at") else None
+    promotion = bool(data.get("promo"))
     try:
-        counts = await svc.audience(data["topics"])
+        plan = await svc.plan(data["topics"], promotion=promotion, at=at)
     except BroadcastError as exc:
         await _save(ctx, "topics", data)
         return [_topics_reply(svc, data, exc.vi + " Hãy chọn chủ đề khác.")]
     await _save(ctx, "confirm", data)
     labels = svc.topics()
-    per_channel = ", ".join(f"{CHANNEL_LABELS.get(ch, ch)} {_n(c)}" for ch, c in sorted(counts.items()))
-    when = "ngay khi xác nhận" if data.get("at") is None else svc.local(datetime.fromisoformat(data["at"]))
-    summary = (f"Bước 4/4: xem trước.\nGửi tới: {_n(sum(counts.values()))} người ({per_channel})\n"
-               f"Chủ đề: {', '.join(labels.get(t, t) for t in data['topics'])}\nThời điểm: {when}\n"
-               "Tin người nhận sẽ thấy ở tin nhắn tiếp theo.")
-    return [Reply(summary), Reply(data["text"] + FOOTER, _confirm_buttons())]
+    when = "ngay khi xác nhận" if at is None else svc.local(at)
+    reach = sum(plan.reachable.values())
+    lines = [
+        "Bước 4/4: xem trước.",
+        f"Gửi tới: {_n(reach)} người ({plan.per_channel_vi()})" if reach == plan.total
+        else f"Gửi tới: {_n(reach)}/{_n(plan.total)} người ({plan.per_channel_vi()})",
+        f"Chủ đề: {', '.join(labels.get(t, t) for t in data['topics'])}",
+        f"Thời điểm: {when}",
+    ]
+    if promotion or plan.counts.get("zalo_oa"):
+        lines.append("Loại tin: " + ("tin quảng bá (tính vào giới hạn của Zalo OA)" if promotion
+                                      else "tin thông báo, không phải quảng bá"))
+    lines += [vi for vi, _ in plan.warnings()]
+    lines.append("Tin người nhận sẽ thấy ở tin nhắn tiếp theo.")
+    return [Reply("\n".join(lines)),
+            Reply(data["text"] + FOOTER, _confirm_buttons(promotion if plan.counts.get("zalo_oa") or promotion
+                                                          else None))]
 
 
 @router.payload(P, staff=True)
@@ -184,13 +201,17 @@ async def wizard_button(ctx: Ctx) -> list[Reply]:
         timing = svc.check_time(max(datetime.fromisoformat(data["quiet_at"]), svc.clock.now()), move_out_of_quiet=True)
         data["at"] = timing.send_at.isoformat()
         return await _preview(ctx, data)
+    if action == "promo" and ctx.state.step == "confirm":
+        data["promo"] = not data.get("promo")
+        return await _preview(ctx, data)
     if action == "edit":
         await _save(ctx, "text", data)
         return [Reply("Hãy gửi nội dung mới cho tin.", (CANCEL_ROW,))]
     if action == "ok" and ctx.state.step == "confirm":
         at = datetime.fromisoformat(data["at"]) if data.get("at") else None
         try:
-            row, _ = await svc.create(data["text"], data["topics"], at=at, created_by=str(ctx.incoming.user))
+            row, _ = await svc.create(data["text"], data["topics"], at=at, created_by=str(ctx.incoming.user),
+                                      promotion=bool(data.get("promo")))
         except BroadcastError as exc:
             await _save(ctx, "time", data)
             return [Reply(f"Chưa tạo được tin: {exc.vi}"), _time_reply(svc)]

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from bot.storage.models import Broadcast, Delivery
 from scheduler.quiet import QuietHours
-from scheduler.store import BROADCAST_CHANNELS, FINISHED, BroadcastStore, loads
+from scheduler.store import BROADCAST_CHANNELS, FINISHED, PROMO_CHANNEL, BroadcastStore, PromoLimits, loads
 
 if TYPE_CHECKING:
     from bot.clock import Clock
@@ -57,6 +57,65 @@ class Timing:
     moved_from: datetime | None = None  # set when a time in quiet hours was moved to their end
 
 
+CHANNEL_LABELS = {"telegram": "Telegram", "zalo_oa": "Zalo OA", "zalo_bot": "Zalo Bot"}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Who a broadcast would reach if it started at `at`: people per channel, and for a promotion
+    broadcast the Zalo OA followers Zalo's limits would leave out (they end `skipped`)."""
+
+    counts: dict[str, int]
+    promotion: bool = False
+    over_day: int = 0  # Zalo OA followers who already had their promotion message of that day
+    over_month: int = 0  # ... or, besides those, of that month
+    limits: PromoLimits | None = None
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def over(self) -> int:
+        return self.over_day + self.over_month
+
+    @property
+    def reachable(self) -> dict[str, int]:
+        """Recipients per channel who can actually get it."""
+        result = dict(self.counts)
+        if self.over:
+            result[PROMO_CHANNEL] = max(0, result.get(PROMO_CHANNEL, 0) - self.over)
+        return result
+
+    def per_channel_vi(self) -> str:
+        """ "Telegram 900, Zalo OA 75/80" (reachable/audience where limits cut it)."""
+        parts = []
+        for ch in sorted(self.counts):
+            label = CHANNEL_LABELS.get(ch, ch)
+            reach, audience = self.reachable[ch], self.counts[ch]
+            parts.append(f"{label} {_n(reach)}" if reach == audience else f"{label} {_n(reach)}/{_n(audience)}")
+        return ", ".join(parts)
+
+    def warnings(self) -> list[tuple[str, str]]:
+        """(Vietnamese, English) warnings for staff before they confirm."""
+        if not self.promotion or not self.over or self.limits is None:
+            return []
+        reach = self.reachable.get(PROMO_CHANNEL, 0)
+        audience = self.counts.get(PROMO_CHANNEL, 0)
+        vi = (f"⚠️ Tin quảng bá vượt giới hạn của Zalo OA ({self.limits.per_day} tin/ngày, "
+              f"{self.limits.per_month} tin/tháng cho mỗi người theo dõi): {_n(self.over)} người trên Zalo OA "
+              f"sẽ bị bỏ qua ({_n(self.over_day)} đã nhận tin quảng bá trong ngày, {_n(self.over_month)} đã đủ "
+              f"số tin của tháng). Trên Zalo OA tin chỉ đến được {_n(reach)}/{_n(audience)} người.")
+        en = (f"promotion limits on Zalo OA ({self.limits.per_day}/day, {self.limits.per_month}/month per "
+              f"follower): {self.over} recipient(s) will be skipped ({self.over_day} at the day's limit, "
+              f"{self.over_month} at the month's); Zalo OA reach {reach}/{audience}")
+        return [(vi, en)]
+
+
+def _n(value: int) -> str:
+    return f"{value:,}".replace(",", ".")
+
+
 class Broadcasts:
     """The broadcast service handlers and the CLI use (Services.broadcasts)."""
 
@@ -68,6 +127,7 @@ class Broadcasts:
         self.clock = clock or store.clock
         self.zone: ZoneInfo = settings.zone
         self.quiet = QuietHours.parse(settings.quiet_hours, self.zone)
+        self.promo = PromoLimits(settings.zalo_oa_promo_per_day, settings.zalo_oa_promo_per_month, self.zone)
         self._topics = topics or (lambda: {})
         self.on_change: Callable[[], None] | None = None  # the running scheduler's wake-up
 
@@ -166,13 +226,25 @@ class Broadcasts:
                                  "the audience is empty: nobody active is subscribed to these topics")
         return counts
 
+    async def plan(self, topics: Sequence[str], roles: Sequence[str] = (), channels: Sequence[str] = (), *,
+                   promotion: bool = False, at: datetime | None = None) -> Plan:
+        """Who the broadcast would reach at `at` (default now), per channel, with Zalo OA's promotion
+        limits applied when `promotion`; refuses an audience of nobody."""
+        counts = await self.audience(topics, roles, channels)
+        if not promotion or not counts.get(PROMO_CHANNEL):
+            return Plan(counts, promotion, limits=self.promo)
+        over_day, over_month = await self.bstore.over_promo_limits(topics, roles, channels, self.promo,
+                                                                   at or self.clock.now())
+        return Plan(counts, promotion, over_day, over_month, self.promo)
+
     # --- lifecycle -----------------------------------------------------------------------------
 
     async def create(self, text: str, topics: Sequence[str], roles: Sequence[str] = (),
                      channels: Sequence[str] = (), at: datetime | None = None, *, move_out_of_quiet: bool = False,
                      created_by: str | None = None, title: str | None = None,
-                     buttons: Sequence[dict[str, str]] = ()) -> tuple[Broadcast, Timing]:
-        """Validate and schedule a broadcast (created by staff: approved by creating it)."""
+                     buttons: Sequence[dict[str, str]] = (), promotion: bool = False) -> tuple[Broadcast, Timing]:
+        """Validate and schedule a broadcast (created by staff: approved by creating it). `promotion`:
+        it counts against Zalo OA's per-follower promotion limits (see `plan` for who it reaches)."""
         text = self.check_text(text)
         topics = self.check_topics(topics)
         roles, channels = self.check_roles(roles), self.check_channels(channels)
@@ -180,7 +252,7 @@ class Broadcasts:
         await self.audience(topics, roles, channels)
         row = await self.bstore.create(text=text, topics=topics, roles=roles, channels=channels, buttons=list(buttons),
                                        send_at=timing.send_at, status="scheduled", created_by=created_by,
-                                       approved_by=created_by, title=title)
+                                       approved_by=created_by, title=title, promotion=promotion)
         log.info("broadcast %d scheduled for %s by %s (topics %s)", row.id, self.local(timing.send_at),
                  created_by, ",".join(topics))
         self._changed()
@@ -214,7 +286,8 @@ class Broadcasts:
 
     async def edit(self, broadcast_id: int, *, text: str | None = None, topics: Sequence[str] | None = None,
                    roles: Sequence[str] | None = None, channels: Sequence[str] | None = None,
-                   at: datetime | None = None, move_out_of_quiet: bool = False) -> Broadcast:
+                   at: datetime | None = None, move_out_of_quiet: bool = False,
+                   promotion: bool | None = None) -> Broadcast:
         """Change a draft or a scheduled broadcast (not one that started)."""
         row = await self.get(broadcast_id)
         if row.status not in ("draft", "scheduled"):
@@ -231,6 +304,8 @@ class Broadcasts:
             values["channels"] = self.check_channels(channels)
         if at is not None:
             values["send_at"] = self.check_time(at, move_out_of_quiet).send_at
+        if promotion is not None:
+            values["promotion"] = promotion
         if row.status == "scheduled" and ({"topics", "roles", "channels"} & set(values)):
             await self.audience(values.get("topics", loads(row.topics)), values.get("roles", loads(row.roles)),
                                 values.get("channels", loads(row.channels)))
@@ -273,6 +348,7 @@ class Broadcasts:
             "started_at": self.local(row.started_at) if row.started_at else None,
             "finished_at": self.local(row.finished_at) if row.finished_at else None,
             "kind": row.kind,
+            "promotion": row.promotion,
             "campaign_key": row.campaign_key,
             "error": row.error,
             "text": row.text,

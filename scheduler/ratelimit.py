@@ -8,6 +8,9 @@ Limits and where they come from:
   Bulk sends get at most one message per second per chat; live replies may burst a little.
 - Zalo OA and Zalo Bot: CHONNGHE_ZALO_OA_RATE / CHONNGHE_ZALO_BOT_RATE (Zalo publishes no fixed
   figure; its -32 error is mapped to RateLimited by the adapter and pauses the channel here).
+- Telegram groups (negative chat ids, e.g. the staff chat): "bots are not able to send more than 20
+  messages per minute" in one group (same FAQ entry): at most 20 in any 60 s, live or bulk, on top of
+  the per-chat pace.
 - In flight: at most CHONNGHE_BROADCAST_CONCURRENCY bulk sends at once; live replies are not counted.
 - A 429's retry_after pauses the whole channel (Telegram's limit is per bot, not per chat).
 
@@ -21,7 +24,7 @@ import asyncio
 import logging
 import math
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
@@ -45,6 +48,8 @@ WINDOW_MARGIN_FAST = 0.03
 FAST_RATE = 100.0
 PER_CHAT_INTERVAL = 1.0  # Telegram: one message per second per chat
 PER_CHAT_LIVE_BURST = 3  # "works in short bursts": a reply of two or three messages is not delayed
+GROUP_LIMIT = 20  # Telegram: at most 20 messages per minute in one group
+GROUP_WINDOW = 60.0
 
 
 class ChannelGate:
@@ -129,13 +134,16 @@ class RateLimiter:
     are not paced); `per_chat`: channels with Telegram's one-message-per-second-per-chat rule."""
 
     def __init__(self, rates: dict[str, float], *, bulk_concurrency: int = 16,
-                 per_chat: tuple[str, ...] = ("telegram",), time_fn: Callable[[], float] | None = None):
+                 per_chat: tuple[str, ...] = ("telegram",), time_fn: Callable[[], float] | None = None,
+                 sleep_fn: Callable[[float], Awaitable[None]] | None = None):
         self._time = time_fn
+        self._sleep = sleep_fn or asyncio.sleep  # per-chat and per-group waits (tests pass a fake)
         self.gates = {name: ChannelGate(name, rate, time_fn) for name, rate in rates.items()}
         self.per_chat = set(per_chat)
         self.bulk_concurrency = bulk_concurrency
         self._bulk = asyncio.Semaphore(bulk_concurrency)
         self._chat_tat: dict[tuple[str, str], float] = {}
+        self._group_sent: dict[tuple[str, str], deque[float]] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RateLimiter:
@@ -154,6 +162,8 @@ class RateLimiter:
             await self._bulk.acquire()
         try:
             if channel in self.per_chat:
+                if chat_id.startswith("-"):  # a group or channel chat on Telegram
+                    await self._group_turn(channel, chat_id)
                 await self._chat_turn(channel, chat_id, bulk)
             gate = self.gates.get(channel)
             if gate is not None:
@@ -179,7 +189,18 @@ class RateLimiter:
                 if len(self._chat_tat) > 50_000:
                     self._prune(now)
                 return
-            await asyncio.sleep(wait)
+            await self._sleep(wait)
+
+    async def _group_turn(self, channel: str, chat_id: str) -> None:
+        """Reserve a place among the group's last GROUP_LIMIT messages (a sliding 60 s window). Groups
+        are few (the staff chat), so one small deque each is cheap."""
+        sent = self._group_sent.setdefault((channel, chat_id), deque(maxlen=GROUP_LIMIT))
+        while True:
+            now = self.now()
+            if len(sent) < GROUP_LIMIT or now - sent[0] >= GROUP_WINDOW:
+                sent.append(now)
+                return
+            await self._sleep(sent[0] + GROUP_WINDOW - now)
 
     def _prune(self, now: float) -> None:
         for key in [k for k, tat in self._chat_tat.items() if tat <= now]:

@@ -29,7 +29,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.types import Reply, UserRef
-from scheduler.broadcasts import STATUS_VI, Broadcasts
+from scheduler.broadcasts import CHANNEL_LABELS, STATUS_VI, Broadcasts
 from scheduler.calendar import materialise
 from scheduler.dispatcher import Dispatcher
 from scheduler.leader import LeaderLock
@@ -96,8 +96,17 @@ class SchedulerService:
         await self.sync()
         await self.dispatcher.start()
         self.scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED)
-        self.scheduler.add_job(self.sync, IntervalTrigger(seconds=self.poll_interval), id="sync",
-                               misfire_grace_time=None, coalesce=True, max_instances=1)
+        # The periodic sync, chosen so that a busy process stays quiet in the log:
+        # - misfire_grace_time=None: a run that comes late (the event loop was busy) still runs; the
+        #   default (1 s) would skip it with a "was missed by" warning each time.
+        # - coalesce=True: after a long stall the backlog of due runs collapses into one run.
+        # - max_instances=3 with `_tick` returning at once while a sync is in progress: a sync that takes
+        #   longer than the interval under load (a big broadcast starting, a slow database) is simply
+        #   not doubled. With max_instances=1, APScheduler logged "skipped: maximum number of running
+        #   instances reached" every 2 s for as long as that lasted. A skipped tick loses nothing: the
+        #   running sync reads the database after it and the next tick comes 2 s later.
+        self.scheduler.add_job(self._tick, IntervalTrigger(seconds=self.poll_interval), id="sync",
+                               misfire_grace_time=None, coalesce=True, max_instances=3)
         self.scheduler.start()
         self._started = True
         log.info("scheduler started (leader: %s, quiet hours %s, grace %s)", self.leader.held, self.quiet, self.grace)
@@ -109,6 +118,13 @@ class SchedulerService:
         await self.dispatcher.stop()
         await self.leader.release()
         log.info("scheduler stopped")
+
+    async def _tick(self) -> None:
+        """The periodic sync; does nothing while another sync (a tick or a poke) is still running."""
+        if self._sync_lock.locked():
+            log.debug("sync still running; this tick is skipped")
+            return
+        await self.sync()
 
     def poke(self) -> None:
         """Something changed in this process (a staff command): sync soon rather than at the next poll."""
@@ -195,7 +211,7 @@ class SchedulerService:
             await self.bstore.update(row.id, ["scheduled"], send_at=later)
             log.info("broadcast %d is due in quiet hours: moved to %s", row.id, self.broadcasts.local(later))
             return "postponed"
-        total = await self.bstore.start_sending(row.id)
+        total = await self.bstore.start_sending(row.id, promo=self.broadcasts.promo)
         if total is None:
             return None
         log.info("broadcast %d started: %d recipient(s)", row.id, total)
@@ -235,6 +251,11 @@ class SchedulerService:
             ("blocked", "chặn bot hoặc không còn liên lạc được"), ("failed", "lỗi"),
             ("skipped", "bỏ qua (đã hủy đăng ký hoặc không được phép gửi)"), ("unknown", "không rõ (đang gửi khi dịch vụ dừng)"))]
         lines += [f"- {label}: {n(count)}" for label, count in extra if count]
+        per_channel = await self.bstore.channel_counts(broadcast_id)
+        if len(per_channel) > 1:
+            lines.append("Theo kênh (đã gửi/người nhận): " + ", ".join(
+                f"{CHANNEL_LABELS.get(ch, ch)} {n(cc.get('sent', 0))}/{n(sum(cc.values()))}"
+                for ch, cc in sorted(per_channel.items())))
         if row.error:
             lines.append(f"Ghi chú: {row.error}")
         await self._tell_staff("\n".join(lines))

@@ -10,8 +10,9 @@ import json
 import logging
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
@@ -30,6 +31,9 @@ UPCOMING = ("draft", "scheduled", "sending")
 DELIVERY_STATUSES = ("pending", "sending", "sent", "failed", "blocked", "skipped", "unknown")
 # Channels a broadcast can reach: the terminal chat and the web widget cannot receive a push.
 BROADCAST_CHANNELS = ("telegram", "zalo_oa", "zalo_bot")
+# Deliveries that use up a follower's Zalo OA promotion quota: sent, about to be sent, or maybe sent.
+PROMO_COUNTED = ("pending", "sending", "sent", "unknown")
+PROMO_CHANNEL = "zalo_oa"
 
 
 def loads(value: str | None) -> list[Any]:
@@ -67,6 +71,44 @@ class Outcome:
     at: datetime | None = None
     not_before: datetime | None = None
     attempts: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PromoLimits:
+    """Zalo OA's per-follower limits on promotion messages (a verified OA: 4 a month and 1 a day at the
+    time of writing; CHONNGHE_ZALO_OA_PROMO_PER_MONTH / _PER_DAY since Zalo changes them). Days and
+    months are counted in the city's time zone."""
+
+    per_day: int
+    per_month: int
+    zone: ZoneInfo
+
+    def windows(self, at: datetime) -> tuple[tuple[datetime, datetime], tuple[datetime, datetime]]:
+        """([day start, day end), [month start, month end)) around `at`, as aware datetimes."""
+        local = at.astimezone(self.zone)
+        day = datetime.combine(local.date(), time(0, 0), tzinfo=self.zone)
+        month = day.replace(day=1)
+        next_month = (month + timedelta(days=32)).replace(day=1)
+        return (day, day + timedelta(days=1)), (month, next_month)
+
+
+def _promo_used(user_id: Any, window: tuple[datetime, datetime], exclude: int | None = None):
+    """How many promotion messages on Zalo OA this user got (or is about to get) inside `window`.
+    A delivery counts at its send time, or at its broadcast's start while it is not sent yet."""
+    d2, b2 = D.alias("d2"), B.alias("b2")
+    when = sa.func.coalesce(d2.c.sent_at, b2.c.started_at)
+    query = (sa.select(sa.func.count()).select_from(d2.join(b2, b2.c.id == d2.c.broadcast_id))
+             .where(d2.c.user_id == user_id, d2.c.channel == PROMO_CHANNEL, b2.c.promotion.is_(True),
+                    d2.c.status.in_(PROMO_COUNTED), when >= window[0], when < window[1]))
+    if exclude is not None:
+        query = query.where(d2.c.broadcast_id != exclude)
+    return query.scalar_subquery()
+
+
+def promo_reasons(limits: PromoLimits) -> tuple[str, str]:
+    """The last_error of a delivery skipped for the day's, and the month's, limit."""
+    return (f"Zalo OA promotion limit: {limits.per_day} a day per follower already reached",
+            f"Zalo OA promotion limit: {limits.per_month} a month per follower already reached")
 
 
 def _audience_filter(topics: Sequence[str], roles: Sequence[str], channels: Sequence[str]):
@@ -158,9 +200,26 @@ class BroadcastStore:
         async with self.store.session() as s:
             return {ch: int(n) for ch, n in (await s.execute(query)).all()}
 
-    async def start_sending(self, broadcast_id: int) -> int | None:
+    async def over_promo_limits(self, topics: Sequence[str], roles: Sequence[str], channels: Sequence[str],
+                                limits: PromoLimits, at: datetime) -> tuple[int, int]:
+        """For a promotion broadcast planned at `at`: how many of its Zalo OA recipients are already at
+        the day's limit, and how many more at the month's (each person counted once)."""
+        day, month = limits.windows(at)
+        over_day = _promo_used(U.c.id, day) >= limits.per_day
+        over_month = _promo_used(U.c.id, month) >= limits.per_month
+        query = (sa.select(sa.func.coalesce(sa.func.sum(sa.case((over_day, 1), else_=0)), 0),
+                           sa.func.coalesce(sa.func.sum(sa.case((sa.and_(~over_day, over_month), 1), else_=0)), 0))
+                 .where(_audience_filter(topics, roles, channels), U.c.channel == PROMO_CHANNEL))
+        async with self.store.session() as s:
+            a, b = (await s.execute(query)).one()
+            return int(a), int(b)
+
+    async def start_sending(self, broadcast_id: int, promo: PromoLimits | None = None) -> int | None:
         """scheduled -> sending, freezing the audience into delivery rows, in one transaction.
 
+        For a promotion broadcast (and `promo` given), Zalo OA recipients who already reached Zalo's
+        per-follower limit for the day or the month are marked skipped at once, with the reason; the
+        quota counts their deliveries of other promotion broadcasts that are sent or still on their way.
         Returns the number of recipients, or None when another process (or a cancel) got there first.
         """
         now = self.clock.now()
@@ -170,7 +229,7 @@ class BroadcastStore:
                 .values(status="sending", started_at=now, updated_at=now))
             if flipped.rowcount != 1:
                 return None
-            b = (await s.execute(sa.select(B.c.topics, B.c.roles, B.c.channels)
+            b = (await s.execute(sa.select(B.c.topics, B.c.roles, B.c.channels, B.c.promotion)
                                  .where(B.c.id == broadcast_id))).one()
             select = (sa.select(sa.literal(broadcast_id), U.c.id, U.c.channel, U.c.platform_id,
                                 sa.literal("pending"), sa.literal(0), sa.literal(now, type_=Delivery.updated_at.type))
@@ -178,6 +237,18 @@ class BroadcastStore:
                       .order_by(U.c.id))
             await s.execute(sa.insert(D).from_select(
                 ["broadcast_id", "user_id", "channel", "platform_id", "status", "attempts", "updated_at"], select))
+            if b.promotion and promo is not None:
+                day, month = promo.windows(now)
+                for window, limit, reason in zip((day, month), (promo.per_day, promo.per_month),
+                                                 promo_reasons(promo), strict=True):
+                    over = await s.execute(
+                        sa.update(D).where(D.c.broadcast_id == broadcast_id, D.c.channel == PROMO_CHANNEL,
+                                           D.c.status == "pending",
+                                           _promo_used(D.c.user_id, window, exclude=broadcast_id) >= limit)
+                        .values(status="skipped", last_error=reason, updated_at=now))
+                    if over.rowcount:
+                        log.info("broadcast %d: %d Zalo OA recipient(s) skipped: %s", broadcast_id,
+                                 over.rowcount, reason)
             total = (await s.execute(sa.select(sa.func.count()).select_from(D)
                                      .where(D.c.broadcast_id == broadcast_id))).scalar_one()
             await s.execute(sa.update(B).where(B.c.id == broadcast_id).values(total=total))

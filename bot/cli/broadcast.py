@@ -36,6 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     create.add_argument("--title", help="a short label for lists and reports")
     create.add_argument("--link", action="append", default=[], metavar="LABEL=URL",
                         help="a link button under the message (repeatable)")
+    create.add_argument("--promotion", action="store_true",
+                        help="a promotion: counts against Zalo OA's per-follower limits (4 a month, 1 a day)")
     _quiet_flag(create)
     add_content_option(create)
     create.set_defaults(func=lambda a: _run(a, _create))
@@ -64,6 +66,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     edit.add_argument("--role", action="append", help="replace the roles (repeatable)")
     edit.add_argument("--channel", action="append", help="replace the channels (repeatable)")
     edit.add_argument("--at")
+    edit.add_argument("--promotion", action=argparse.BooleanOptionalAction, default=None,
+                      help="mark (or with --no-promotion unmark) it as a Zalo OA promotion")
     _quiet_flag(edit)
     add_content_option(edit)
     edit.set_defaults(func=lambda a: _run(a, _edit))
@@ -153,6 +157,24 @@ def _links(values: list[str]) -> list[dict[str, str]]:
     return links
 
 
+async def _print_plan(broadcasts: Any, row: Any) -> None:
+    """Who it will reach per channel, and a warning when Zalo OA's promotion limits leave people out."""
+    from scheduler.store import loads
+
+    try:
+        plan = await broadcasts.plan(loads(row.topics), loads(row.roles), loads(row.channels),
+                                     promotion=row.promotion, at=row.send_at)
+    except Exception as exc:  # the broadcast exists already; the plan is advice
+        print(f"note: cannot compute the audience now: {exc}", file=sys.stderr)
+        return
+    reach = sum(plan.reachable.values())
+    print(f"reach now: {reach} of {plan.total} (" + ", ".join(
+        f"{ch} {plan.reachable[ch]}" + ("" if plan.reachable[ch] == c else f"/{c}")
+        for ch, c in sorted(plan.counts.items())) + ")", file=sys.stderr)
+    for vi, en in plan.warnings():
+        print(f"warning: {vi}\n         ({en})", file=sys.stderr)
+
+
 def _note_moved(broadcasts: Any, timing: Any) -> None:
     if timing.moved_from is not None:
         print(f"note: {broadcasts.local(timing.moved_from)} is inside quiet hours ({broadcasts.quiet}); "
@@ -166,10 +188,12 @@ async def _create(broadcasts: Any, args: argparse.Namespace) -> int:
     at = broadcasts.parse_when(args.at)
     row, timing = await broadcasts.create(_read_text(args), args.topic, args.role, args.channel, at,
                                           move_out_of_quiet=args.move_out_of_quiet_hours, created_by=CREATED_BY,
-                                          title=args.title, buttons=_links(args.link))
+                                          title=args.title, buttons=_links(args.link), promotion=args.promotion)
     _note_moved(broadcasts, timing)
     print(row.id)
-    print(f"broadcast {row.id} scheduled for {broadcasts.local(row.send_at)} ({broadcasts.zone.key})", file=sys.stderr)
+    print(f"broadcast {row.id} scheduled for {broadcasts.local(row.send_at)} ({broadcasts.zone.key})"
+          + (", a Zalo OA promotion" if row.promotion else ""), file=sys.stderr)
+    await _print_plan(broadcasts, row)
     return 0
 
 
@@ -204,6 +228,8 @@ async def _show(broadcasts: Any, args: argparse.Namespace) -> int:
         audience += f"; roles {', '.join(data['roles'])}"
     if data["channels_filter"]:
         audience += f"; channels {', '.join(data['channels_filter'])}"
+    if data["promotion"]:
+        audience += "; a Zalo OA promotion"
     print(f"audience: {audience}")
     if data["error"]:
         print(f"note:     {data['error']}")
@@ -222,6 +248,7 @@ async def _approve(broadcasts: Any, args: argparse.Namespace) -> int:
                                            move_out_of_quiet=args.move_out_of_quiet_hours)
     _note_moved(broadcasts, timing)
     print(f"broadcast {row.id} approved: scheduled for {broadcasts.local(row.send_at)}")
+    await _print_plan(broadcasts, row)
     return 0
 
 
@@ -229,8 +256,10 @@ async def _edit(broadcasts: Any, args: argparse.Namespace) -> int:
     text = _read_text(args)
     row = await broadcasts.edit(args.id, text=text, topics=args.topic, roles=args.role, channels=args.channel,
                                 at=broadcasts.parse_when(args.at) if args.at else None,
-                                move_out_of_quiet=args.move_out_of_quiet_hours)
+                                move_out_of_quiet=args.move_out_of_quiet_hours, promotion=args.promotion)
     print(f"broadcast {row.id} updated ({row.status}, {broadcasts.local(row.send_at)})")
+    if row.status == "scheduled":
+        await _print_plan(broadcasts, row)
     return 0
 
 

@@ -97,3 +97,36 @@ async def test_unknown_channels_are_not_paced():
     limiter = RateLimiter({})
     times = await timed_sends(limiter, ["1"] * 20, channel="web")
     assert times[-1] - times[0] < 0.05
+
+
+class FakeTime:
+    """A monotonic clock that moves only when someone sleeps on it."""
+
+    def __init__(self):
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+    async def sleep(self, seconds: float) -> None:
+        self.t += max(seconds, 0.0)
+        await asyncio.sleep(0)
+
+
+async def test_telegram_groups_get_at_most_20_messages_a_minute():
+    fake = FakeTime()
+    limiter = RateLimiter({}, time_fn=fake, sleep_fn=fake.sleep)
+    times = []
+    for _ in range(45):  # one after the other, as the staff summaries and handoff cards are sent
+        async with limiter.slot("telegram", "-100500", bulk=False):
+            times.append(fake())
+    for i in range(len(times) - 20):  # the 21st message of any minute waits for the 1st to leave it
+        assert times[i + 20] - times[i] >= 60.0, (i, times[i], times[i + 20])
+    assert times[19] - times[0] < 20  # within the limit, the per-chat pace alone applies
+    assert times[20] - times[0] == 60.0  # and the wait is no longer than needed
+
+    private = []
+    for _ in range(25):
+        async with limiter.slot("telegram", "42", bulk=False):
+            private.append(fake())
+    assert private[-1] - private[0] == 22.0  # a private chat: 3 at once, then one a second; no group limit
