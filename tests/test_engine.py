@@ -131,3 +131,62 @@ def test_deterministic_and_suggestions_on_decline(engine):
         assert len(none.suggestions) <= 3
     rebuilt = AnswerEngine.build(list(reversed(ENTRIES)))
     assert rebuilt.answer("học phí miễn giảm thế nào") == first
+
+
+# --- words that fold onto other words, numbers, trade names --------------------------------------
+
+
+def test_particle_vay_is_dropped_but_a_loan_is_kept():
+    assert "vay" not in tokens("học phí bao nhiêu vậy")
+    assert "vay" not in tokens("hoc phi bao nhieu vay")  # unaccented at the end: the particle
+    assert tokens("vay tiền đi học")[:2] == ["vay", "tien"]
+    assert "vay" in tokens("nha ngheo vay von di hoc duoc ko")
+
+
+def test_school_grades_written_as_cap_3():
+    assert tokens("chưa có bằng cấp 3") == ["chua", "co", "bang", "thpt"]
+    assert tokens("hoc xong cap 2") == ["hoc", "xong", "thcs"]
+
+
+def trade(ident: str, title: str, *questions: str) -> Entry:
+    page = f"{title}\n\nViệc làm sau khi ra trường:\n- Nhà máy, xưởng sản xuất"  # as render_trade writes it
+    return Entry(ident, "trade", title, tuple(questions), page, "nguồn", date(2026, 11, 22))
+
+
+TRADES = [
+    trade("nghe.han", "Nghề Hàn", "hoc han o dau", "nghe han co de xin viec khong", "thợ hàn kết cấu thép",
+          "học hàn mấy năm", "hàn điện hàn hồ quang"),
+    trade("nghe.co_khi", "Nghề Cắt gọt kim loại (cơ khí)", "tho tien tho phay", "lap trinh may cnc",
+          "học cơ khí chế tạo", "gia công cơ khí học mấy năm", "van hanh may cnc"),
+    entry("huongnghiep.viec_lam", "Việc làm sau khi tốt nghiệp", "học xong trường nghề có dễ xin việc không",
+          "ra trường có được giới thiệu việc làm không", "tot nghiep xong co di lam luon duoc k",
+          "cam kết việc làm", "học xong có được công ty nhận không"),
+    entry("tuyensinh.do_tuoi", "Tuổi và người đã đi làm", "35 tuoi co di hoc nghe duoc khong",
+          "lớn tuổi rồi có học nghề được không", "do tuoi hoc nghe", "học nghề có cần trẻ không",
+          "người đi làm học nghề buổi tối"),
+]
+
+
+@pytest.fixture(scope="module")
+def trades_engine() -> AnswerEngine:
+    return AnswerEngine.build(TRADES)
+
+
+def test_a_question_naming_a_trade_goes_to_that_trade(trades_engine):
+    # "cơ khí" folds to "co khi" ("có" + "khi", two filler words): it must still count as a name,
+    # and the welding page's near-identical question must not win.
+    assert trades_engine.answer("nghề cơ khí có dễ xin việc ko").id == "nghe.co_khi"
+    assert trades_engine.answer("nghề hàn có dễ xin việc không").id == "nghe.han"
+
+
+def test_a_general_question_is_not_taken_by_a_trade(trades_engine):
+    assert trades_engine.answer("ra trường có dễ xin việc không").id == "huongnghiep.viec_lam"
+
+
+def test_a_one_word_trade_name_needs_a_cue(trades_engine):
+    assert trades_engine.named_trades(tokens("hoc nghe ngan han")) == set()  # "hạn", not "hàn"
+    assert trades_engine.named_trades(tokens("hoc han")) == {trades_engine.ids.index("nghe.han")}
+
+
+def test_an_unknown_number_does_not_sink_the_answer(trades_engine):
+    assert trades_engine.answer("30 tuoi roi con hoc nghe duoc khong").id == "tuyensinh.do_tuoi"

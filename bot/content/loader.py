@@ -290,7 +290,7 @@ def render_trade(trade: Trade, schools: list[School]) -> str:
     if trade.learn:
         parts.append("Học gì:\n" + "\n".join(f"- {x}" for x in trade.learn))
     if trade.jobs:
-        parts.append("Ra trường làm ở đâu:\n" + "\n".join(f"- {x}" for x in trade.jobs))
+        parts.append("Việc làm sau khi ra trường:\n" + "\n".join(f"- {x}" for x in trade.jobs))
     if trade.suits:
         parts.append(f"Phù hợp với: {trade.suits}")
     if trade.levels:

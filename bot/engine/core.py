@@ -1,4 +1,7 @@
-"""Backup answer engine (scratch): BM25 over folded syllables + bigrams, coverage confidence."""
+"""The answer engine: Vietnamese normalisation, BM25 over folded syllables and syllable pairs, and a
+coverage-based confidence that decides between answering and "no confident answer".
+
+See docs/engine.md for the design and the measured figures."""
 
 from __future__ import annotations
 
@@ -33,7 +36,7 @@ def abbreviations() -> dict[str, tuple[str, ...]]:
 # against coverage. Meaningful pairs survive as bigrams ("con gai", "tu van").
 STOP = frozenset("""
 a ad admin ah ak anh ban bot cam chau chi cho co con cua da day de do duoc em giup gi ha hay hoi khong
-khi la lam luon ma minh moi muon nao nay nen neu nha nhe nhi nho oi on roi sao the thi thay toi tu u vay
+khi la lam luon ma minh moi muon nao nay nen neu nha nhe nhi nho oi on roi sao the thi thay toi tu u
 ve voi vui long xin cac nhung mot duoc biet can
 """.split())
 
@@ -68,12 +71,30 @@ def fold(text: str) -> str:
     return "".join(ch for ch in text if not unicodedata.combining(ch))
 
 
+# Multi-word forms rewritten before matching (folded words): "bằng cấp 3" is the upper secondary diploma.
+PHRASES = (
+    (("cap", "3"), ("thpt",)),
+    (("cap", "2"), ("thcs",)),
+    (("cap", "ba"), ("thpt",)),
+    (("cap", "hai"), ("thcs",)),
+)
+
+# Sentence-final particles that fold onto content words: "vậy" folds to "vay" (a loan). Written with
+# its diacritics, or unaccented at the very end of the question, it is the particle and is dropped.
+PARTICLES = {"vay": "vậy"}
+
+
 def tokens(text: str) -> list[str]:
     """Folded words with abbreviations expanded and repeated letters collapsed."""
-    folded = fold(normalize(text))
-    folded = re.sub(r"([a-z])\1+\b", r"\1", folded)  # no Vietnamese syllable ends in a doubled letter
-    raw = re.findall(r"[a-z0-9]+", folded)
+    words = normalize(text).split()
     abbr = abbreviations()
+    raw: list[str] = []
+    for j, word in enumerate(words):
+        folded = re.sub(r"([a-z])\1+\b", r"\1", fold(word))  # no Vietnamese syllable ends in a doubled letter
+        for tok in re.findall(r"[a-z0-9]+", folded):
+            if tok in PARTICLES and (word == PARTICLES[tok] or j == len(words) - 1):
+                continue
+            raw.append(tok)
     out: list[str] = []
     for i, tok in enumerate(raw):
         m = re.fullmatch(r"(\d+)k", tok)
@@ -86,6 +107,21 @@ def tokens(text: str) -> list[str]:
                 else (["duoc"] if nxt in {"khong", "ko", "k", "kh", "hok", ""} else ["dieu", "kien"])
             continue
         out += abbr.get(tok, (tok,))
+    return _phrases(out)
+
+
+def _phrases(toks: list[str]) -> list[str]:
+    out: list[str] = []
+    i = 0
+    while i < len(toks):
+        for pattern, replacement in PHRASES:
+            if tuple(toks[i:i + len(pattern)]) == pattern:
+                out += replacement
+                i += len(pattern)
+                break
+        else:
+            out.append(toks[i])
+            i += 1
     return out
 
 
@@ -115,6 +151,9 @@ class AnswerEngine:
     CANDIDATES = 10
     PAGE_WEIGHT = 0.5  # BM25 weight of a trade page's text relative to an example question
     RANK_COVERAGE = 0.7  # share of coverage (vs relative BM25) in the final ranking
+    TRADE_BONUS = 0.1  # ranking bonus of a trade the question names ("nghề hàn", "cơ khí")
+    UNNAMED_MALUS = 0.05  # ranking malus of every trade when the question names none
+    NUMBER_WEIGHT = 1.0  # coverage weight of a number no entry knows ("30 tuổi"): not an off-topic word
 
     def __init__(self, entries: list) -> None:
         entries = sorted(entries, key=lambda e: e.id)  # deterministic whatever the input order
@@ -161,10 +200,29 @@ class AnswerEngine:
         self.starts = np.array(starts, dtype=np.int64)
         self.vocab = sorted(t for t in df if " " not in t)
         self.vocab_set = frozenset(self.vocab)
+        # Names of trades: the id ("nghe.co_khi" -> "co khi"), the title without "Nghề" and what its
+        # brackets add ("Cắt gọt kim loại (cơ khí)"). A one-word name ("hàn", "may") counts only after
+        # a word that announces a trade ("nghề hàn", "học may"): alone it is too often another word.
+        self.trade_names: list[tuple[tuple[str, ...], int]] = []
+        for i, entry in enumerate(entries):
+            if entry.kind != "trade":
+                continue
+            title = re.sub(r"^\s*nghề\s+", "", entry.title, flags=re.IGNORECASE)
+            names = {entry.id.split(".", 1)[-1].replace("_", " "), re.sub(r"\(.*?\)", " ", title)}
+            names.update(part for group in re.findall(r"\((.*?)\)", title) for part in group.split(","))
+            for name in names:
+                toks = tuple(tokens(name))
+                if toks:
+                    self.trade_names.append((toks, i))
+        self.trade_set = frozenset(i for _, i in self.trade_names)
+        # Pairs of filler words that are names ("cơ khí" folds to "co khi": "có" + "khi"): kept as content.
+        self.compounds = frozenset(
+            f"{a} {b}" for toks, _ in self.trade_names for a, b in itertools.pairwise(toks)
+            if a in STOP and b in STOP)
 
     def weight(self, term: str) -> float:
         """A query word's weight in coverage: its idf (unknown words weigh most), generic words less."""
-        w = self.idf.get(term, self.max_idf)
+        w = self.idf.get(term, self.NUMBER_WEIGHT if term.isdigit() else self.max_idf)
         return w * GENERIC_WEIGHT if term in GENERIC else w
 
     @classmethod
@@ -187,6 +245,19 @@ class AnswerEngine:
             best = process.extractOne(t, self.vocab, scorer=Levenshtein.normalized_similarity, score_cutoff=0.75)
             out.append(best[0] if best else t)
         return out
+
+    CUES = frozenset({"nghe", "hoc", "tho", "nganh", "lam"})
+
+    def named_trades(self, toks: list[str]) -> set[int]:
+        """Indexes of the trades the question names."""
+        found: set[int] = set()
+        for name, i in self.trade_names:
+            n = len(name)
+            for j in range(len(toks) - n + 1):
+                if tuple(toks[j:j + n]) == name and (n > 1 or (j > 0 and toks[j - 1] in self.CUES)):
+                    found.add(i)
+                    break
+        return found
 
     def answer(self, text: str) -> Match:
         """The best entry for `text`, or kind "none" with suggestions when not confident."""
@@ -213,8 +284,11 @@ class AnswerEngine:
         ranked = sorted((int(i) for i in top if best[i] > 0), key=lambda i: (-best[i], i))
         s_max = float(best[ranked[0]])
 
-        content = [t for t in toks if t not in STOP] or toks
+        content = [t for t in toks if t not in STOP]
+        content += [p for p in map(" ".join, itertools.pairwise(toks)) if p in self.compounds]
+        content = content or toks
         total = sum(self.weight(t) for t in content)
+        named = self.named_trades(toks)
         pairs = [f"{a} {b}" for a, b in itertools.pairwise(toks) if not (a in STOP and b in STOP)]
         pair_total = sum(self.idf.get(t, self.max_idf * 0.5) for t in pairs)
         results = []
@@ -225,7 +299,15 @@ class AnswerEngine:
                 pair_cov = sum(self.idf[t] for t in pairs if t in known) / pair_total
                 cov = self.UNI * cov + (1 - self.UNI) * pair_cov
             rel = float(best[i]) / s_max
-            results.append((self.RANK_COVERAGE * cov + (1 - self.RANK_COVERAGE) * rel, cov, i))
+            bonus = 0.0
+            if i in self.trade_set:
+                if named and i not in named:
+                    continue  # a question that names a trade is about that trade, never another one
+                # One that names none is more often a general question ("ra trường có dễ xin việc không").
+                bonus = self.TRADE_BONUS if named else -self.UNNAMED_MALUS
+            results.append((self.RANK_COVERAGE * cov + (1 - self.RANK_COVERAGE) * rel + bonus, cov, i))
+        if not results:
+            return Match("none", None, 0.0, norm, ())
         results.sort(key=lambda r: (-r[0], r[2]))
         rank, conf, winner = results[0]
         runner = results[1][0] if len(results) > 1 else 0.0
