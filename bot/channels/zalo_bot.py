@@ -65,7 +65,9 @@ MAX_SECRET = 256
 MAX_TEXT = 2000  # sendMessage's limit
 POLL_TIMEOUT = 30  # seconds a getUpdates call may wait before answering 408
 MIN_IDLE_INTERVAL = 0.25  # a 408 faster than this means the server does not long-poll: do not spin
+FIRST_BACKOFF = 1.0  # seconds after a first failure, doubling up to MAX_BACKOFF
 MAX_BACKOFF = 30.0
+TOKEN_RETRY = 60.0  # seconds between getMe attempts while the token is refused
 DEDUP_WINDOW = timedelta(days=2)
 PRUNE_EVERY = 3600.0
 CONNECTIONS = 64
@@ -154,7 +156,8 @@ def map_error(method: str, status: int, body: Any, retry_header: str | None = No
     body = body if isinstance(body, dict) else {}
     code = body.get("error_code")
     code = code if isinstance(code, int) and not isinstance(code, bool) else status
-    description = str(body.get("description") or body.get("message") or f"HTTP {status}")
+    described = body.get("description")
+    description = described if isinstance(described, str) and described else f"HTTP {status}"
     reason = scrub(f"{method}: {code} {description}"[:300])
     lowered = description.lower()
     if status == 429 or code == 429:
@@ -379,7 +382,7 @@ class ZaloBotChannel:
 
     async def _hello(self) -> None:
         """getMe (checks the token); retried with backoff, never fatal."""
-        delay = 1.0
+        delay = FIRST_BACKOFF
         while True:
             try:
                 me = await self.client.call("getMe")
@@ -391,10 +394,10 @@ class ZaloBotChannel:
             except asyncio.CancelledError:
                 raise
             except Permanent as exc:
-                log.error("zalo_bot: getMe refused (%s): check CHONNGHE_ZALO_BOT_TOKEN; retrying in 60 s",
-                          exc.reason)
+                log.error("zalo_bot: getMe refused (%s): check CHONNGHE_ZALO_BOT_TOKEN; retrying in %.0f s",
+                          self._text(exc), TOKEN_RETRY)
                 self._fault("token bị từ chối, kiểm tra CHONNGHE_ZALO_BOT_TOKEN")
-                await asyncio.sleep(60)
+                await asyncio.sleep(TOKEN_RETRY)
             except Exception as exc:
                 log.warning("zalo_bot: getMe failed (%s); retrying in %.0f s", self._text(exc), delay)
                 self._fault("không kết nối được tới máy chủ Zalo Bot")
@@ -403,7 +406,7 @@ class ZaloBotChannel:
 
     async def _register_webhook(self) -> None:
         url = (self.settings.public_url or "").rstrip("/") + WEBHOOK_PATH
-        delay = 1.0
+        delay = FIRST_BACKOFF
         while True:
             try:
                 await self.client.call("setWebhook", {"url": url, "secret_token": self._secret})
@@ -431,18 +434,18 @@ class ZaloBotChannel:
         except Exception as exc:
             log.warning("zalo_bot: deleteWebhook failed (%s); polling anyway", self._text(exc))
         loop = asyncio.get_running_loop()
-        delay = 1.0
+        delay = FIRST_BACKOFF
         while True:
             began = loop.time()
             try:
                 updates = await self._get_updates()
                 self._fault(None)
-                delay = 1.0
+                delay = FIRST_BACKOFF
             except asyncio.CancelledError:
                 raise
             except RateLimited as exc:
                 log.warning("zalo_bot: getUpdates rate limited; waiting %.0f s", exc.retry_after)
-                await asyncio.sleep(min(max(exc.retry_after, 1.0), MAX_BACKOFF))
+                await asyncio.sleep(min(max(exc.retry_after, FIRST_BACKOFF), MAX_BACKOFF))
                 continue
             except Permanent as exc:
                 log.error("zalo_bot: getUpdates refused (%s); retrying in %.0f s", self._text(exc), delay)
@@ -477,9 +480,9 @@ class ZaloBotChannel:
         error_code = body.get("error_code") if isinstance(body, dict) else None
         if status == 408 or error_code == 408:
             return None
-        if status != 200 or not isinstance(body, dict) or body.get("ok") is not True:
-            raise map_error("getUpdates", status, body, retry, self.client.scrub)
-        return unwrap(body)
+        if status == 200 and isinstance(body, dict) and (body.get("ok") is True or "ok" not in body):
+            return unwrap(body)  # {ok, result: update}, or a bare update
+        raise map_error("getUpdates", status, body, retry, self.client.scrub)
 
     # --- taking updates in ---------------------------------------------------------------------
 
