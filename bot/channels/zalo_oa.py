@@ -261,7 +261,9 @@ class ZaloOAChannel:
         self.tokens = ZaloTokens(settings, store, self.session)
         self.menus = MenuMemory(store, CHANNEL)
         self._labels: OrderedDict[str, dict[str, str]] = OrderedDict()  # chat -> folded label -> payload
-        self._accepting = False
+        # Webhooks are accepted from the moment the HTTP server listens (it starts before the channels);
+        # the token pair is loaded by start() or by the first send, whichever comes first.
+        self._accepting = True
         self._tasks: list[asyncio.Task] = []
         self.on_status: Any = None  # set by create(): mirrors `status` into app.channel_status
         self._status = "on"
@@ -314,7 +316,6 @@ class ZaloOAChannel:
         except Exception:
             log.exception("zalo_oa: reading the token pair failed; will retry on the first send")
         self._check_dead()
-        self._accepting = True
         self._tasks = [asyncio.create_task(self._keep_fresh(), name="zalo-oa-tokens"),
                        asyncio.create_task(self._prune_loop(), name="zalo-oa-prune")]
         log.info("zalo_oa: webhook at %s (status: %s)", WEBHOOK_PATH, self.status)

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from bot.storage.models import OAuthToken
 
@@ -86,6 +87,7 @@ class ZaloTokens:
         self.clock = store.clock
         self._session = session
         self._lock = asyncio.Lock()
+        self._load_lock = asyncio.Lock()
         self.pair: Pair | None = None
         self._dead_checked = 0.0
         self.refreshes = 0  # successful refreshes by this process (tests, logs)
@@ -101,7 +103,14 @@ class ZaloTokens:
     # --- loading and seeding ---------------------------------------------------------------------
 
     async def load(self) -> Pair | None:
-        """Read the stored pair; seed it from the environment when there is none or the env pair is new."""
+        """Read the stored pair; seed it from the environment when there is none or the env pair is new.
+        Once per process (start-up, or the first send when that comes first)."""
+        async with self._load_lock:
+            if self.pair is None:
+                self.pair = await self._load()
+            return self.pair
+
+    async def _load(self) -> Pair | None:
         env_access, env_refresh = self.settings.zalo_oa_access_token, self.settings.zalo_oa_refresh_token
         row = await self._read()
         if env_access and env_refresh:
@@ -111,7 +120,6 @@ class ZaloTokens:
                 row = await self._seed(env_access, env_refresh, replacing=row)
             if fresh_env:
                 await self.store.kv_set(SEED_KEY, _fingerprint(env_refresh))
-        self.pair = row
         if row is not None and row.dead:
             log.error("zalo_oa: the stored token pair is dead (%s); the channel stays paused until the app is "
                       "authorised again (new CHONNGHE_ZALO_OA_ACCESS_TOKEN / _REFRESH_TOKEN, then restart)",
@@ -123,24 +131,31 @@ class ZaloTokens:
             row = await s.get(OAuthToken, CHANNEL)
             return _pair(row) if row is not None else None
 
-    async def _seed(self, access: str, refresh: str, replacing: Pair | None) -> Pair:
+    async def _seed(self, access: str, refresh: str, replacing: Pair | None) -> Pair | None:
+        """Store the env pair (insert, or replace `replacing` unless another worker changed it meanwhile);
+        returns the pair now stored."""
         now = self.clock.now()
         expires = now + SEED_LIFETIME
         T = OAuthToken.__table__
         values = {"access_token": access, "refresh_token": refresh, "expires_at": expires, "dead": False,
                   "dead_reason": None, "updated_at": now}
-        async with self.store.session() as s:
-            if replacing is None:
-                exists = await s.get(OAuthToken, CHANNEL)
-                if exists is None:
+        try:
+            async with self.store.session() as s:
+                if replacing is None:
                     s.add(OAuthToken(channel=CHANNEL, version=1, **values))
-                    log.info("zalo_oa: token pair seeded from the environment")
-                    return Pair(access, refresh, expires, 1)
-                replacing = _pair(exists)
-            version = replacing.version + 1
-            await s.execute(sa.update(T).where(T.c.channel == CHANNEL).values(version=version, **values))
+                else:
+                    result = await s.execute(
+                        sa.update(T).where(T.c.channel == CHANNEL, T.c.version == replacing.version)
+                        .values(version=replacing.version + 1, **values))
+                    if result.rowcount != 1:
+                        return await self._read()  # another worker changed the pair meanwhile: keep theirs
+        except IntegrityError:  # another worker seeded it first
+            return await self._read()
+        if replacing is None:
+            log.info("zalo_oa: token pair seeded from the environment")
+            return Pair(access, refresh, expires, 1)
         log.warning("zalo_oa: a new token pair from the environment replaces the stored one")
-        return Pair(access, refresh, expires, version)
+        return Pair(access, refresh, expires, replacing.version + 1)
 
     # --- using ---------------------------------------------------------------------------------
 
