@@ -190,3 +190,33 @@ def test_a_one_word_trade_name_needs_a_cue(trades_engine):
 
 def test_an_unknown_number_does_not_sink_the_answer(trades_engine):
     assert trades_engine.answer("30 tuoi roi con hoc nghe duoc khong").id == "tuyensinh.do_tuoi"
+
+
+def test_words_every_topic_shares_are_not_a_question(engine):
+    # Every entry knows "học", "nghề", "ở đâu": coverage would be 1.0 for whichever entry ranks first.
+    for text in ("hoc nghe o dau", "học trường nào", "ngành nào dễ"):
+        match = engine.answer(text)
+        assert match.kind == "none" and match.id is None, text
+    assert engine.answer("hoc nghe o dau").suggestions  # declined, with close topics to choose from
+
+
+def test_a_vague_question_an_entry_lists_word_for_word_is_answered():
+    base = [*ENTRIES, entry("huongnghiep.chon_nghe", "Chọn nghề phù hợp", "học nghề gì", "chọn nghề theo sở thích",
+                            "nên học nghề nào", "chon nghe phu hop", "làm sao biết mình hợp nghề gì")]
+    assert AnswerEngine.build(base).answer("Học nghề gì?").id == "huongnghiep.chon_nghe"
+
+
+def test_may_words_are_told_apart(trades_engine):
+    sewing = trade("nghe.may", "Nghề May thời trang", "học may ở đâu", "may công nghiệp", "thiết kế thời trang",
+                   "cắt may quần áo", "nghề may có dễ xin việc không")
+    cooling = trade("nghe.dien_lanh", "Nghề Kỹ thuật máy lạnh và điều hòa không khí", "sửa điều hòa",
+                    "học điện lạnh", "sửa máy lạnh tủ lạnh", "thợ điện lạnh", "lắp đặt điều hòa")
+    eng = AnswerEngine.build([*TRADES, sewing, cooling])
+    assert tokens("học nghề mấy năm")[:2] == ["hoc", "nghe"] and "may" not in tokens("học nghề mấy năm")
+    assert eng.named_trades(tokens("học máy lạnh ở đâu")) == set()  # "máy lạnh" is not sewing
+    assert eng.answer("học máy lạnh ở đâu").id == "nghe.dien_lanh"
+    assert eng.answer("hoc may o dau").id == "nghe.may"
+
+
+def test_abbreviations_with_doubled_letters_expand():
+    assert tokens("hoc cntt") == ["hoc", "cong", "nghe", "thong", "tin"]

@@ -79,9 +79,11 @@ PHRASES = (
     (("cap", "hai"), ("thcs",)),
 )
 
-# Sentence-final particles that fold onto content words: "vậy" folds to "vay" (a loan). Written with
-# its diacritics, or unaccented at the very end of the question, it is the particle and is dropped.
-PARTICLES = {"vay": "vậy"}
+# Words that fold onto content words, decided by their diacritics when the person typed them:
+# "vậy" (a particle) would read as "vay" (a loan), "mấy" (how many) as "may" (sewing).
+ACCENTED = {"vậy": (), "mấy": ("bao", "nhieu")}
+# Unaccented, "vay" at the very end of a question is the particle too ("hoc phi bn vay").
+FINAL_PARTICLES = frozenset({"vay"})
 
 
 def tokens(text: str) -> list[str]:
@@ -90,9 +92,13 @@ def tokens(text: str) -> list[str]:
     abbr = abbreviations()
     raw: list[str] = []
     for j, word in enumerate(words):
-        folded = re.sub(r"([a-z])\1+\b", r"\1", fold(word))  # no Vietnamese syllable ends in a doubled letter
-        for tok in re.findall(r"[a-z0-9]+", folded):
-            if tok in PARTICLES and (word == PARTICLES[tok] or j == len(words) - 1):
+        if word in ACCENTED:
+            raw += ACCENTED[word]
+            continue
+        for tok in re.findall(r"[a-z0-9]+", fold(word)):
+            if tok not in abbr:  # "cntt" is an abbreviation; otherwise no syllable ends in a doubled letter
+                tok = re.sub(r"([a-z])\1+$", r"\1", tok)
+            if tok in FINAL_PARTICLES and j == len(words) - 1:
                 continue
             raw.append(tok)
     out: list[str] = []
@@ -163,11 +169,14 @@ class AnswerEngine:
         starts: list[int] = []
         self.entry_terms: list[set[str]] = []
         df: Counter = Counter()
-        for entry in entries:
+        self.exact: dict[str, int] = {}  # an example question or title, as words -> its entry
+        for index, entry in enumerate(entries):
             starts.append(len(doc_terms))
             known: set[str] = set()
             for text in (entry.title, *entry.questions, *getattr(entry, "tags", ())):
-                terms = Counter(self.features(tokens(text)))
+                toks = tokens(text)
+                self.exact.setdefault(" ".join(toks), index)
+                terms = Counter(self.features(toks))
                 doc_terms.append(terms)
                 doc_boost.append(1.0)
                 known.update(terms)
@@ -200,20 +209,21 @@ class AnswerEngine:
         self.starts = np.array(starts, dtype=np.int64)
         self.vocab = sorted(t for t in df if " " not in t)
         self.vocab_set = frozenset(self.vocab)
-        # Names of trades: the id ("nghe.co_khi" -> "co khi"), the title without "Nghề" and what its
-        # brackets add ("Cắt gọt kim loại (cơ khí)"). A one-word name ("hàn", "may") counts only after
-        # a word that announces a trade ("nghề hàn", "học may"): alone it is too often another word.
-        self.trade_names: list[tuple[tuple[str, ...], int]] = []
-        for i, entry in enumerate(entries):
-            if entry.kind != "trade":
-                continue
+        # Names of trades: the id ("nghe.co_khi" -> "co khi"), the title without "Nghề", what its
+        # brackets add ("Cắt gọt kim loại (cơ khí)") and the tags no other trade has ("may_mac").
+        trades = [(i, e) for i, e in enumerate(entries) if e.kind == "trade"]
+        tag_owners = Counter(tag for _, e in trades for tag in set(getattr(e, "tags", ())))
+        names_seen: set[tuple[tuple[str, ...], int]] = set()
+        for i, entry in trades:
             title = re.sub(r"^\s*nghề\s+", "", entry.title, flags=re.IGNORECASE)
-            names = {entry.id.split(".", 1)[-1].replace("_", " "), re.sub(r"\(.*?\)", " ", title)}
+            names = {entry.id.split(".", 1)[-1], re.sub(r"\(.*?\)", " ", title)}
             names.update(part for group in re.findall(r"\((.*?)\)", title) for part in group.split(","))
+            names.update(tag for tag in getattr(entry, "tags", ()) if tag_owners[tag] == 1)
             for name in names:
-                toks = tuple(tokens(name))
+                toks = tuple(tokens(name.replace("_", " ")))
                 if toks:
-                    self.trade_names.append((toks, i))
+                    names_seen.add((toks, i))
+        self.trade_names = sorted(names_seen)
         self.trade_set = frozenset(i for _, i in self.trade_names)
         # Pairs of filler words that are names ("cơ khí" folds to "co khi": "có" + "khi"): kept as content.
         self.compounds = frozenset(
@@ -249,14 +259,22 @@ class AnswerEngine:
     CUES = frozenset({"nghe", "hoc", "tho", "nganh", "lam"})
 
     def named_trades(self, toks: list[str]) -> set[int]:
-        """Indexes of the trades the question names."""
+        """Indexes of the trades the question names. A one-word name counts only between a word that
+        announces a trade and the end or a filler word: "học may" or "nghề hàn có khó không" name a
+        trade, "ngắn hạn" and "học máy lạnh" do not name sewing or welding."""
         found: set[int] = set()
         for name, i in self.trade_names:
             n = len(name)
             for j in range(len(toks) - n + 1):
-                if tuple(toks[j:j + n]) == name and (n > 1 or (j > 0 and toks[j - 1] in self.CUES)):
-                    found.add(i)
-                    break
+                if tuple(toks[j:j + n]) != name:
+                    continue
+                if n == 1:
+                    after = toks[j + 1] if j + 1 < len(toks) else None
+                    if j == 0 or toks[j - 1] not in self.CUES or not (
+                            after is None or after in STOP or after in GENERIC):
+                        continue
+                found.add(i)
+                break
         return found
 
     def answer(self, text: str) -> Match:
@@ -314,6 +332,13 @@ class AnswerEngine:
         margin = (rank - runner) / rank if rank else 0.0
         suggestions = tuple((self.ids[i], round(min(1.0, c), 3)) for _, c, i in results[:3])
         score = round(min(1.0, conf), 4)
+        if not any(t not in GENERIC for t in content):
+            # Only words every topic shares ("học nghề ở đâu", "học trường nào"): every entry knows
+            # them, so coverage says nothing. Answer only a question an entry lists word for word.
+            exact = self.exact.get(" ".join(toks))
+            if exact is None:
+                return Match("none", None, score, norm, suggestions)
+            return Match("answer", self.ids[exact], 1.0, norm, tuple(x for x in suggestions if x[0] != self.ids[exact]))
         if conf >= self.CONF and (margin >= self.MARGIN or conf >= self.SURE):
             return Match("answer", self.ids[winner], score, norm, suggestions[1:])
         return Match("none", None, score, norm, suggestions)
