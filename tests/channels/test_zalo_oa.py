@@ -302,6 +302,13 @@ async def test_invalid_token_and_http_401_also_refresh(app, fake):
     del fake.access_tokens["AT-0"]  # revoked: -216
     await channel.send(USER, Reply("một"))
     assert fake.rejected == [("", -216)] and fake.refreshes == 1
+    fake.fail_next(401)
+    await channel.send(USER, Reply("hai"))
+    assert fake.refreshes == 2 and [m.text for m in fake.messages_to(USER)] == ["một", "hai"]
+    fake.fail_next(-216, count=2)  # refused again right after a refresh: give up for now, no loop
+    with pytest.raises(Transient):
+        await channel.send(USER, Reply("ba"))
+    assert fake.refreshes == 3
 
 
 async def test_fifty_concurrent_sends_use_each_refresh_token_once(app, fake):
