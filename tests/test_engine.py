@@ -220,3 +220,28 @@ def test_may_words_are_told_apart(trades_engine):
 
 def test_abbreviations_with_doubled_letters_expand():
     assert tokens("hoc cntt") == ["hoc", "cong", "nghe", "thong", "tin"]
+
+
+
+# --- the shipped content: questions the product must never get wrong -------------------------------
+
+
+@pytest.fixture(scope="module")
+def shipped() -> AnswerEngine:
+    from bot.content import load_content
+    from tests.conftest import CONTENT_DIR
+
+    return AnswerEngine.build(load_content(CONTENT_DIR).entries.values())
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("có được miễn học phí không", "chinhsach.mien_hoc_phi"),  # three entries know these words; the title decides
+    ("học phí trường nghề bn tiền", "chinhsach.hoc_phi"),
+    ("nghề cơ khí ra làm gì", "nghe.co_khi"),
+    ("học máy lạnh ở đâu", "nghe.dien_lanh"),
+    ("hoc nghe o dau", None),  # too vague for any one entry: declined with suggestions
+    ("học trường nào", None),
+    ("giá vàng hôm nay", None),
+])
+def test_shipped_content_answers(shipped, question, expected):
+    assert shipped.answer(question).id == expected

@@ -158,6 +158,7 @@ class AnswerEngine:
     PAGE_WEIGHT = 0.5  # BM25 weight of a trade page's text relative to an example question
     RANK_COVERAGE = 0.7  # share of coverage (vs relative BM25) in the final ranking
     TRADE_BONUS = 0.1  # ranking bonus of a trade the question names ("nghề hàn", "cơ khí")
+    TITLE_WEIGHT = 0.1  # ranking bonus, times the share of the question's words found in the title
     UNNAMED_MALUS = 0.05  # ranking malus of every trade when the question names none
     NUMBER_WEIGHT = 1.0  # coverage weight of a number no entry knows ("30 tuổi"): not an off-topic word
 
@@ -169,10 +170,12 @@ class AnswerEngine:
         starts: list[int] = []
         self.entry_terms: list[set[str]] = []
         df: Counter = Counter()
+        self.title_terms: list[frozenset[str]] = []
         self.exact: dict[str, int] = {}  # an example question or title, as words -> its entry
         for index, entry in enumerate(entries):
             starts.append(len(doc_terms))
             known: set[str] = set()
+            self.title_terms.append(frozenset(t for t in tokens(entry.title) if t not in STOP))
             for text in (entry.title, *entry.questions, *getattr(entry, "tags", ())):
                 toks = tokens(text)
                 self.exact.setdefault(" ".join(toks), index)
@@ -317,12 +320,16 @@ class AnswerEngine:
                 pair_cov = sum(self.idf[t] for t in pairs if t in known) / pair_total
                 cov = self.UNI * cov + (1 - self.UNI) * pair_cov
             rel = float(best[i]) / s_max
-            bonus = 0.0
+            # The title says what the entry is about: of entries that know the words equally well
+            # ("miễn học phí" is in the fee-waiver, disability and veterans entries), the one whose
+            # title has them is the question's topic.
+            title = sum(self.weight(t) for t in content if t in self.title_terms[i]) / total
+            bonus = self.TITLE_WEIGHT * title
             if i in self.trade_set:
                 if named and i not in named:
                     continue  # a question that names a trade is about that trade, never another one
                 # One that names none is more often a general question ("ra trường có dễ xin việc không").
-                bonus = self.TRADE_BONUS if named else -self.UNNAMED_MALUS
+                bonus += self.TRADE_BONUS if named else -self.UNNAMED_MALUS
             results.append((self.RANK_COVERAGE * cov + (1 - self.RANK_COVERAGE) * rel + bonus, cov, i))
         if not results:
             return Match("none", None, 0.0, norm, ())
