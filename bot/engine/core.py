@@ -159,6 +159,7 @@ class AnswerEngine:
     RANK_COVERAGE = 0.7  # share of coverage (vs relative BM25) in the final ranking
     TRADE_BONUS = 0.1  # ranking bonus of a trade the question names ("nghề hàn", "cơ khí")
     TITLE_WEIGHT = 0.1  # ranking bonus, times the share of the question's words found in the title
+    EXTRA_WEIGHT = 0.3  # ranking malus, times the share of the closest example's words the question lacks
     UNNAMED_MALUS = 0.05  # ranking malus of every trade when the question names none
     NUMBER_WEIGHT = 1.0  # coverage weight of a number no entry knows ("30 tuổi"): not an off-topic word
 
@@ -171,6 +172,7 @@ class AnswerEngine:
         self.entry_terms: list[set[str]] = []
         df: Counter = Counter()
         self.title_terms: list[frozenset[str]] = []
+        self.doc_words: list[frozenset[str]] = []  # per document: its words that are not filler
         self.exact: dict[str, int] = {}  # an example question or title, as words -> its entry
         for index, entry in enumerate(entries):
             starts.append(len(doc_terms))
@@ -179,6 +181,7 @@ class AnswerEngine:
             for text in (entry.title, *entry.questions, *getattr(entry, "tags", ())):
                 toks = tokens(text)
                 self.exact.setdefault(" ".join(toks), index)
+                self.doc_words.append(frozenset(t for t in toks if t not in STOP))
                 terms = Counter(self.features(toks))
                 doc_terms.append(terms)
                 doc_boost.append(1.0)
@@ -187,6 +190,7 @@ class AnswerEngine:
                 # A trade's page lists what one learns and where one works: specific words people
                 # use ("cắt may quần áo", "máy CNC") that its example questions may not contain.
                 terms = Counter(self.features(tokens(entry.answer)))
+                self.doc_words.append(frozenset())  # a page is long: what it does not say is no evidence
                 doc_terms.append(terms)
                 doc_boost.append(self.PAGE_WEIGHT)
                 known.update(terms)
@@ -312,6 +316,7 @@ class AnswerEngine:
         named = self.named_trades(toks)
         pairs = [f"{a} {b}" for a, b in itertools.pairwise(toks) if not (a in STOP and b in STOP)]
         pair_total = sum(self.idf.get(t, self.max_idf * 0.5) for t in pairs)
+        qset = set(content)
         results = []
         for i in ranked:
             known = self.entry_terms[i]
@@ -325,6 +330,14 @@ class AnswerEngine:
             # title has them is the question's topic.
             title = sum(self.weight(t) for t in content if t in self.title_terms[i]) / total
             bonus = self.TITLE_WEIGHT * title
+            # The entry's example that says least beyond the question: when even that one adds
+            # words ("con gái học nghề gì dễ xin việc" for "học nghề gì dễ xin việc"), the entry
+            # is about something narrower than what was asked.
+            start, end = int(self.starts[i]), int(self.starts[i + 1]) if i + 1 < len(self.starts) else self.n_docs
+            extra = min((sum(self.weight(t) for t in self.doc_words[d] if t not in qset)
+                         for d in range(start, end) if scores[d] > 0 and self.doc_words[d]), default=0.0)
+            if not (named and i in named):  # a named trade's page answers whatever is asked about it
+                bonus -= self.EXTRA_WEIGHT * extra / (extra + total)
             if i in self.trade_set:
                 if named and i not in named:
                     continue  # a question that names a trade is about that trade, never another one
