@@ -201,6 +201,12 @@ async def dispatch(db_url: str, server_url: str, rate: float, concurrency: int, 
         done.set()
 
     d = Dispatcher(bstore, outbound, store.clock, concurrency=concurrency, poll_interval=0.2, on_finished=finished)
+    if os.environ.get("BENCH_NO_SETTLE") != "1":
+        # As `chonnghe serve` does after start-up (bot.app.settle): what start-up built is moved out of
+        # the garbage collector's way, or full collections stall the event loop while requests wait.
+        from bot.app import settle
+
+        settle()
     proc = psutil.Process()
     sampler = None
     if rss is not None:

@@ -113,7 +113,18 @@ class SchedulerService:
 
     async def stop(self) -> None:
         if self._started:
-            self.scheduler.shutdown(wait=False)
+            # Let a sync in progress finish first: shutting APScheduler down cancels the coroutine it
+            # is running (and logs that as an error). Not for ever: a hung database must not block stop.
+            try:
+                await asyncio.wait_for(self._sync_lock.acquire(), 10)
+                locked = True
+            except TimeoutError:
+                locked = False
+            try:
+                self.scheduler.shutdown(wait=False)
+            finally:
+                if locked:
+                    self._sync_lock.release()
             self._started = False
         await self.dispatcher.stop()
         await self.leader.release()

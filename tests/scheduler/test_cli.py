@@ -131,10 +131,22 @@ def test_export_and_report(env, capsys, tmp_path):
         outcomes.append(Outcome(claimed[3].id, "blocked", error="Forbidden", attempts=1))
         await bstore.apply("w", [c.id for c in claimed], outcomes, lease=timedelta(minutes=1))
         assert await bstore.finish_if_complete(row.id) == "done"
+        # Questions: two in October (one answered), one in March, one the year before (not counted).
+        for month, answered in ((10, True), (10, False), (3, True)):
+            store.clock.set(datetime(2031, month, 5, 3, 0, tzinfo=UTC))
+            await store.log_question(None, "telegram", "hỏi", "hoi", None, 0.5, answered)
+        store.clock.set(datetime(2030, 12, 31, 3, 0, tzinfo=UTC))
+        await store.log_question(None, "telegram", "hỏi", "hoi", None, 0.5, True)
         await engine.dispose()
         return row.id
 
     bid = asyncio.run(send_one())
+    code, out, _ = run(capsys, "broadcast", "show", str(bid), "--json")
+    data = json.loads(out)
+    assert data["status"] == "done" and data["counts"] == {"sent": 3, "blocked": 1} and data["total"] == 4
+    assert data["channels"] == {"telegram": {"sent": 3, "blocked": 1}}
+    code, _, err = run(capsys, "broadcast", "cancel", str(bid))  # a finished broadcast: a clear refusal
+    assert code == 1 and "đã gửi xong, không thể hủy" in err and "already done" in err
     code, out, _ = run(capsys, "broadcast", "export", str(bid))
     rows = list(csv.DictReader(io.StringIO(out)))
     assert code == 0 and len(rows) == 4
@@ -150,5 +162,55 @@ def test_export_and_report(env, capsys, tmp_path):
     assert lines[0] == "month,topic,channel,broadcasts,sent,blocked,failed,skipped,unknown"
     assert lines[1] == "2031-10,tuyen_sinh,telegram,1,3,1,0,0,0"
     assert "items_sent,1" in lines and "yearly_target,180" in lines
+    assert "questions_asked,3" in lines and "questions_answered,2" in lines and "reach,3" in lines
+    assert "Câu hỏi nhận được: 3; bot trả lời được: 2 (67%)" in out
+    assert "  03: 1 / 1" in out and "  10: 2 / 1" in out
+    assert "mục tiêu ít nhất 180" in out and "0,6%" in out  # 1 item of the 180 a year
+    code, out, _ = run(capsys, "report", "--year", "2031", "--csv", "-")
+    assert code == 0 and out.splitlines()[:2] == lines[:2] and "BÁO CÁO" not in out
+    code, out, _ = run(capsys, "report", "--year", "2029")
+    assert code == 0 and "Chưa có tin nào được gửi trong năm." in out and "0,0%" in out
     code, _, err = run(capsys, "broadcast", "export", "999")
     assert code == 1 and "no broadcast 999" in err
+
+
+def test_promotion_warns_when_zalo_limits_would_be_exceeded(env, capsys, monkeypatch):
+    from datetime import timedelta
+
+    from bot.storage.db import create_engine, migrate
+    from bot.storage.repo import Store
+    from scheduler.store import BroadcastStore, Outcome
+    from tests.scheduler.conftest import add_subscribers
+
+    monkeypatch.setenv("CHONNGHE_ZALO_OA_PROMO_PER_DAY", "1")
+
+    async def promo_sent_today():
+        engine = create_engine(env)
+        await migrate(engine)
+        store = Store(engine)
+        await add_subscribers(store, 2)
+        await add_subscribers(store, 3, channel="zalo_oa", start=1000)
+        bstore = BroadcastStore(store)
+        row = await bstore.create(text="Ưu đãi", topics=["tuyen_sinh"], status="scheduled",
+                                  send_at=store.clock.now(), promotion=True)
+        await bstore.start_sending(row.id)
+        claimed = [c for c in await bstore.claim("w", 10, lease=timedelta(minutes=1)) if c.channel == "zalo_oa"]
+        await bstore.apply("w", [c.id for c in claimed], [
+            *(Outcome(c.id, "sent", at=store.clock.now(), attempts=1) for c in claimed[:2]),
+            Outcome(claimed[2].id, "failed", error="x", attempts=1)],  # not delivered: does not count
+            lease=timedelta(minutes=1))
+        await engine.dispose()
+
+    asyncio.run(promo_sent_today())
+    code, out, err = run(capsys, "broadcast", "create", "--text", "Học bổng", "--topic", "tuyen_sinh", "--promotion")
+    assert code == 0, err
+    bid = int(out)
+    assert "a Zalo OA promotion" in err
+    assert "reach now: 3 of 5 (telegram 2, zalo_oa 1/3)" in err
+    assert "warning: ⚠️ Tin quảng bá vượt giới hạn của Zalo OA" in err and "2 recipient(s) will be skipped" in err
+    code, out, _ = run(capsys, "broadcast", "show", str(bid), "--json")
+    assert json.loads(out)["promotion"] is True
+    code, out, err = run(capsys, "broadcast", "create", "--text", "Thông báo", "--topic", "tuyen_sinh")
+    assert code == 0 and "reach now: 5 of 5 (telegram 2, zalo_oa 3)" in err and "warning" not in err
+    code, out, err = run(capsys, "broadcast", "edit", out.strip(), "--promotion")
+    assert code == 0 and "2 recipient(s) will be skipped" in err

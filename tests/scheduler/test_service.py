@@ -152,3 +152,62 @@ async def test_calendar_drafts_are_created_once_and_roll_over(settings, store, c
     assert len(await broadcasts.bstore.list(["draft"])) == len(drafts)
     # Nothing of it is scheduled: staff approve first.
     assert await broadcasts.bstore.list(["scheduled"]) == []
+
+
+async def test_calendar_rolls_over_into_the_next_years(settings, store, clock, outbound, broadcasts, content_dir):
+    from datetime import UTC, datetime
+
+    campaigns = load_content(content_dir).campaigns
+    service = make_service(settings, store, clock, outbound, broadcasts, campaigns=campaigns)
+    clock.set(datetime(2026, 12, 31, 16, 0, tzinfo=UTC))  # 23:00 on New Year's Eve in Hải Phòng
+    await service.sync()
+
+    async def keys() -> set[str]:
+        return {d.campaign_key for d in await broadcasts.bstore.list(["draft"], limit=1000)}
+
+    before = await keys()
+    assert "mua_tuyen_sinh.mo_dau:2027" in before and "ngay_ky_nang_lao_dong.chao_mung:2027" in before
+    assert not any(k.endswith(":2028") for k in before)
+    assert "tuan_le_ky_nang_nghe.thong_bao:2026" in before  # undated: this year and the next
+    clock.set(datetime(2027, 1, 1, 1, 0, tzinfo=UTC))  # 08:00 on 1 January: a new day, a new year
+    await service.sync()
+    after = await keys()
+    assert "tuan_le_ky_nang_nghe.thong_bao:2028" in after and after > before
+    clock.set(datetime(2027, 6, 1, 2, 0, tzinfo=UTC))  # June: next year's enrollment season is within a year
+    await service.sync()
+    june = await keys()
+    assert "mua_tuyen_sinh.mo_dau:2028" in june and "ngay_ky_nang_lao_dong.chao_mung:2028" not in june
+    await service.sync()  # the same day again: nothing new
+    assert await keys() == june
+    await service.leader.release()
+
+
+async def test_a_slow_sync_is_not_doubled_and_not_logged(settings, store, clock, outbound, broadcasts, caplog):
+    import asyncio
+    import logging
+
+    service = make_service(settings, store, clock, outbound, broadcasts)
+    job_options = {}
+    real_sync = service.sync
+    runs = 0
+
+    async def slow_sync():
+        nonlocal runs
+        async with service._sync_lock:
+            runs += 1
+            await asyncio.sleep(0.4)  # eight poll intervals: a big broadcast starting, a slow database
+
+    await real_sync()
+    service.sync = slow_sync
+    caplog.set_level(logging.DEBUG, logger="apscheduler")
+    await service.start()
+    try:
+        job = service.scheduler.get_job("sync")
+        job_options = {"misfire": job.misfire_grace_time, "coalesce": job.coalesce, "max": job.max_instances}
+        await asyncio.sleep(0.9)
+    finally:
+        await service.stop()
+    assert job_options == {"misfire": None, "coalesce": True, "max": 3}
+    assert 1 <= runs <= 3  # ticks during a running sync did nothing
+    assert not [r for r in caplog.records if "maximum number of running instances" in r.getMessage()]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING and r.name.startswith("apscheduler")]

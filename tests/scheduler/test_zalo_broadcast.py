@@ -16,7 +16,7 @@ from bot.storage.models import Delivery
 from bot.types import UserRef
 from scheduler.broadcasts import Broadcasts
 from scheduler.service import SchedulerService
-from scheduler.store import BroadcastStore, Outcome
+from scheduler.store import Outcome
 from tests.conftest import BACKENDS
 from tests.scheduler.conftest import FakeAdapter, add_subscribers, eventually
 
