@@ -4,7 +4,6 @@ repeated message ids, errors, the webhook's secret), never logging the token."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import socket
@@ -30,6 +29,7 @@ from bot.config import Settings
 from bot.outbound import NullLimiter
 from bot.storage.models import ProcessedUpdate, User
 from bot.types import Button, Incoming, Reply, UserRef
+from tests.conftest import BACKENDS
 from tests.fakes import FIXTURE_CONTENT, eventually, running_app
 from tests.fakes.zalo_bot_api import DEFAULT_TOKEN, FakeZaloBot
 
@@ -59,6 +59,12 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+async def settled(app) -> None:
+    """Every update taken in has gone through the conversation (intake queue and handlers both empty)."""
+    channel = app.channels["zalo_bot"]
+    await eventually(lambda: not channel._side and app.conversation.in_flight == 0, what="settled")
 
 
 class ZUser:
@@ -121,6 +127,7 @@ def test_long_chat_ids_fit_the_kv_key():
     assert len(long) <= 64 and long != menu_key("zalo_bot", "y" * 200)
 
 
+@pytest.mark.parametrize("db_url", BACKENDS, indirect=True)
 async def test_menu_memory_maps_a_number_to_the_payload_and_survives_a_restart(store, clock):
     chat = "c1"
     text = Incoming(UserRef("zalo_bot", chat), text=" 2 ", chat_id=chat, message_id="m1")
@@ -318,6 +325,7 @@ async def test_bare_updates_are_handled_too(app, fake):
     assert "chủ đề" in reply.text
 
 
+@pytest.mark.parametrize("db_url", BACKENDS, indirect=True)
 async def test_a_repeated_message_id_is_processed_once_even_after_a_restart(db_url, fake):
     settings = make_settings(db_url, fake)
     async with running_app(settings, limiter=NullLimiter()) as app:
@@ -325,14 +333,14 @@ async def test_a_repeated_message_id_is_processed_once_even_after_a_restart(db_u
             fake.push_text(USER, "/chude", message_id="dup-1")
         await fake.wait_messages(USER, 1)
         await fake.wait_for(lambda: not fake.updates, what="all handed out")
-        await eventually(lambda: app.conversation.in_flight == 0)
+        await settled(app)
         assert len(fake.messages_to(USER)) == 1
     async with running_app(settings, limiter=NullLimiter()) as app:
         fake.push_text(USER, "/chude", message_id="dup-1")  # handed out again after the restart
         fake.push_text(USER, "/trogiup", message_id="new-2")
         (help_,) = await fake.wait_messages(USER, 1, after=1)
         assert "Mình có thể" in help_.text
-        await eventually(lambda: app.conversation.in_flight == 0)
+        await settled(app)
         assert len(fake.messages_to(USER)) == 2
         async with app.store.session() as s:
             keys = (await s.execute(sa.select(ProcessedUpdate.key).where(ProcessedUpdate.source == "zalo_bot")))
@@ -365,7 +373,7 @@ async def test_the_token_is_never_logged(db_url, fake, caplog):
         await fake.wait_for(lambda: not fake.failures["sendMessage"], what="the failed send")
         (ok,) = await ZUser(fake).say("/chude")
         assert "chủ đề" in ok.text
-        await eventually(lambda: app.conversation.in_flight == 0)
+        await settled(app)
     # A refused token and an unreachable server are logged too.
     async with running_app(make_settings(db_url, fake, zalo_bot_token="999:wrongTokenValue123"),
                            limiter=NullLimiter()) as app:
@@ -427,8 +435,7 @@ async def test_forged_webhook_gets_401_and_nothing_happens(hooked, fake):
     assert (await fake.post_webhook(b"{not json", secret=SECRET))[0] == 400
     assert (await fake.post_webhook(b"[1, 2]", secret=SECRET))[0] == 400
     assert (await fake.post_webhook({"hello": "world"}, secret=SECRET))[0] == 400
-    await asyncio.sleep(0.1)
-    await eventually(lambda: hooked.conversation.in_flight == 0)
+    await settled(hooked)
     assert fake.messages_to(USER) == []
     async with hooked.store.session() as s:
         assert (await s.execute(sa.select(sa.func.count()).select_from(User))).scalar_one() == 0
@@ -448,7 +455,7 @@ async def test_webhook_conversation_and_redelivery(hooked, fake):
     for _ in range(3):
         assert (await fake.post_webhook(update, secret=SECRET))[0] == 200
     await fake.wait_messages(USER, 1, after=3)
-    await eventually(lambda: hooked.conversation.in_flight == 0)
+    await settled(hooked)
     assert len(fake.messages_to(USER)) == 4
     assert all(status == 200 for status in fake.webhook_posts)
     assert re.search(r"chủ đề", fake.messages_to(USER)[-1].text)
