@@ -216,6 +216,9 @@ class AnswerEngine:
         self.starts = np.array(starts, dtype=np.int64)
         self.vocab = sorted(t for t in df if " " not in t)
         self.vocab_set = frozenset(self.vocab)
+        # Per document, the total weight of its words (the "narrower entry" rule subtracts what a
+        # question shares with it): precomputed, it is the hot loop of a question.
+        self.doc_weight = [sum(self.weight(t) for t in words) for words in self.doc_words]
         # Names of trades: the id ("nghe.co_khi" -> "co khi"), the title without "Nghề", what its
         # brackets add ("Cắt gọt kim loại (cơ khí)") and the tags no other trade has ("may_mac").
         trades = [(i, e) for i, e in enumerate(entries) if e.kind == "trade"]
@@ -312,7 +315,8 @@ class AnswerEngine:
         content = [t for t in toks if t not in STOP]
         content += [p for p in map(" ".join, itertools.pairwise(toks)) if p in self.compounds]
         content = content or toks
-        total = sum(self.weight(t) for t in content)
+        qw = {t: self.weight(t) for t in content}
+        total = sum(qw[t] for t in content)
         named = self.named_trades(toks)
         pairs = [f"{a} {b}" for a, b in itertools.pairwise(toks) if not (a in STOP and b in STOP)]
         pair_total = sum(self.idf.get(t, self.max_idf * 0.5) for t in pairs)
@@ -320,7 +324,7 @@ class AnswerEngine:
         results = []
         for i in ranked:
             known = self.entry_terms[i]
-            cov = sum(self.weight(t) for t in content if t in known) / total
+            cov = sum(qw[t] for t in content if t in known) / total
             if pair_total:
                 pair_cov = sum(self.idf[t] for t in pairs if t in known) / pair_total
                 cov = self.UNI * cov + (1 - self.UNI) * pair_cov
@@ -328,13 +332,13 @@ class AnswerEngine:
             # The title says what the entry is about: of entries that know the words equally well
             # ("miễn học phí" is in the fee-waiver, disability and veterans entries), the one whose
             # title has them is the question's topic.
-            title = sum(self.weight(t) for t in content if t in self.title_terms[i]) / total
+            title = sum(qw[t] for t in content if t in self.title_terms[i]) / total
             bonus = self.TITLE_WEIGHT * title
             # The entry's example that says least beyond the question: when even that one adds
             # words ("con gái học nghề gì dễ xin việc" for "học nghề gì dễ xin việc"), the entry
             # is about something narrower than what was asked.
             start, end = int(self.starts[i]), int(self.starts[i + 1]) if i + 1 < len(self.starts) else self.n_docs
-            extra = min((sum(self.weight(t) for t in self.doc_words[d] if t not in qset)
+            extra = min((self.doc_weight[d] - sum(qw[t] for t in self.doc_words[d] & qset)
                          for d in range(start, end) if scores[d] > 0 and self.doc_words[d]), default=0.0)
             if not (named and i in named):  # a named trade's page answers whatever is asked about it
                 bonus -= self.EXTRA_WEIGHT * extra / (extra + total)
