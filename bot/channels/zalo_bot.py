@@ -70,6 +70,7 @@ MAX_BACKOFF = 30.0
 TOKEN_RETRY = 60.0  # seconds between getMe attempts while the token is refused
 DEDUP_WINDOW = timedelta(days=2)
 PRUNE_EVERY = 3600.0
+STOP_GRACE = 25.0  # seconds stop() waits for messages still queued per chat
 CONNECTIONS = 64
 TEXT_EVENT = "message.text.received"
 START_WORDS = {"bat dau", "batdau"}  # "Bắt đầu" typed (Zalo users seldom type a slash): same as /start
@@ -367,7 +368,9 @@ class ZaloBotChannel:
                     await task
         self._runner = self._pruner = None
         if self._side:
-            await asyncio.wait(set(self._side), timeout=5)
+            # Messages taken in but queued behind their chat's previous one still reach the conversation
+            # (the app drains it right after, with a 30 s grace).
+            await asyncio.wait(set(self._side), timeout=STOP_GRACE)
 
     async def close(self) -> None:
         """Release the HTTP session (after the conversation and the scheduler are done sending)."""
@@ -507,8 +510,10 @@ class ZaloBotChannel:
         return True
 
     async def _hand_over(self, previous: asyncio.Task | None, incoming: Incoming) -> None:
-        """Map a bare number to the chat's last menu, then submit to the conversation, in arrival order
-        per chat (the menu lookup is a database read, so a later message must not overtake it)."""
+        """Map a bare number to the chat's last menu, then submit to the conversation; done when the
+        conversation has answered it. A chat's next message waits for that: its number must be read
+        against the menu the answer to this one shows (someone typing "1" then "2" quickly answers two
+        menus), and a later message must not overtake an earlier one. Chats run concurrently."""
         if previous is not None:
             await asyncio.wait([previous])
         incoming = await self.menus.resolve(incoming)
@@ -521,10 +526,12 @@ class ZaloBotChannel:
                     log.info("zalo_bot: message %s seen before, skipped", incoming.message_id)
                 return fresh
         try:
-            self.conversation.submit(incoming, once=once)
+            handled = self.conversation.submit(incoming, once=once)
         except RuntimeError:
             log.warning("zalo_bot: shutting down, message %s from %s not handled", incoming.message_id,
                         incoming.user)
+            return
+        await asyncio.wait([handled])
 
     async def _prune_loop(self) -> None:
         while True:

@@ -312,6 +312,18 @@ async def test_polling_conversation_with_numbered_answers(app, fake):
     assert (await app.store.get_user(UserRef("zalo_bot", USER))).role == "hs_thpt"
 
 
+async def test_numbers_typed_quickly_answer_successive_menus(app, fake):
+    an = ZUser(fake)
+    await an.say("/start", expect=2)
+    before = len(an.inbox)
+    fake.push_text(USER, "1")  # Học sinh THCS, which asks the age...
+    fake.push_text(USER, "2")  # ...answered before the question arrived: 16 or older
+    await fake.wait_messages(USER, 2, after=before)
+    await settled(app)
+    user = await app.store.get_user(UserRef("zalo_bot", USER))
+    assert user.role == "hs_thcs" and user.under_16 is False
+
+
 async def test_idle_polls_get_408_and_the_loop_keeps_polling(app, fake):
     await fake.wait_for(lambda: fake.idle_answers >= 3, within=5, what="three idle polls")
     (reply,) = await ZUser(fake).say("/chude")
