@@ -37,7 +37,7 @@ def abbreviations() -> dict[str, tuple[str, ...]]:
 STOP = frozenset("""
 a ad admin ah ak anh ban bot cam chau chi cho co con cua da day de do duoc em giup gi ha hay hoi khong
 khi la lam luon ma minh moi muon nao nay nen neu nha nhe nhi nho oi on roi sao the thi thay toi tu u
-ve voi vui long xin cac nhung mot duoc biet can
+ve voi vui long xin cac nhung mot duoc biet can khoang
 """.split())
 
 # Words every topic shares ("học nghề ở trường nào, ra làm gì, mấy năm"): they count, but little,
@@ -131,6 +131,18 @@ def _phrases(toks: list[str]) -> list[str]:
     return out
 
 
+def word_forms(text: str) -> list[tuple[str, str]]:
+    """(folded, as written) for each plain word of `text` that carries diacritics: "lái" -> ("lai",
+    "lái"). Abbreviations and words without diacritics are left out (they say nothing about accents)."""
+    abbr = abbreviations()
+    out = []
+    for word in normalize(text).split():
+        folded = fold(word)
+        if folded != word and folded.isalpha() and folded not in abbr and word not in ACCENTED:
+            out.append((folded, word))
+    return out
+
+
 @dataclass(frozen=True)
 class Match:
     kind: str
@@ -151,7 +163,7 @@ class AnswerEngine:
 
     K1, B = 1.2, 0.75
     UNI = 0.7  # weight of single words vs word pairs in the confidence
-    CONF = 0.5  # confidence needed to answer
+    CONF = 0.52  # confidence needed to answer
     SURE = 0.75  # confidence that answers even when the runner-up is close
     MARGIN = 0.05  # relative lead over the runner-up otherwise
     CANDIDATES = 10
@@ -172,13 +184,20 @@ class AnswerEngine:
         self.entry_terms: list[set[str]] = []
         df: Counter = Counter()
         self.title_terms: list[frozenset[str]] = []
+        self.forms: list[dict[str, set[str]]] = []  # per entry: folded word -> the ways it is written
         self.doc_words: list[frozenset[str]] = []  # per document: its words that are not filler
         self.exact: dict[str, int] = {}  # an example question or title, as words -> its entry
         for index, entry in enumerate(entries):
             starts.append(len(doc_terms))
             known: set[str] = set()
             self.title_terms.append(frozenset(t for t in tokens(entry.title) if t not in STOP))
-            for text in (entry.title, *entry.questions, *getattr(entry, "tags", ())):
+            forms: dict[str, set[str]] = defaultdict(set)
+            self.forms.append(forms)
+            texts = (entry.title, *entry.questions, *getattr(entry, "tags", ()))
+            for text in (*texts, entry.answer) if entry.kind == "trade" else texts:
+                for plain in normalize(text).split():  # as written: accented, or plain (any accent)
+                    forms[fold(plain)].add(plain)
+            for text in texts:
                 toks = tokens(text)
                 self.exact.setdefault(" ".join(toks), index)
                 self.doc_words.append(frozenset(t for t in toks if t not in STOP))
@@ -321,9 +340,16 @@ class AnswerEngine:
         pairs = [f"{a} {b}" for a, b in itertools.pairwise(toks) if not (a in STOP and b in STOP)]
         pair_total = sum(self.idf.get(t, self.max_idf * 0.5) for t in pairs)
         qset = set(content)
+        # Words typed with diacritics that fold onto another word ("lái" and "lại", "bằng" and
+        # "băng"): an entry knows them only if it writes them that way, or without diacritics.
+        accented = {f: w for f, w in word_forms(text) if f in qset}
         results = []
         for i in ranked:
             known = self.entry_terms[i]
+            if accented:
+                forms = self.forms[i]
+                known = known - {f for f, w in accented.items() if f in forms and w not in forms[f]
+                                 and f not in forms[f]}
             cov = sum(qw[t] for t in content if t in known) / total
             if pair_total:
                 pair_cov = sum(self.idf[t] for t in pairs if t in known) / pair_total
