@@ -263,3 +263,25 @@ def test_the_examples_the_bot_shows_are_answered(shipped):
     examples = yaml.safe_load((CONTENT_DIR / "texts.yaml").read_text(encoding="utf-8"))["examples"]
     for question in examples:
         assert shipped.answer(question).kind == "answer", question
+
+
+def test_typo_correction_prefers_a_word_that_pairs_with_its_neighbour():
+    base = [*ENTRIES, entry("tuyensinh.thoi_gian", "Thời gian tuyển sinh", "bao giờ tuyển sinh", "tuyen sinh thang may",
+                            "khi nào bắt đầu tuyển sinh", "lịch tuyển sinh năm nay", "hạn nộp hồ sơ"),
+            entry("bot.sang", "Buổi sáng", "sang nay", "buổi sáng làm gì", "sang mai", "sáng sớm", "sang tuan")]
+    eng = AnswerEngine.build(base)
+    assert eng.correct(["tuyen", "sing"]) == ["tuyen", "sinh"]  # "sang" is as close, but "tuyen sinh" is a pair
+    assert eng.answer("tuyen sing nam nay bat dau khi nao").id == "tuyensinh.thoi_gian"
+
+
+def test_words_typed_with_diacritics_are_not_corrected(engine):
+    # "trước" folds to "truoc", which no entry knows; an input method spelled it, so it is no typo of "trực".
+    assert engine.correct(["thang", "truoc"], {"truoc"}) == ["thang", "truoc"]
+
+
+def test_greetings_and_who_is_asking_do_not_dilute_a_long_message(engine):
+    long = ("Xin chào, tôi là phụ huynh, cháu nhà tôi tốt nghiệp lớp 9, học trung cấp có phải đóng học phí "
+            "không ạ? Tôi cảm ơn.")
+    assert engine.answer(long).id == "chinhsach.mien_hoc_phi"
+    words = AnswerEngine.features(tokens("Xin chào, tôi là phụ huynh"))
+    assert "chao" not in words and "huynh" not in words  # filler: they would weigh as unknown words

@@ -37,7 +37,7 @@ def abbreviations() -> dict[str, tuple[str, ...]]:
 STOP = frozenset("""
 a ad admin ah ak anh ban bot cam chau chi cho co con cua da day de do duoc em giup gi ha hay hoi khong
 khi la lam luon ma minh moi muon nao nay nen neu nha nhe nhi nho oi on roi sao the thi thay toi tu u
-ve voi vui long xin cac nhung mot duoc biet can khoang
+ve voi vui long xin cac nhung mot duoc biet can khoang chao huynh
 """.split())
 
 # Words every topic shares ("học nghề ở trường nào, ra làm gì, mấy năm"): they count, but little,
@@ -253,6 +253,9 @@ class AnswerEngine:
                 if toks:
                     names_seen.add((toks, i))
         self.trade_names = sorted(names_seen)
+        self.names_by_first: dict[str, list[tuple[tuple[str, ...], int]]] = defaultdict(list)
+        for name, i in self.trade_names:
+            self.names_by_first[name[0]].append((name, i))
         self.trade_set = frozenset(i for _, i in self.trade_names)
         # Pairs of filler words that are names ("cơ khí" folds to "co khi": "có" + "khi"): kept as content.
         self.compounds = frozenset(
@@ -274,15 +277,27 @@ class AnswerEngine:
         content = [t for t in toks if t not in STOP] or toks
         return content + [f"{a} {b}" for a, b in itertools.pairwise(toks)]
 
-    def correct(self, toks: list[str]) -> list[str]:
-        """Replace unknown words of 4+ letters by the closest known word (typos), if close enough."""
-        out = []
-        for t in toks:
-            if t in self.vocab_set or t in STOP or len(t) < 4 or t.isdigit():
-                out.append(t)
+    def correct(self, toks: list[str], keep: frozenset[str] | set[str] = frozenset()) -> list[str]:
+        """Replace unknown words of 4+ letters by the closest known word (typos), if close enough.
+        Words in `keep` (typed with diacritics: an input method spelled them) stay. Between equally
+        close words, the one that makes a known pair with a neighbour wins ("tuyen sing" -> "sinh",
+        not "sang"), then the most common one."""
+        out = list(toks)
+        for j, t in enumerate(toks):
+            if t in self.vocab_set or t in STOP or len(t) < 4 or t.isdigit() or t in keep:
                 continue
-            best = process.extractOne(t, self.vocab, scorer=Levenshtein.normalized_similarity, score_cutoff=0.75)
-            out.append(best[0] if best else t)
+            found = process.extract(t, self.vocab, scorer=Levenshtein.normalized_similarity, score_cutoff=0.75,
+                                    limit=8)
+            if not found:
+                continue
+            top = found[0][1]
+            prev = out[j - 1] if j else None
+            nxt = toks[j + 1] if j + 1 < len(toks) else None
+
+            out[j] = min((c for c, score, _ in found if score >= top - 1e-9),
+                         key=lambda c, prev=prev, nxt=nxt: (
+                             f"{prev} {c}" not in self.idf and f"{c} {nxt}" not in self.idf,
+                             self.idf.get(c, self.max_idf), c))
         return out
 
     CUES = frozenset({"nghe", "hoc", "tho", "nganh", "lam"})
@@ -292,9 +307,9 @@ class AnswerEngine:
         announces a trade and the end or a filler word: "học may" or "nghề hàn có khó không" name a
         trade, "ngắn hạn" and "học máy lạnh" do not name sewing or welding."""
         found: set[int] = set()
-        for name, i in self.trade_names:
-            n = len(name)
-            for j in range(len(toks) - n + 1):
+        for j, first in enumerate(toks):
+            for name, i in self.names_by_first.get(first, ()):
+                n = len(name)
                 if tuple(toks[j:j + n]) != name:
                     continue
                 if n == 1:
@@ -303,7 +318,6 @@ class AnswerEngine:
                             after is None or after in STOP or after in GENERIC):
                         continue
                 found.add(i)
-                break
         return found
 
     def answer(self, text: str) -> Match:
@@ -318,7 +332,8 @@ class AnswerEngine:
             return Match("greeting", None, 1.0, norm, ())
         if THANKS.match(folded):
             return Match("thanks", None, 1.0, norm, ())
-        toks = self.correct(toks)
+        typed = {f for f, _ in word_forms(text)}
+        toks = self.correct(toks, typed)
         found = [self.postings[t] for t in set(self.features(toks)) if t in self.postings]
         if not found or not self.ids:
             return Match("none", None, 0.0, norm, ())
