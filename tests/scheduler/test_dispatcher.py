@@ -192,6 +192,9 @@ async def test_crash_mid_way_then_restart_resumes_without_resending(store, adapt
     for task in [*first._tasks, first.writer.task]:
         task.cancel()
     await asyncio.gather(*first._tasks, first.writer.task, return_exceptions=True)
+    # A killed process takes its database connections (and SQLite's file locks) with it; in one
+    # process, a cancelled task can leave its connection mid-transaction: close them all.
+    await store.engine.dispose()
     received_before = Counter(adapter.receivers())
 
     # The next start: SQLite reaps every 'sending' row; PostgreSQL waits for the lease to run out.
