@@ -58,10 +58,27 @@ def env_for(tmp_path: Path, fake, rate: int) -> dict[str, str]:
     return env
 
 
+_STARTED: list[asyncio.subprocess.Process] = []
+
+
+@pytest.fixture(autouse=True)
+async def _no_stray_servers():
+    """Whatever happens in a test (a timeout, a failed assertion before its `finally`), no
+    `chonnghe serve` outlives it."""
+    yield
+    while _STARTED:
+        proc = _STARTED.pop()
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
 async def serve(env: dict[str, str], tmp_path: Path) -> asyncio.subprocess.Process:
     with open(tmp_path / "serve.log", "ab") as log:  # noqa: ASYNC230 - a test helper; the child inherits it
-        return await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "serve", cwd=tmp_path, env=env,
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "serve", cwd=tmp_path, env=env,
                                                     stdout=log, stderr=log)
+    _STARTED.append(proc)
+    return proc
 
 
 async def cli(env: dict[str, str], tmp_path: Path, *args: str) -> tuple[int, str, str]:

@@ -42,6 +42,7 @@ async def test_sigkill_mid_way_then_restart(db_url):
                               send_at=store.clock.now())
     assert row.id == 1 and await bstore.start_sending(row.id) == RECIPIENTS
     server = FakeServer()
+    first = second = None
     try:
         await server.start()
         first = await worker(db_url, server.url)
@@ -60,6 +61,10 @@ async def test_sigkill_mid_way_then_restart(db_url):
         assert await asyncio.wait_for(second.wait(), 60) == 0
         received = await server.received()
     finally:
+        for proc in (first, second):  # a failed test leaves no worker behind
+            if proc is not None and proc.returncode is None:
+                proc.kill()
+                await proc.wait()
         await server.close()
     rows = {pid: status for pid, status, _ in await deliveries(store, row.id)}
     counts = await bstore.counts(row.id)
