@@ -12,7 +12,6 @@ import sys
 import aiohttp
 import pytest
 
-from bot.content.loader import load_content
 from tests.conftest import CONTENT_DIR, ROOT
 from tests.fakes import FIXTURE_CONTENT
 from tests.fakes.telegram_api import FakeTelegram
@@ -22,11 +21,8 @@ VIETNAMESE = re.compile(r"[ăâđêôơưáàảãạấầẩẫậắằẳẵ
 
 
 def content_for_serve() -> str:
-    """The real content once it validates (it is being written alongside), else the test fixture."""
-    base = load_content(CONTENT_DIR)
-    if base.ok and base.entries and "tuyen_sinh" in base.topics:
-        return str(CONTENT_DIR)
-    return str(FIXTURE_CONTENT)
+    """The shipped content: what `chonnghe serve` runs with."""
+    return str(CONTENT_DIR)
 
 
 class Serve:

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from bot.cli.common import add_content_option, settings_or_exit
+from bot.cli.common import add_content_option, content_or_exit, settings_or_exit
 from bot.config import Settings
 
 CREATED_BY = "cli"
@@ -93,7 +93,6 @@ def _quiet_flag(parser: argparse.ArgumentParser) -> None:
 @asynccontextmanager
 async def open_broadcasts(settings: Settings) -> AsyncIterator[Any]:
     """The broadcast service over the configured database (migrated first), with the content's topics."""
-    from bot.content import load_content
     from bot.storage.db import create_engine, migrate
     from bot.storage.repo import Store
     from scheduler.broadcasts import Broadcasts
@@ -107,7 +106,7 @@ async def open_broadcasts(settings: Settings) -> AsyncIterator[Any]:
         def topics() -> dict[str, str]:
             nonlocal base
             if base is None:
-                base = load_content(settings.content_dir)
+                base = content_or_exit(settings)  # broken or missing content: its report, exit 1
             return {t.id: t.label for t in base.topics.values()}
 
         yield Broadcasts(store, settings, topics=topics)
