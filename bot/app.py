@@ -4,6 +4,7 @@ wires them together and runs the service until SIGTERM."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import signal
@@ -42,6 +43,7 @@ class App:
     channel_status: dict[str, str] = field(default_factory=dict)  # channel -> "on" or why it is off
     scheduler: Any = None
     runner: web.AppRunner | None = None
+    pruner: asyncio.Task | None = None
     started_at: float = field(default_factory=time.monotonic)
 
     @property
@@ -124,6 +126,8 @@ async def start(app: App) -> None:
     for name, adapter in app.channels.items():
         await adapter.start()
         log.info("channel %s started", name)
+    if app.channels:
+        app.pruner = asyncio.create_task(_prune_processed(app.store), name="prune-processed-updates")
     if app.scheduler is not None:
         await app.scheduler.start()
 
@@ -137,8 +141,31 @@ def settle() -> None:
     gc.freeze()
 
 
+PRUNE_EVERY = 3600.0
+
+
+async def _prune_processed(store: Store) -> None:
+    """Forget the platforms' update / message ids older than DEDUP_WINDOW (every channel's dedup)."""
+    from bot.channels.base import DEDUP_WINDOW
+
+    while True:
+        try:
+            removed = await store.prune_processed(DEDUP_WINDOW)
+            if removed:
+                log.info("pruned %d processed update ids", removed)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the database may be away for a while: try again next time
+            log.warning("pruning processed updates failed: %s", exc)
+        await asyncio.sleep(PRUNE_EVERY)
+
+
 async def stop(app: App) -> None:
     """Stop receiving, finish in-flight updates and sends, then close everything."""
+    if app.pruner is not None:
+        app.pruner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await app.pruner
     for adapter in app.channels.values():
         try:
             await adapter.stop()

@@ -2,11 +2,42 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
 from typing import Protocol
 
 from aiohttp import web
 
 from bot.types import Reply
+
+# How long a platform's update / message ids are remembered to drop redeliveries (processed_updates):
+# platforms redeliver within a day (Telegram keeps undelivered updates 24 h). The app prunes older rows.
+DEDUP_WINDOW = timedelta(days=2)
+
+
+class ReceiveTrouble:
+    """Why receiving has been failing, for staff (/thongke): set by a channel's polling or webhook
+    set-up, cleared when it works again. A rejected token is shown at once, anything else after
+    five minutes (a network blip is not news)."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self.why: str | None = None
+        self.since: float | None = None
+
+    def set(self, why: str | None) -> None:
+        if why is None:
+            self.why = self.since = None
+        elif self.why is None:
+            self.why, self.since = why, asyncio.get_running_loop().time()
+
+    def alerts(self) -> list[str]:
+        if self.why is None or self.since is None:
+            return []
+        minutes = (asyncio.get_running_loop().time() - self.since) / 60
+        if self.why.startswith("token") or minutes >= 5:
+            return [f"{self.label}: {self.why} (từ {minutes:.0f} phút trước)"]
+        return []
 
 
 class SendError(Exception):

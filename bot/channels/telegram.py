@@ -11,8 +11,8 @@ errors, never crashing) or webhook (POST /telegram/webhook on the project's aioh
 with setWebhook at CHONNGHE_PUBLIC_URL + that path; the X-Telegram-Bot-Api-Secret-Token header is checked
 in constant time: missing or forged -> 401 and nothing happens). Each update becomes a neutral Incoming
 handed to the Conversation (one chat in order, chats concurrently). An update_id seen before (a webhook
-redelivery, a poll repeated after a crash) is processed once: the processed_updates table, pruned after
-DEDUP_WINDOW.
+redelivery, a poll repeated after a crash) is processed once: the processed_updates table (the app
+prunes it after bot.channels.base.DEDUP_WINDOW).
 
 Sending: replies become sendMessage calls with inline keyboards (url buttons as links, others as
 callback data, at most 64 bytes), text split past 4,096 characters; Telegram errors are mapped to the
@@ -44,7 +44,7 @@ from telegram.error import (
     TelegramError,
 )
 
-from bot.channels.base import Blocked, Permanent, RateLimited, Transient
+from bot.channels.base import Blocked, Permanent, RateLimited, ReceiveTrouble, Transient
 from bot.channels.telegram_request import AiohttpRequest, JsonRequestData
 from bot.types import Incoming, Reply, UserRef
 
@@ -65,8 +65,6 @@ MAX_CALLBACK_DATA = 64  # bytes
 POLL_TIMEOUT = 25  # seconds a getUpdates call may wait (long polling)
 POLL_LIMIT = 100
 MAX_BACKOFF = 30.0
-DEDUP_WINDOW = timedelta(days=2)  # Telegram keeps undelivered updates for 24 h
-PRUNE_EVERY = 3600.0
 LIVE_CONNECTIONS = 256  # concurrent connections for sendMessage & co. (the poller has its own two)
 
 # Shown in Telegram's command menu (setMyCommands); the handlers accept more (staff commands, /vaitro...).
@@ -253,27 +251,14 @@ class TelegramChannel:
         self._offset: int | None = None
         self._acked: int | None = None
         self._runner: asyncio.Task | None = None
-        self._pruner: asyncio.Task | None = None
         self._side: set[asyncio.Task] = set()
         self._accepting = False
         self.username: str | None = None
-        self._trouble: str | None = None  # why receiving is failing, for /thongke
-        self._trouble_since: float | None = None
+        self.trouble = ReceiveTrouble("Telegram")  # why receiving is failing, for /thongke
 
     def alerts(self) -> list[str]:
         """Lines for staff when receiving has been failing for a while (a rejected token, no network)."""
-        if self._trouble is None or self._trouble_since is None:
-            return []
-        minutes = (asyncio.get_running_loop().time() - self._trouble_since) / 60
-        if self._trouble.startswith("token") or minutes >= 5:
-            return [f"Telegram: {self._trouble} (từ {minutes:.0f} phút trước)"]
-        return []
-
-    def _fault(self, why: str | None) -> None:
-        if why is None:
-            self._trouble = self._trouble_since = None
-        elif self._trouble is None:
-            self._trouble, self._trouble_since = why, asyncio.get_running_loop().time()
+        return self.trouble.alerts()
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -288,17 +273,15 @@ class TelegramChannel:
             self._secret = configured or await self.store.kv_setdefault(SECRET_KEY, secrets.token_urlsafe(32))
         self._accepting = True
         self._runner = asyncio.create_task(self._run(), name="telegram-runner")
-        self._pruner = asyncio.create_task(self._prune_loop(), name="telegram-prune")
 
     async def stop(self) -> None:
         """Stop receiving. Updates already handed to the conversation finish (the app drains it)."""
         self._accepting = False
-        for task in (self._runner, self._pruner):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-        self._runner = self._pruner = None
+        if self._runner is not None:
+            self._runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._runner
+        self._runner = None
         if self.mode == "polling" and self._offset is not None and self._offset != self._acked:
             # Confirm the last batch, or Telegram hands it out again at the next start (harmless, as
             # update ids are deduplicated, but wasteful).
@@ -333,17 +316,17 @@ class TelegramChannel:
                 if me.id:
                     self.bot_id = me.id
                 log.info("telegram: connected as @%s (%s mode)", me.username, self.mode)
-                self._fault(None)
+                self.trouble.set(None)
                 break
             except asyncio.CancelledError:
                 raise
             except InvalidToken:
                 log.error("telegram: the token was rejected (CHONNGHE_TELEGRAM_TOKEN); retrying in 60 s")
-                self._fault("token bị từ chối, kiểm tra CHONNGHE_TELEGRAM_TOKEN")
+                self.trouble.set("token bị từ chối, kiểm tra CHONNGHE_TELEGRAM_TOKEN")
                 await asyncio.sleep(60)
             except Exception as exc:
                 log.warning("telegram: getMe failed (%s); retrying in %.0f s", exc, delay)
-                self._fault("không kết nối được tới máy chủ Telegram")
+                self.trouble.set("không kết nối được tới máy chủ Telegram")
                 await asyncio.sleep(delay)
                 delay = min(MAX_BACKOFF, delay * 2)
         with contextlib.suppress(Exception):
@@ -384,7 +367,7 @@ class TelegramChannel:
             try:
                 updates = await self._get_updates()
                 self._acked = self._offset
-                self._fault(None)
+                self.trouble.set(None)
                 delay = 1.0
             except asyncio.CancelledError:
                 raise
@@ -395,7 +378,7 @@ class TelegramChannel:
                 continue
             except InvalidToken:
                 log.error("telegram: the token was rejected while polling; retrying in 60 s")
-                self._fault("token bị từ chối, kiểm tra CHONNGHE_TELEGRAM_TOKEN")
+                self.trouble.set("token bị từ chối, kiểm tra CHONNGHE_TELEGRAM_TOKEN")
                 await asyncio.sleep(60)
                 continue
             except Conflict as exc:
@@ -405,7 +388,7 @@ class TelegramChannel:
                 continue
             except Exception as exc:  # NetworkError, TimedOut, 5xx, a bug: never crash the loop
                 log.warning("telegram: getUpdates failed (%s); retrying in %.0f s", exc, delay)
-                self._fault("không nhận được tin nhắn từ Telegram")
+                self.trouble.set("không nhận được tin nhắn từ Telegram")
                 await asyncio.sleep(delay)
                 delay = min(MAX_BACKOFF, delay * 2)
                 continue
@@ -468,18 +451,6 @@ class TelegramChannel:
             await self.bot.answer_callback_query(query_id)
         except Exception as exc:  # an old query (over 15 minutes) answers 400: harmless
             log.debug("telegram: answerCallbackQuery failed: %s", exc)
-
-    async def _prune_loop(self) -> None:
-        while True:
-            try:
-                removed = await self.store.prune_processed(DEDUP_WINDOW)
-                if removed:
-                    log.info("telegram: pruned %d processed update ids", removed)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("pruning processed updates failed: %s", exc)
-            await asyncio.sleep(PRUNE_EVERY)
 
     # --- webhook -------------------------------------------------------------------------------
 

@@ -40,13 +40,12 @@ import json
 import logging
 import re
 import unicodedata
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import web
 
-from bot.channels.base import Blocked, Permanent, RateLimited, SendError, Transient
+from bot.channels.base import Blocked, Permanent, RateLimited, ReceiveTrouble, SendError, Transient
 from bot.channels.numbered import MenuMemory, Rendered, render
 from bot.types import Incoming, Reply, UserRef
 
@@ -68,8 +67,6 @@ MIN_IDLE_INTERVAL = 0.25  # a 408 faster than this means the server does not lon
 FIRST_BACKOFF = 1.0  # seconds after a first failure, doubling up to MAX_BACKOFF
 MAX_BACKOFF = 30.0
 TOKEN_RETRY = 60.0  # seconds between getMe attempts while the token is refused
-DEDUP_WINDOW = timedelta(days=2)
-PRUNE_EVERY = 3600.0
 STOP_GRACE = 25.0  # seconds stop() waits for messages still queued per chat
 CONNECTIONS = 64
 TEXT_EVENT = "message.text.received"
@@ -324,28 +321,15 @@ class ZaloBotChannel:
         self.menus = MenuMemory(store, CHANNEL)
         self._secret = settings.zalo_bot_secret or ""
         self._runner: asyncio.Task | None = None
-        self._pruner: asyncio.Task | None = None
         self._intake: dict[str, asyncio.Task] = {}  # chat -> its newest update on the way to the conversation
         self._side: set[asyncio.Task] = set()
         self._accepting = False
         self.bot_name: str | None = None
-        self._trouble: str | None = None  # why receiving is failing, for /thongke
-        self._trouble_since: float | None = None
+        self.trouble = ReceiveTrouble("Zalo Bot")  # why receiving is failing, for /thongke
 
     def alerts(self) -> list[str]:
         """Lines for staff when receiving has been failing for a while (a rejected token, no network)."""
-        if self._trouble is None or self._trouble_since is None:
-            return []
-        minutes = (asyncio.get_running_loop().time() - self._trouble_since) / 60
-        if self._trouble.startswith("token") or minutes >= 5:
-            return [f"Zalo Bot: {self._trouble} (từ {minutes:.0f} phút trước)"]
-        return []
-
-    def _fault(self, why: str | None) -> None:
-        if why is None:
-            self._trouble = self._trouble_since = None
-        elif self._trouble is None:
-            self._trouble, self._trouble_since = why, asyncio.get_running_loop().time()
+        return self.trouble.alerts()
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -356,17 +340,15 @@ class ZaloBotChannel:
         await self.client.open()
         self._accepting = True
         self._runner = asyncio.create_task(self._run(), name="zalo-bot-runner")
-        self._pruner = asyncio.create_task(self._prune_loop(), name="zalo-bot-prune")
 
     async def stop(self) -> None:
         """Stop receiving; updates already taken in reach the conversation (the app then drains it)."""
         self._accepting = False
-        for task in (self._runner, self._pruner):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-        self._runner = self._pruner = None
+        if self._runner is not None:
+            self._runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._runner
+        self._runner = None
         if self._side:
             # Messages taken in but queued behind their chat's previous one still reach the conversation
             # (the app drains it right after, with a 30 s grace).
@@ -392,18 +374,18 @@ class ZaloBotChannel:
                 me = me if isinstance(me, dict) else {}
                 self.bot_name = me.get("account_name") or me.get("display_name") or me.get("name")
                 log.info("zalo_bot: connected as %s (%s mode)", self.bot_name, self.mode)
-                self._fault(None)
+                self.trouble.set(None)
                 return
             except asyncio.CancelledError:
                 raise
             except Permanent as exc:
                 log.error("zalo_bot: getMe refused (%s): check CHONNGHE_ZALO_BOT_TOKEN; retrying in %.0f s",
                           self._text(exc), TOKEN_RETRY)
-                self._fault("token bị từ chối, kiểm tra CHONNGHE_ZALO_BOT_TOKEN")
+                self.trouble.set("token bị từ chối, kiểm tra CHONNGHE_ZALO_BOT_TOKEN")
                 await asyncio.sleep(TOKEN_RETRY)
             except Exception as exc:
                 log.warning("zalo_bot: getMe failed (%s); retrying in %.0f s", self._text(exc), delay)
-                self._fault("không kết nối được tới máy chủ Zalo Bot")
+                self.trouble.set("không kết nối được tới máy chủ Zalo Bot")
                 await asyncio.sleep(delay)
                 delay = min(MAX_BACKOFF, delay * 2)
 
@@ -419,7 +401,7 @@ class ZaloBotChannel:
                 raise
             except Exception as exc:
                 log.warning("zalo_bot: setWebhook failed (%s); retrying in %.0f s", self._text(exc), delay)
-                self._fault("không đăng ký được webhook với Zalo Bot")
+                self.trouble.set("không đăng ký được webhook với Zalo Bot")
                 await asyncio.sleep(delay)
                 delay = min(MAX_BACKOFF, delay * 2)
 
@@ -442,7 +424,7 @@ class ZaloBotChannel:
             began = loop.time()
             try:
                 updates = await self._get_updates()
-                self._fault(None)
+                self.trouble.set(None)
                 delay = FIRST_BACKOFF
             except asyncio.CancelledError:
                 raise
@@ -453,15 +435,15 @@ class ZaloBotChannel:
             except Permanent as exc:
                 log.error("zalo_bot: getUpdates refused (%s); retrying in %.0f s", self._text(exc), delay)
                 if "401" in exc.reason:
-                    self._fault("token bị từ chối, kiểm tra CHONNGHE_ZALO_BOT_TOKEN")
+                    self.trouble.set("token bị từ chối, kiểm tra CHONNGHE_ZALO_BOT_TOKEN")
                 else:
-                    self._fault("không nhận được tin nhắn từ Zalo Bot")
+                    self.trouble.set("không nhận được tin nhắn từ Zalo Bot")
                 await asyncio.sleep(delay)
                 delay = min(MAX_BACKOFF, delay * 2)
                 continue
             except Exception as exc:  # network, 5xx, a bug: never crash the loop
                 log.warning("zalo_bot: getUpdates failed (%s); retrying in %.0f s", self._text(exc), delay)
-                self._fault("không nhận được tin nhắn từ Zalo Bot")
+                self.trouble.set("không nhận được tin nhắn từ Zalo Bot")
                 await asyncio.sleep(delay)
                 delay = min(MAX_BACKOFF, delay * 2)
                 continue
@@ -532,18 +514,6 @@ class ZaloBotChannel:
                         incoming.user)
             return
         await asyncio.wait([handled])
-
-    async def _prune_loop(self) -> None:
-        while True:
-            try:
-                removed = await self.store.prune_processed(DEDUP_WINDOW)
-                if removed:
-                    log.info("zalo_bot: pruned %d processed message ids", removed)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("pruning processed updates failed: %s", exc)
-            await asyncio.sleep(PRUNE_EVERY)
 
     # --- webhook -------------------------------------------------------------------------------
 

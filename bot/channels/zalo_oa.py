@@ -80,8 +80,6 @@ MORNING = time(7, 0)
 NIGHT_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 RATE_LIMIT_PAUSE = 60.0  # seconds: -32 carries no retry-after
 PAUSED_RETRY = 900.0  # seconds a send waits while the token pair is dead
-DEDUP_WINDOW = timedelta(days=2)
-PRUNE_EVERY = 3600.0
 LABELS_KEY = "zbtn:"  # kv prefix of a chat's button labels (template buttons)
 LABELS_TTL = timedelta(days=30)
 LABELS_PER_CHAT = 40
@@ -316,8 +314,7 @@ class ZaloOAChannel:
         except Exception:
             log.exception("zalo_oa: reading the token pair failed; will retry on the first send")
         self._check_dead()
-        self._tasks = [asyncio.create_task(self._keep_fresh(), name="zalo-oa-tokens"),
-                       asyncio.create_task(self._prune_loop(), name="zalo-oa-prune")]
+        self._tasks = [asyncio.create_task(self._keep_fresh(), name="zalo-oa-tokens")]
         log.info("zalo_oa: webhook at %s (status: %s)", WEBHOOK_PATH, self.status)
 
     async def stop(self) -> None:
@@ -352,12 +349,6 @@ class ZaloOAChannel:
                 due = self.tokens.due_in()
             self._check_dead()
             await asyncio.sleep(min(300.0, max(5.0, due)) if due is not None else 300.0)
-
-    async def _prune_loop(self) -> None:
-        while True:
-            await asyncio.sleep(PRUNE_EVERY)
-            with contextlib.suppress(Exception):
-                await self.store.prune_processed(DEDUP_WINDOW)
 
     # --- webhook -------------------------------------------------------------------------------
 
