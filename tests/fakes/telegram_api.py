@@ -36,12 +36,13 @@ import logging
 import random
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 from aiohttp import web
+
+from tests.fakes.waiting import ChangeWaiters
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ def _ok(result: Any) -> web.Response:
     return web.json_response({"ok": True, "result": result})
 
 
-class FakeTelegram:
+class FakeTelegram(ChangeWaiters):
     """The fake server. Use `async with FakeTelegram() as fake:` or start()/stop()."""
 
     def __init__(self, token: str = DEFAULT_TOKEN, *, host: str = "127.0.0.1", rate_limit: float | None = None,
@@ -196,29 +197,12 @@ class FakeTelegram:
     # --- waiting -------------------------------------------------------------------------------
 
     def _changed(self, chat: Any = None) -> None:
-        waiters, self._waiters = self._waiters, []
+        """Wake every general waiter, and the waiters on `chat`'s messages."""
+        super()._changed()
         if chat is not None:
-            waiters += self._chat_waiters.pop(str(chat), [])
-        for fut in waiters:
-            if not fut.done():
-                fut.set_result(None)
-
-    async def wait_for(self, predicate: Callable[[], Any], within: float = 5.0, what: str = "condition") -> Any:
-        """Wait until predicate() is truthy (checked after every change on the server); returns its value.
-        Raises TimeoutError after `within` seconds."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + within
-        while True:
-            value = predicate()
-            if value:
-                return value
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise TimeoutError(f"timed out after {within} s waiting for {what}")
-            fut = loop.create_future()
-            self._waiters.append(fut)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(fut, remaining)
+            for fut in self._chat_waiters.pop(str(chat), []):
+                if not fut.done():
+                    fut.set_result(None)
 
     def messages_to(self, chat_id: int | str, method: str | None = "sendMessage") -> list[Sent]:
         """What the bot sent to a chat (sendMessage by default; method=None: edits too), oldest first."""

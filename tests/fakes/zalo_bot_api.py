@@ -25,12 +25,13 @@ import itertools
 import json
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 from aiohttp import web
+
+from tests.fakes.waiting import ChangeWaiters
 
 DEFAULT_TOKEN = "1234567890:zbTestSecretTokenXYZ"
 SECRET_HEADER = "X-Bot-Api-Secret-Token"
@@ -56,7 +57,7 @@ def _ok(result: Any) -> web.Response:
     return web.json_response({"ok": True, "result": result})
 
 
-class FakeZaloBot:
+class FakeZaloBot(ChangeWaiters):
     """The fake server. `async with FakeZaloBot() as fake:` or start()/stop()."""
 
     def __init__(self, token: str = DEFAULT_TOKEN, *, host: str = "127.0.0.1", max_poll: float = 30.0):
@@ -117,28 +118,6 @@ class FakeZaloBot:
         return f"http://{self.host}:{self.port}"
 
     # --- waiting -------------------------------------------------------------------------------
-
-    def _changed(self) -> None:
-        waiters, self._waiters = self._waiters, []
-        for fut in waiters:
-            if not fut.done():
-                fut.set_result(None)
-
-    async def wait_for(self, predicate: Callable[[], Any], within: float = 5.0, what: str = "condition") -> Any:
-        """Wait until predicate() is truthy (checked after each change on the server); returns its value."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + within
-        while True:
-            value = predicate()
-            if value:
-                return value
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise TimeoutError(f"timed out after {within} s waiting for {what}")
-            fut = loop.create_future()
-            self._waiters.append(fut)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(fut, min(remaining, 0.5))
 
     def messages_to(self, chat_id: str) -> list[Sent]:
         return list(self.by_chat.get(str(chat_id), ()))

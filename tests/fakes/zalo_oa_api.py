@@ -21,18 +21,18 @@ Point CHONNGHE_ZALO_OA_API_URL and CHONNGHE_ZALO_OAUTH_URL at `fake.url`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import itertools
 import json
 import time
 from collections import Counter, defaultdict, deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 from aiohttp import web
+
+from tests.fakes.waiting import ChangeWaiters
 
 APP_ID = "4321987654321"
 APP_SECRET = "app-secret-XYZ"
@@ -71,7 +71,7 @@ def sign(app_id: str, body: bytes, timestamp: str, secret_key: str) -> str:
     return hashlib.sha256(app_id.encode() + body + timestamp.encode() + secret_key.encode()).hexdigest()
 
 
-class FakeZaloOA:
+class FakeZaloOA(ChangeWaiters):
     """The fake server. `async with FakeZaloOA() as fake:`."""
 
     def __init__(self, *, app_id: str = APP_ID, app_secret: str = APP_SECRET, secret_key: str = OA_SECRET_KEY,
@@ -242,27 +242,6 @@ class FakeZaloOA:
         return web.json_response({"error": code, "message": message})
 
     # --- waiting -------------------------------------------------------------------------------
-
-    def _changed(self) -> None:
-        waiters, self._waiters = self._waiters, []
-        for fut in waiters:
-            if not fut.done():
-                fut.set_result(None)
-
-    async def wait_for(self, predicate: Callable[[], Any], within: float = 5.0, what: str = "condition") -> Any:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + within
-        while True:
-            value = predicate()
-            if value:
-                return value
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise TimeoutError(f"timed out after {within} s waiting for {what}")
-            fut = loop.create_future()
-            self._waiters.append(fut)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(fut, min(remaining, 0.2))
 
     async def wait_messages(self, user_id: str, count: int = 1, *, after: int = 0,
                             within: float = 5.0) -> list[SentMessage]:
