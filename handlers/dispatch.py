@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 from bot.types import Incoming, Reply
 from handlers import handoff, start
-from handlers.common import menu_reply
+from handlers.common import fold, menu_reply
 from handlers.router import Ctx, Route, Router
 from handlers.services import Services
 
@@ -20,12 +20,16 @@ HandleFn = Callable[[Incoming], Awaitable[list[Reply]]]
 # "dangky tuyen_sinh" typed without the slash (Zalo users are told they may): a known command word
 # followed by at most two ASCII words. Anything else with diacritics ("Huy muốn hỏi...") is a question.
 _BARE_ARGS = re.compile(r"^[a-z0-9_]+$")
+# "Bắt đầu" (start) typed as words, as people do on every channel (and on Zalo, where nobody types slashes).
+START_WORDS = frozenset({"bat dau", "batdau"})
 
 
 def command_of(incoming: Incoming, known: dict[str, Route]) -> tuple[str, list[str]] | None:
     parsed = incoming.command
     if parsed is not None:
         return parsed
+    if fold(incoming.text) in START_WORDS:
+        return "start", []
     words = incoming.text.strip().split()
     if not words or len(words) > 3:
         return None

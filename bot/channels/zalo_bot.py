@@ -39,7 +39,6 @@ import hmac
 import json
 import logging
 import re
-import unicodedata
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -70,7 +69,6 @@ TOKEN_RETRY = 60.0  # seconds between getMe attempts while the token is refused
 STOP_GRACE = 25.0  # seconds stop() waits for messages still queued per chat
 CONNECTIONS = 64
 TEXT_EVENT = "message.text.received"
-START_WORDS = {"bat dau", "batdau"}  # "Bắt đầu" typed (Zalo users seldom type a slash): same as /start
 
 
 def create(app: Any) -> tuple[ZaloBotChannel | None, str]:
@@ -187,11 +185,6 @@ def _id(value: Any) -> str | None:
     return text or None
 
 
-def _fold(text: str) -> str:
-    text = unicodedata.normalize("NFD", text.lower().replace("đ", "d"))
-    return " ".join("".join(ch for ch in text if unicodedata.category(ch) != "Mn").split())
-
-
 def unwrap(data: Any) -> list[dict]:
     """The updates in a getUpdates answer or a webhook body: a bare update, `{ok, result: update}` or
     `{ok, result: [updates]}`. Anything else gives no update."""
@@ -238,8 +231,6 @@ def parse_update(update: dict) -> Incoming | None:
         where = user
         if sender_id and sender_id != user:
             extra["from_id"] = sender_id
-    if _fold(text) in START_WORDS:
-        text = "/start"
     return Incoming(UserRef(CHANNEL, user or ""), text=text, chat_id=where, message_id=_id(message.get("message_id")),
                     display_name=name, extra=extra)
 

@@ -114,3 +114,10 @@ async def test_help_cancel_and_unknown(an: Person, staff: Person, handle):
     assert "Nút này đã cũ" in stale.text
     (stale,) = await an.press("fb:notanumber")
     assert "Nút này đã cũ" in stale.text
+
+
+async def test_start_typed_as_words(an: Person):
+    welcome, who = await an.say("Bắt đầu")  # on any channel; on the Zalo Bot nobody types a slash
+    assert "Thực học - Thực hành" in welcome.text and who.text == "Bạn là ai?"
+    _welcome_back, who = await an.say("bat dau!")
+    assert who.text == "Bạn là ai?"
