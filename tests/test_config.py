@@ -67,3 +67,13 @@ def test_importing_modules_reads_no_settings(monkeypatch):
     monkeypatch.setenv("CHONNGHE_HTTP_PORT", "not-a-port")
     for name in ("bot.app", "bot.cli", "bot.storage.repo", "handlers.router"):
         importlib.import_module(name)
+
+
+def test_scheduler_job_runs_are_not_logged_at_info():
+    import logging
+
+    from bot.cli.common import setup_logging
+
+    setup_logging("INFO")
+    assert not logging.getLogger("apscheduler.executors.default").isEnabledFor(logging.INFO)
+    assert logging.getLogger("scheduler.service").getEffectiveLevel() <= logging.INFO

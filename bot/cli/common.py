@@ -29,6 +29,9 @@ def settings_or_exit(args: argparse.Namespace | None = None) -> Settings:
 
 def setup_logging(level: str) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if level != "DEBUG":
+        # APScheduler logs every run of every job at INFO: the 2-second broadcast sync would fill the log.
+        logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
 
 
 def content_or_exit(settings: Settings, today: date | None = None) -> ContentBase:
