@@ -74,6 +74,10 @@ def test_scheduler_job_runs_are_not_logged_at_info():
 
     from bot.cli.common import setup_logging
 
-    setup_logging("INFO")
-    assert not logging.getLogger("apscheduler.executors.default").isEnabledFor(logging.INFO)
-    assert logging.getLogger("scheduler.service").getEffectiveLevel() <= logging.INFO
+    executors = logging.getLogger("apscheduler.executors")
+    try:
+        setup_logging("INFO")
+        assert executors.level == logging.WARNING
+        assert not logging.getLogger("apscheduler.executors.default").isEnabledFor(logging.INFO)
+    finally:
+        executors.setLevel(logging.NOTSET)
