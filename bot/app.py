@@ -142,6 +142,7 @@ def settle() -> None:
 
 
 PRUNE_EVERY = 3600.0
+SHUTDOWN_FLUSH = 30.0  # seconds the question log may take to reach the database when stopping
 
 
 async def _prune_processed(store: Store) -> None:
@@ -180,7 +181,10 @@ async def stop(app: App) -> None:
             await close()
     if app.runner is not None:
         await app.runner.cleanup()
-    await app.store.flush()  # question logs still queued for their group commit
+    unwritten = await app.store.flush(give_up_after=SHUTDOWN_FLUSH)  # question logs queued for their group commit
+    if unwritten:
+        log.error("shutting down with %d question(s) not logged: the database stayed unavailable", unwritten)
+    await app.store.close()
     await app.store.engine.dispose()
     log.info("stopped cleanly")
 

@@ -41,6 +41,7 @@ MAX_LOGGED_TEXT = 4000
 LAST_SEEN_GRAIN = timedelta(seconds=60)
 QUESTION_BATCH = 500  # questions per group-committed transaction at most
 QUESTION_LINGER = 0.05  # seconds queued questions may wait to be written together
+QUESTION_RETRY_MIN, QUESTION_RETRY_MAX = 0.5, 30.0  # seconds between tries while the database is away
 ENTER_BATCH = 200  # users read by one shared query at most
 
 
@@ -108,6 +109,7 @@ class Store:
         self._sqlite_writes = _WriteGate() if engine.dialect.name == "sqlite" else None
         self._enter_flusher: asyncio.Task | None = None
         self._question_flusher: asyncio.Task | None = None
+        self._question_retry = 0.0  # current wait between tries while the database is away
         self._flush_now = asyncio.Event()
 
     @asynccontextmanager
@@ -347,11 +349,28 @@ class Store:
         if self._question_flusher is None or self._question_flusher.done():
             self._question_flusher = asyncio.get_running_loop().create_task(self._flush_questions())
 
-    async def flush(self) -> None:
-        """Wait until every queued question is written (before reading questions, deleting, shutting down)."""
-        while self._question_flusher is not None and not self._question_flusher.done():
-            self._flush_now.set()
-            await asyncio.shield(self._question_flusher)
+    async def flush(self, give_up_after: float | None = None) -> int:
+        """Wait until every queued question is written (before reading questions, deleting, shutting down).
+        With `give_up_after` (shutting down while the database is away), stop waiting after that many seconds;
+        returns how many questions are still unwritten."""
+        async def wait() -> None:
+            while self._question_flusher is not None and not self._question_flusher.done():
+                self._flush_now.set()
+                await asyncio.shield(self._question_flusher)
+
+        try:
+            await asyncio.wait_for(wait(), give_up_after)
+        except TimeoutError:
+            pass
+        return len(self._question_queue)
+
+    async def close(self) -> None:
+        """Stop the background writers (after `flush`; anything still queued is not written)."""
+        for task in (self._question_flusher, self._enter_flusher):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
 
     async def _flush_questions(self) -> None:
         """Write queued questions in batches until the queue is empty; callers wait on their own future.
@@ -365,6 +384,15 @@ class Store:
             batch, self._question_queue = self._question_queue[:QUESTION_BATCH], self._question_queue[QUESTION_BATCH:]
             try:
                 ids = await self._insert_questions([row for row, _ in batch])
+            except (sa.exc.OperationalError, sa.exc.InterfaceError, OSError) as exc:
+                # The database is away (restarting, unreachable, locked): keep the questions and try
+                # again, waiting longer each time; they are the content-gap report's raw material.
+                self._question_queue[:0] = batch
+                self._question_retry = min(QUESTION_RETRY_MAX, max(QUESTION_RETRY_MIN, self._question_retry * 2))
+                log.warning("question log: database unavailable (%s); %d question(s) kept, retry in %.0f s",
+                            type(exc).__name__, len(self._question_queue), self._question_retry)
+                await asyncio.sleep(self._question_retry)
+                continue
             except Exception:
                 # One bad row (its user deleted meanwhile, say) must not lose the others: one by one.
                 for row, future in batch:
@@ -378,6 +406,7 @@ class Store:
                         if future is not None and not future.done():
                             future.set_result(ident)
                 continue
+            self._question_retry = 0.0
             for (_, future), ident in zip(batch, ids, strict=True):
                 if future is not None and not future.done():
                     future.set_result(ident)

@@ -85,6 +85,41 @@ async def test_long_question_is_truncated_not_lost(store: Store):
     assert len(row.text) == 4000
 
 
+async def test_questions_wait_out_a_database_that_went_away(store: Store, monkeypatch):
+    import sqlalchemy as sa
+
+    import bot.storage.repo as repo
+
+    monkeypatch.setattr(repo, "QUESTION_RETRY_MIN", 0.01)
+    real, failures = store._insert_questions, []
+
+    async def flaky(rows):
+        if len(failures) < 3:  # the database restarts: three tries fail
+            failures.append(len(rows))
+            raise sa.exc.OperationalError("INSERT", {}, ConnectionRefusedError("connection refused"))
+        return await real(rows)
+
+    monkeypatch.setattr(store, "_insert_questions", flaky)
+    for i in range(5):
+        store.log_question_later(None, "telegram", f"câu hỏi {i}", f"cau hoi {i}", None, 0.0, False)
+    assert await store.flush(give_up_after=10) == 0
+    async with store.session() as s:
+        texts = sorted((await s.execute(sa.select(QuestionLog.text))).scalars())
+    assert texts == [f"câu hỏi {i}" for i in range(5)] and len(failures) == 3
+
+
+async def test_shutdown_does_not_hang_on_a_database_that_stays_away(store: Store, monkeypatch):
+    import sqlalchemy as sa
+
+    async def down(rows):
+        raise sa.exc.OperationalError("INSERT", {}, ConnectionRefusedError("connection refused"))
+
+    monkeypatch.setattr(store, "_insert_questions", down)
+    store.log_question_later(None, "telegram", "câu hỏi", "cau hoi", None, 0.0, False)
+    assert await store.flush(give_up_after=0.3) == 1  # still queued, reported, not silently dropped
+    await store.close()
+
+
 async def test_redelivered_update_seen_once(store: Store, clock):
     assert await store.first_time("telegram", "42") is True
     assert await store.first_time("telegram", "42") is False
