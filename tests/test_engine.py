@@ -285,3 +285,9 @@ def test_greetings_and_who_is_asking_do_not_dilute_a_long_message(engine):
     assert engine.answer(long).id == "chinhsach.mien_hoc_phi"
     words = AnswerEngine.features(tokens("Xin chào, tôi là phụ huynh"))
     assert "chao" not in words and "huynh" not in words  # filler: they would weigh as unknown words
+
+
+def test_the_city_is_a_place_not_a_topic(shipped):
+    assert tokens("học phí ở Hải Phòng") == ["hoc", "phi", "o", "haiphong"]
+    assert "haiduong" in tokens("trường ở hai duong") and "dieu duong" in " ".join(tokens("học điều dưỡng"))
+    assert shipped.answer("hoc phi truong nghe hai phong bn").id == "chinhsach.hoc_phi"

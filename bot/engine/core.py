@@ -42,7 +42,7 @@ ve voi vui long xin cac nhung mot duoc biet can khoang chao huynh
 
 # Words every topic shares ("học nghề ở trường nào, ra làm gì, mấy năm"): they count, but little,
 # so the topic words of a question decide.
-GENERIC = frozenset("hoc nghe truong o dau ra nam bao lau nhieu tien kho de nganh".split())
+GENERIC = frozenset("hoc nghe truong o dau ra nam bao lau nhieu tien kho de nganh haiphong haiduong".split())
 GENERIC_WEIGHT = 0.3
 
 GREET = re.compile(r"^(xin chao|chao|hi|hello|helo|alo|hey|chao ban|chao bot|chao ad|chao admin|xin chao bot)"
@@ -77,6 +77,9 @@ PHRASES = (
     (("cap", "2"), ("thcs",)),
     (("cap", "ba"), ("thpt",)),
     (("cap", "hai"), ("thcs",)),
+    # The city the whole bot is about: a place name, not a topic (see GENERIC).
+    (("hai", "phong"), ("haiphong",)),
+    (("hai", "duong"), ("haiduong",)),
 )
 
 # Words that fold onto content words, decided by their diacritics when the person typed them:
@@ -163,10 +166,11 @@ class AnswerEngine:
 
     K1, B = 1.2, 0.75
     UNI = 0.7  # weight of single words vs word pairs in the confidence
-    CONF = 0.52  # confidence needed to answer
+    CONF = 0.51  # confidence needed to answer
     SURE = 0.75  # confidence that answers even when the runner-up is close
     MARGIN = 0.05  # relative lead over the runner-up otherwise
     CANDIDATES = 10
+    PAGE_COVER = 0.25  # coverage credit of a word only the trade page has (weaker evidence than a question)
     PAGE_WEIGHT = 0.5  # BM25 weight of a trade page's text relative to an example question
     RANK_COVERAGE = 0.7  # share of coverage (vs relative BM25) in the final ranking
     TRADE_BONUS = 0.1  # ranking bonus of a trade the question names ("nghề hàn", "cơ khí")
@@ -186,6 +190,7 @@ class AnswerEngine:
         self.title_terms: list[frozenset[str]] = []
         self.forms: list[dict[str, set[str]]] = []  # per entry: folded word -> the ways it is written
         self.doc_words: list[frozenset[str]] = []  # per document: its words that are not filler
+        self.page_only: list[frozenset[str]] = []  # per entry: words only its trade page has
         self.exact: dict[str, int] = {}  # an example question or title, as words -> its entry
         for index, entry in enumerate(entries):
             starts.append(len(doc_terms))
@@ -212,7 +217,10 @@ class AnswerEngine:
                 self.doc_words.append(frozenset())  # a page is long: what it does not say is no evidence
                 doc_terms.append(terms)
                 doc_boost.append(self.PAGE_WEIGHT)
+                self.page_only.append(frozenset(t for t in terms if t not in known))
                 known.update(terms)
+            else:
+                self.page_only.append(frozenset())
             # Document frequency counts entries, not questions: a word every question of one entry
             # repeats ("hàn") is that entry's signature and must stay rare, not become common.
             df.update(known)
@@ -365,7 +373,8 @@ class AnswerEngine:
                 forms = self.forms[i]
                 known = known - {f for f, w in accented.items() if f in forms and w not in forms[f]
                                  and f not in forms[f]}
-            cov = sum(qw[t] for t in content if t in known) / total
+            page_only = self.page_only[i]
+            cov = sum(qw[t] * (self.PAGE_COVER if t in page_only else 1.0) for t in content if t in known) / total
             if pair_total:
                 pair_cov = sum(self.idf[t] for t in pairs if t in known) / pair_total
                 cov = self.UNI * cov + (1 - self.UNI) * pair_cov
