@@ -205,6 +205,7 @@ class ZaloTokens:
 
     async def _refresh_locked_pg(self, stale: str | None) -> str:
         T = OAuthToken.__table__
+        refused: TokenDead | None = None
         async with self.store.engine.connect() as conn, conn.begin():
             row = (await conn.execute(sa.select(T).where(T.c.channel == CHANNEL).with_for_update())).first()
             if row is None:
@@ -216,17 +217,22 @@ class ZaloTokens:
             try:
                 access, refresh, expires = await self._call_zalo(current.refresh_token)
             except TokenDead as exc:
+                # Mark the pair dead and let the transaction commit (raising here would roll the mark
+                # back, and other workers and the next start would keep using the dead pair).
                 await conn.execute(sa.update(T).where(T.c.channel == CHANNEL, T.c.version == current.version)
                                    .values(dead=True, dead_reason=str(exc)[:200], updated_at=self.clock.now()))
-                self._died(current, str(exc))
-                raise
-            result = await conn.execute(
-                sa.update(T).where(T.c.channel == CHANNEL, T.c.refresh_token == current.refresh_token)
-                .values(access_token=access, refresh_token=refresh, expires_at=expires, version=current.version + 1,
-                        dead=False, dead_reason=None, updated_at=self.clock.now()))
-            if result.rowcount != 1:  # cannot happen under the row lock; never lose a fresh pair silently
-                log.error("zalo_oa: the token row changed under its lock")
-            self.pair = Pair(access, refresh, expires, current.version + 1)
+                refused = exc
+            else:
+                result = await conn.execute(
+                    sa.update(T).where(T.c.channel == CHANNEL, T.c.refresh_token == current.refresh_token)
+                    .values(access_token=access, refresh_token=refresh, expires_at=expires,
+                            version=current.version + 1, dead=False, dead_reason=None, updated_at=self.clock.now()))
+                if result.rowcount != 1:  # cannot happen under the row lock; never lose a fresh pair silently
+                    log.error("zalo_oa: the token row changed under its lock")
+                self.pair = Pair(access, refresh, expires, current.version + 1)
+        if refused is not None:  # committed: now say so and raise
+            self._died(current, str(refused))
+            raise refused
         return self._refreshed()
 
     async def _refresh_cas(self, stale: str | None) -> str:

@@ -340,6 +340,7 @@ async def test_token_is_refreshed_before_it_expires(db_url, fake):
         assert fake.refreshes == 1
 
 
+@pytest.mark.parametrize("db_url", BACKENDS, indirect=True)  # on PostgreSQL the mark is written under a row lock
 async def test_dead_refresh_token_pauses_the_channel(app, fake, caplog):
     caplog.set_level(logging.INFO)
     fake.revoke_refresh()
