@@ -94,6 +94,12 @@ class State:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+def chat_key(channel: str, chat_id: str, name: str) -> str:
+    """The kv key of per-chat state a channel adapter keeps (e.g. the menu last shown): deleted with the
+    person's data (`Store.delete_user_data`), so every adapter names such state this way."""
+    return f"chat:{channel}:{chat_id}:{name}"
+
+
 class Store:
     """Async repository over one engine. Each method is its own transaction."""
 
@@ -554,6 +560,10 @@ class Store:
                             .values(user_id=None, platform_id="deleted"))
             for model in (SubscriptionEvent, Subscription, ConversationState, HandoffCase):
                 await s.execute(sa.delete(model).where(model.user_id == user_id))
+            user = await s.get(User, user_id)
+            if user is not None:  # what channel adapters keep about the chat (menus shown, button labels)
+                prefix = chat_key(user.channel, user.platform_id, "")
+                await s.execute(sa.delete(KeyValue).where(KeyValue.key.startswith(prefix, autoescape=True)))
             await s.execute(sa.delete(User).where(User.id == user_id))
 
     # --- small service state -------------------------------------------------------------------

@@ -66,8 +66,14 @@ async def test_delete_user_data_keeps_questions_unlinked(store: Store):
     await store.set_state(user.id, "x", "y")
     qid = await store.log_question(user.id, "telegram", "học nghề ở đâu", "hoc nghe o dau", "nghe.han", 0.9, True)
     await store.open_case(user.id, "cần tư vấn")
+    from bot.storage.repo import chat_key
+
+    await store.kv_set(chat_key(ALICE.channel, ALICE.user_id, "menu"), "role:hs_thcs|role:hs_thpt")
+    await store.kv_set(chat_key(ALICE.channel, ALICE.user_id + "9", "menu"), "someone else's")
     await store.delete_user_data(user.id)
     assert await store.get_user(ALICE) is None
+    assert await store.kv_get(chat_key(ALICE.channel, ALICE.user_id, "menu")) is None  # what adapters kept
+    assert await store.kv_get(chat_key(ALICE.channel, ALICE.user_id + "9", "menu")) == "someone else's"
     async with store.session() as s:
         row = await s.get(QuestionLog, qid)
         events = (await s.execute(sa.select(sa.func.count()).select_from(SubscriptionEvent))).scalar_one()
