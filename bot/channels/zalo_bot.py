@@ -145,17 +145,33 @@ class ZaloBotClient:
         raise map_error(method, status, body, retry, self.scrub)
 
 
+# Blocked needs the platform to say the recipient is gone: a description naming the user / chat and
+# what happened to it. A bare 404 / "Not Found" is about the URL or the method (a typo in
+# CHONNGHE_ZALO_BOT_API_URL, a proxy, a renamed endpoint, a malformed token): marking the recipient
+# inactive on it would deactivate every subscriber in one broadcast.
+# Whole words: "method sendChatAction not found" or "chat_id is required" do not name a recipient.
+_RECIPIENT = re.compile(r"\b(?:user|chat|recipient)s?\b|người dùng|người nhận|cuộc trò chuyện", re.IGNORECASE)
+_GONE = re.compile(r"block|not found|not exist|deactivated|chặn|không tồn tại|không tìm thấy", re.IGNORECASE)
+
+
+def _recipient_gone(description: str) -> bool:
+    return bool(_RECIPIENT.search(description) and _GONE.search(description))
+
+
 def map_error(method: str, status: int, body: Any, retry_header: str | None = None,
               scrub=lambda s: s) -> SendError:
     """A failed call as the SendError the callers of send() understand: 429 -> RateLimited, 5xx and 408 ->
-    Transient, 403 / 404 / a blocked or unknown user -> Blocked, anything else (400, 401...) -> Permanent."""
+    Transient, 403 or a description saying the user / chat blocked the bot or does not exist -> Blocked,
+    anything else (400, 401, a bare 404 "Not Found" for the URL or method...) -> Permanent."""
+    # The Bot API answers errors as {"ok": false, ...}; an HTML page or an empty body comes from something
+    # in between (a proxy, a firewall, a wrong URL) and says nothing about the recipient.
+    from_api = isinstance(body, dict) and body.get("ok") is False
     body = body if isinstance(body, dict) else {}
     code = body.get("error_code")
     code = code if isinstance(code, int) and not isinstance(code, bool) else status
     described = body.get("description")
     description = described if isinstance(described, str) and described else f"HTTP {status}"
     reason = scrub(f"{method}: {code} {description}"[:300])
-    lowered = description.lower()
     if status == 429 or code == 429:
         retry_after = 1.0
         params = body.get("parameters") if isinstance(body.get("parameters"), dict) else {}
@@ -169,9 +185,12 @@ def map_error(method: str, status: int, body: Any, retry_header: str | None = No
         return Transient(reason)
     if status == 401 or code == 401:
         return Permanent(reason)  # the token was rejected: no message will go through until it is fixed
-    if status in (403, 404) or code in (403, 404) or any(
-            word in lowered for word in ("block", "not found", "not exist", "chặn", "không tồn tại")):
+    if from_api and (status == 403 or code == 403 or _recipient_gone(description)):
         return Blocked(reason)
+    if status == 404 or code == 404:
+        # The URL or the method, not the recipient: no message will go through until the configuration
+        # is fixed, and nobody is marked inactive for it.
+        return Permanent(f"{reason} (check CHONNGHE_ZALO_BOT_API_URL and the token)")
     return Permanent(reason)
 
 
@@ -370,7 +389,8 @@ class ZaloBotChannel:
             except asyncio.CancelledError:
                 raise
             except Permanent as exc:
-                log.error("zalo_bot: getMe refused (%s): check CHONNGHE_ZALO_BOT_TOKEN; retrying in %.0f s",
+                log.error("zalo_bot: getMe refused (%s): check CHONNGHE_ZALO_BOT_TOKEN (and "
+                          "CHONNGHE_ZALO_BOT_API_URL); retrying in %.0f s",
                           self._text(exc), TOKEN_RETRY)
                 self.trouble.set("token bị từ chối, kiểm tra CHONNGHE_ZALO_BOT_TOKEN")
                 await asyncio.sleep(TOKEN_RETRY)

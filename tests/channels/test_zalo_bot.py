@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
+from aiohttp import web
 
 from bot.channels import zalo_bot
 from bot.channels.base import Blocked, Permanent, RateLimited, Transient
@@ -233,6 +234,60 @@ def test_errors_map_to_send_errors():
                                                      "description": "text is required"}), Permanent)
     assert isinstance(map_error("sendMessage", 401, {"ok": False, "error_code": 401}), Permanent)
     assert isinstance(map_error("sendMessage", 200, {"ok": False}), Permanent)  # ok false, HTTP 200
+
+
+def test_a_bare_404_is_not_a_blocked_user():
+    """Blocked (the user is marked inactive) only when the platform says the recipient is gone; a 404 for
+    the URL or the method (a typo in CHONNGHE_ZALO_BOT_API_URL, a proxy) would otherwise deactivate everyone."""
+    for status, body in [(404, None), (404, {"ok": False, "error_code": 404, "description": "Not Found"}),
+                         (200, {"ok": False, "error_code": 404, "description": "Not Found"}),
+                         (404, {"ok": False, "error_code": 404, "description": "Not Found: method sendChatAction"}),
+                         (400, {"ok": False, "error_code": 400, "description": "Bad Request: chat_id is required"}),
+                         (403, None)]:  # an HTML 403 from a proxy or firewall: not the API's word
+        error = map_error("sendMessage", status, body)
+        assert isinstance(error, Permanent) and not isinstance(error, Blocked), (status, body)
+    for status, body in [(403, {"ok": False, "error_code": 403, "description": "Forbidden"}),
+                         (404, {"ok": False, "error_code": 404, "description": "Not Found: chat not found"}),
+                         (400, {"ok": False, "error_code": 400, "description": "Bot was blocked by the user"}),
+                         (400, {"ok": False, "error_code": 400, "description": "Người dùng không tồn tại"})]:
+        assert isinstance(map_error("sendMessage", status, body), Blocked), (status, body)
+
+
+async def test_a_wrong_api_url_does_not_mark_subscribers_inactive(db_url, fake):
+    """A typo in CHONNGHE_ZALO_BOT_API_URL (the fake answers 404 to any other path) plus one broadcast
+    must not deactivate the Zalo Bot subscribers: the send fails as Permanent, the users stay active."""
+    html404 = web.Application()
+    html404.router.add_route("*", "/{tail:.*}", _html_not_found)
+    runner = web.AppRunner(html404)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    proxy_url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+    try:
+        for api_url in (fake.url + "/wrong-prefix", proxy_url):
+            settings = make_settings(db_url, fake, zalo_bot_api_url=api_url)
+            async with running_app(settings, limiter=NullLimiter()) as app:
+                ref = UserRef("zalo_bot", USER)
+                await app.store.enter(ref, "An")
+                with pytest.raises(Permanent) as info:
+                    await app.outbound.send_once(ref, Reply("Tin tuyển sinh"), bulk=True)
+                assert not isinstance(info.value, Blocked)
+                assert "CHONNGHE_ZALO_BOT_API_URL" in info.value.reason and DEFAULT_TOKEN not in info.value.reason
+                user = await app.store.get_user(ref)
+                assert user is not None and user.active, api_url
+        # The real API saying the user blocked the bot still marks them inactive.
+        async with running_app(make_settings(db_url, fake), limiter=NullLimiter()) as app:
+            fake.blocked.add(USER)
+            with pytest.raises(Blocked):
+                await app.outbound.send_once(UserRef("zalo_bot", USER), Reply("Tin"), bulk=True)
+            user = await app.store.get_user(UserRef("zalo_bot", USER))
+            assert user is not None and not user.active
+    finally:
+        await runner.cleanup()
+
+
+async def _html_not_found(request: web.Request) -> web.Response:
+    return web.Response(status=404, text="404 page not found")
 
 
 async def test_client_checks_ok_in_the_body_and_maps_http_errors(fake):
