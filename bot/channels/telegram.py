@@ -65,6 +65,7 @@ MAX_CALLBACK_DATA = 64  # bytes
 POLL_TIMEOUT = 25  # seconds a getUpdates call may wait (long polling)
 POLL_LIMIT = 100
 MAX_BACKOFF = 30.0
+STOP_GRACE = 25.0  # seconds stop() waits for a polled batch still being deduplicated and handed over
 LIVE_CONNECTIONS = 256  # concurrent connections for sendMessage & co. (the poller has its own two)
 
 # Shown in Telegram's command menu (setMyCommands); the handlers accept more (staff commands, /vaitro...).
@@ -251,6 +252,7 @@ class TelegramChannel:
         self._offset: int | None = None
         self._acked: int | None = None
         self._runner: asyncio.Task | None = None
+        self._intake: asyncio.Task | None = None  # the polled batch being deduplicated and handed over
         self._side: set[asyncio.Task] = set()
         self._accepting = False
         self.username: str | None = None
@@ -275,16 +277,30 @@ class TelegramChannel:
         self._runner = asyncio.create_task(self._run(), name="telegram-runner")
 
     async def stop(self) -> None:
-        """Stop receiving. Updates already handed to the conversation finish (the app drains it)."""
+        """Stop receiving. A polled batch already taken in is handed to the conversation first, then
+        its offset is confirmed; updates handed over finish (the app drains the conversation)."""
         self._accepting = False
         if self._runner is not None:
             self._runner.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._runner
         self._runner = None
+        intake, self._intake = self._intake, None
+        if intake is not None and not intake.done():
+            # Cancelling the poll loop does not cancel its batch (shielded): wait for it to reach the
+            # conversation. If the database hangs past the grace, give up: the offset then covers only
+            # what was handed over, and Telegram hands the rest out again at the next start.
+            done, _ = await asyncio.wait([intake], timeout=STOP_GRACE)
+            if not done:
+                log.warning("telegram: a polled batch was still being taken in after %g s; its remaining "
+                            "updates are left to Telegram for the next start", STOP_GRACE)
+                intake.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await intake
         if self.mode == "polling" and self._offset is not None and self._offset != self._acked:
-            # Confirm the last batch, or Telegram hands it out again at the next start (harmless, as
-            # update ids are deduplicated, but wasteful).
+            # Confirm what was handed over, or Telegram hands it out again at the next start (harmless,
+            # as update ids are deduplicated, but wasteful). The offset never passes an update that did
+            # not reach the conversation.
             with contextlib.suppress(Exception):
                 await self._requests[0].post(f"{self.bot.base_url}/getUpdates",
                                              JsonRequestData({"offset": self._offset, "limit": 1, "timeout": 0}),
@@ -393,12 +409,20 @@ class TelegramChannel:
                 delay = min(MAX_BACKOFF, delay * 2)
                 continue
             if updates:
-                try:
-                    await self._accept(updates)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("telegram: a batch of updates could not be handled")
+                # Shielded: stop() cancels this loop, not the batch; it waits for the batch to reach the
+                # conversation before confirming the offset, so an update is never confirmed to Telegram
+                # and then dropped.
+                self._intake = asyncio.create_task(self._take_in(updates), name="telegram-intake")
+                await asyncio.shield(self._intake)
+                self._intake = None
+
+    async def _take_in(self, updates: list[dict]) -> None:
+        try:
+            await self._accept(updates)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("telegram: a batch of updates could not be handled")
 
     async def _get_updates(self) -> list[dict]:
         """One long poll, answered as raw JSON (see parse_update)."""
@@ -412,24 +436,26 @@ class TelegramChannel:
             if isinstance(result, list) else []
 
     async def _accept(self, updates: list[dict]) -> None:
-        """Dedupe a polled batch in one transaction, then hand each new update over in order."""
+        """Dedupe a polled batch in one transaction, then hand each new update over in order. The offset
+        (what the next getUpdates, or stop(), confirms to Telegram) moves past an update only once it has
+        been handed to the conversation (or skipped as a repeat)."""
         if not updates:
             return
-        self._offset = max(max(u["update_id"] for u in updates) + 1, self._offset or 0)
         keys = [str(u["update_id"]) for u in updates]
         try:
             fresh = await self.store.first_times(CHANNEL, keys)
         except Exception:
-            # Better to risk handling a repeat than to drop a batch whose offset is already confirmed.
+            # Better to risk handling a repeat than to drop a batch the dedup table cannot vouch for.
             log.exception("telegram: dedup check failed; handling the batch anyway")
             fresh = set(keys)
         for update in updates:
             key = str(update["update_id"])
             if key not in fresh:
                 log.info("telegram: update %s seen before, skipped", key)
-                continue
-            fresh.discard(key)  # the same id twice in one batch counts once too
-            self._dispatch(update)
+            else:
+                fresh.discard(key)  # the same id twice in one batch counts once too
+                self._dispatch(update)
+            self._offset = max(update["update_id"] + 1, self._offset or 0)
 
     def _dispatch(self, update: dict, once=None) -> None:
         """Answer a button press's spinner, convert the update and submit it to the conversation."""

@@ -362,7 +362,14 @@ class ZaloBotChannel:
         if self._side:
             # Messages taken in but queued behind their chat's previous one still reach the conversation
             # (the app drains it right after, with a 30 s grace).
-            await asyncio.wait(set(self._side), timeout=STOP_GRACE)
+            _, late = await asyncio.wait(set(self._side), timeout=STOP_GRACE)
+            if late:
+                # Those already submitted finish in the conversation regardless; say how many did not
+                # get that far rather than let them fail later against a closed store.
+                log.warning("zalo_bot: stopping with %d message(s) still queued after %g s; those not yet "
+                            "handed to the conversation are not handled", len(late), STOP_GRACE)
+                for task in late:
+                    task.cancel()
 
     async def close(self) -> None:
         """Release the HTTP session (after the conversation and the scheduler are done sending)."""
@@ -433,11 +440,20 @@ class ZaloBotChannel:
         delay = FIRST_BACKOFF
         while True:
             began = loop.time()
+            # Shielded so that a stop() landing just as an answer arrives still takes its update in (no
+            # offset: the server does not hand it out again); a poll still waiting is cancelled.
+            poll = asyncio.ensure_future(self._get_updates())
             try:
-                updates = await self._get_updates()
+                updates = await asyncio.shield(poll)
                 self.trouble.set(None)
                 delay = FIRST_BACKOFF
             except asyncio.CancelledError:
+                if poll.done() and not poll.cancelled() and poll.exception() is None:
+                    for update in poll.result() or []:
+                        with contextlib.suppress(Exception):
+                            self._accept(update)  # stop() waits for the hand-over
+                else:
+                    poll.cancel()
                 raise
             except RateLimited as exc:
                 log.warning("zalo_bot: getUpdates rate limited; waiting %.0f s", exc.retry_after)

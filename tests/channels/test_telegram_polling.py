@@ -308,6 +308,66 @@ async def test_stop_lets_in_flight_updates_finish(db_url, fake, monkeypatch):
     assert len(fake.messages_to(USER)) == 1  # answered before the process let go
 
 
+async def _app_with_slow_dedup(db_url, fake, monkeypatch):
+    """The app started on the fake, its dedup query (Store.first_times) held until `gate` is set; returns
+    (app, gate, entered)."""
+    import bot.app as appmod
+    from tests.fakes import FakeHolder
+
+    monkeypatch.setattr(appmod, "ContentHolder", FakeHolder)
+    app = await appmod.build_app(make_settings(db_url, fake))
+    app.outbound.limiter = NullLimiter()
+    await appmod.start(app)
+    gate, entered = asyncio.Event(), asyncio.Event()
+    real = app.store.first_times
+
+    async def slow_first_times(source, keys):
+        entered.set()
+        await gate.wait()  # the database is slow right when SIGTERM arrives
+        return await real(source, keys)
+
+    app.store.first_times = slow_first_times
+    return app, gate, entered
+
+
+async def test_stop_during_the_dedup_query_hands_the_batch_over_before_confirming(db_url, fake, monkeypatch):
+    """SIGTERM while a polled batch is being deduplicated: the batch still reaches the conversation and is
+    answered, and only then is its offset confirmed to Telegram. Nothing is lost."""
+    import bot.app as appmod
+
+    app, gate, entered = await _app_with_slow_dedup(db_url, fake, monkeypatch)
+    for user in (USER, 2002, 2003):
+        fake.push_message(user, "/chude")
+    await asyncio.wait_for(entered.wait(), 5)
+    stopping = asyncio.create_task(appmod.stop(app))
+    await fake.wait_for(lambda: not app.channels["telegram"]._accepting, what="receiving stopped")
+    await asyncio.sleep(0.1)  # stop() is under way; it must wait for the batch
+    assert not stopping.done()
+    gate.set()
+    await asyncio.wait_for(stopping, 10)
+    for user in (USER, 2002, 2003):
+        assert len(fake.messages_to(user)) == 1, user  # handed over and answered before the process let go
+    assert not fake.updates  # and confirmed: Telegram will not hand them out again
+
+
+async def test_stop_when_the_dedup_query_hangs_leaves_the_batch_to_telegram(db_url, fake, monkeypatch):
+    """If the batch cannot be handed over within the grace, its offset is not confirmed: Telegram hands the
+    updates out again at the next start, where they are answered."""
+    import bot.app as appmod
+    from bot.channels import telegram
+
+    monkeypatch.setattr(telegram, "STOP_GRACE", 0.2)
+    app, _gate, entered = await _app_with_slow_dedup(db_url, fake, monkeypatch)
+    update_id = fake.push_message(USER, "/chude")
+    await asyncio.wait_for(entered.wait(), 5)
+    await asyncio.wait_for(appmod.stop(app), 10)  # the gate never opens
+    assert fake.messages_to(USER) == []
+    assert [u["update_id"] for u in fake.updates] == [update_id]  # not confirmed
+    async with running_app(make_settings(db_url, fake), limiter=NullLimiter()):
+        (reply,) = await fake.wait_messages(USER, 1)
+    assert "chủ đề" in reply.text
+
+
 async def test_no_token_channel_is_off(db_url, fake):
     settings = Settings.load(_env_file=None, database_url=db_url, content_dir=FIXTURE_CONTENT, http_port=0)
     async with running_app(settings) as app:

@@ -4,6 +4,7 @@ repeated message ids, errors, the webhook's secret), never logging the token."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import socket
@@ -412,6 +413,60 @@ async def test_a_repeated_message_id_is_processed_once_even_after_a_restart(db_u
         async with app.store.session() as s:
             keys = (await s.execute(sa.select(ProcessedUpdate.key).where(ProcessedUpdate.source == "zalo_bot")))
             assert sorted(keys.scalars()) == [f"{USER}:dup-1", f"{USER}:new-2"]
+
+
+async def test_stop_hands_over_messages_taken_in(db_url, fake, monkeypatch):
+    """SIGTERM while a message taken in is still on its way to the conversation (its number being read
+    against the chat's menu, a slow database): stop() waits for it, and it is answered."""
+    import bot.app as appmod
+    from tests.fakes import FakeHolder
+
+    monkeypatch.setattr(appmod, "ContentHolder", FakeHolder)
+    app = await appmod.build_app(make_settings(db_url, fake))
+    app.outbound.limiter = NullLimiter()
+    await appmod.start(app)
+    channel: ZaloBotChannel = app.channels["zalo_bot"]
+    gate, entered = asyncio.Event(), asyncio.Event()
+    real = channel.menus.resolve
+
+    async def slow_resolve(incoming):
+        entered.set()
+        await gate.wait()
+        return await real(incoming)
+
+    channel.menus.resolve = slow_resolve
+    fake.push_text(USER, "/chude")
+    await asyncio.wait_for(entered.wait(), 5)
+    stopping = asyncio.create_task(appmod.stop(app))
+    await fake.wait_for(lambda: not channel._accepting, what="receiving stopped")
+    await asyncio.sleep(0.1)
+    assert not stopping.done()
+    gate.set()
+    await asyncio.wait_for(stopping, 10)
+    (reply,) = fake.messages_to(USER)
+    assert "chủ đề" in reply.text
+
+
+async def test_an_update_arriving_as_stop_cancels_the_poll_is_still_handled(db_url, fake):
+    """No offset: an update whose getUpdates answer has arrived when stop() cancels the poll loop is not
+    handed out again, so it must still be taken in and answered."""
+    async with running_app(make_settings(db_url, fake), limiter=NullLimiter()) as app:
+        channel: ZaloBotChannel = app.channels["zalo_bot"]
+        await fake.wait_for(lambda: fake.idle_answers >= 1, what="polling")
+        answer = asyncio.Event()
+        waiting = asyncio.Event()
+
+        async def get_updates():
+            waiting.set()
+            await answer.wait()
+            return unwrap({"ok": True, "result": fake.message_update(USER, "/chude")})
+
+        channel._get_updates = get_updates
+        await asyncio.wait_for(waiting.wait(), 5)
+        answer.set()  # the answer is in...
+        await channel.stop()  # ...and the stop lands before the poll loop has looked at it
+        (reply,) = await fake.wait_messages(USER, 1)
+        assert "chủ đề" in reply.text
 
 
 async def test_images_and_stickers_get_a_polite_text_only_reply(app, fake):
