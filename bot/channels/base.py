@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from aiohttp import web
 
 from bot.types import Reply
+
+log = logging.getLogger(__name__)
 
 # How long a platform's update / message ids are remembered to drop redeliveries (processed_updates):
 # platforms redeliver within a day (Telegram keeps undelivered updates 24 h). The app prunes older rows.
@@ -97,3 +101,61 @@ class ChannelAdapter(Protocol):
 
     async def send(self, chat_id: str, reply: Reply) -> str | None:
         """Send one reply to one chat; return the platform's message id. Raises SendError subclasses."""
+
+
+# --- replies sent in several messages ------------------------------------------------------------
+
+PIECE_ATTEMPTS = 4  # tries of a later piece of a split reply (the first try and three retries)
+PIECE_BACKOFF = 0.5  # seconds before retrying a later piece after a Transient error, doubling
+PIECE_MAX_WAIT = 60.0  # the longest RateLimited / Deferred wait sat out for a later piece; longer gives up
+
+P = TypeVar("P")
+
+
+async def send_pieces(pieces: Sequence[P], send_one: Callable[[P], Awaitable[str | None]], *,
+                      channel: str, chat_id: str, size: Callable[[P], int] | None = None) -> str | None:
+    """Send a reply split into several messages, in order, exactly once; returns the message id of the
+    last piece delivered.
+
+    An error on the first piece propagates (nothing went out: the caller's retry resends the whole reply,
+    which is safe). Once a piece is delivered the reply counts as delivered and this never raises a
+    SendError again: a caller's retry would resend the pieces already shown. A later piece that fails is
+    retried here (a RateLimited / Deferred after its retry_after when that is at most PIECE_MAX_WAIT, a
+    Transient after a short backoff, PIECE_ATTEMPTS tries in all; Blocked, Skipped and Permanent are not
+    retried); if it still fails, the rest of the reply is dropped with a warning naming what was lost.
+    Cancellation (shutdown) is not caught."""
+    message_id: str | None = None
+    for number, piece in enumerate(pieces, start=1):
+        if number == 1:
+            message_id = await send_one(piece)
+            continue
+        try:
+            message_id = await _send_later_piece(piece, send_one) or message_id
+        except Exception as exc:
+            lost = pieces[number - 1:]
+            characters = sum(size(p) for p in lost) if size is not None else None
+            log.warning("%s: reply to %s delivered in part: piece%s %s of %d%s not sent (%s); the reply counts "
+                        "as sent so the pieces already shown are not sent again", channel, chat_id,
+                        "s" if len(lost) > 1 else "",
+                        f"{number}-{len(pieces)}" if len(lost) > 1 else str(number), len(pieces),
+                        f", {characters} characters" if characters is not None else "",
+                        exc.reason if isinstance(exc, SendError) else f"{type(exc).__name__}: {exc}")
+            return message_id
+    return message_id
+
+
+async def _send_later_piece(piece: P, send_one: Callable[[P], Awaitable[str | None]]) -> str | None:
+    backoff = PIECE_BACKOFF
+    for attempt in range(1, PIECE_ATTEMPTS + 1):
+        try:
+            return await send_one(piece)
+        except (RateLimited, Deferred) as exc:
+            if attempt == PIECE_ATTEMPTS or exc.retry_after > PIECE_MAX_WAIT:
+                raise
+            await asyncio.sleep(max(exc.retry_after, 0.0))
+        except Transient:
+            if attempt == PIECE_ATTEMPTS:
+                raise
+            await asyncio.sleep(backoff)
+            backoff *= 2
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -44,7 +44,7 @@ from telegram.error import (
     TelegramError,
 )
 
-from bot.channels.base import Blocked, Permanent, RateLimited, ReceiveTrouble, Transient
+from bot.channels.base import Blocked, Permanent, RateLimited, ReceiveTrouble, Transient, send_pieces
 from bot.channels.telegram_request import AiohttpRequest, JsonRequestData
 from bot.types import Incoming, Reply, UserRef
 
@@ -512,17 +512,22 @@ class TelegramChannel:
     # --- sending -------------------------------------------------------------------------------
 
     async def send(self, chat_id: str, reply: Reply) -> str | None:
+        """Send one reply (split past 4,096 UTF-16 units, the buttons under the last piece); returns the
+        last message's id. Once the first piece is delivered, a failing later piece is retried here and
+        never resends the earlier ones (bot.channels.base.send_pieces)."""
         target: int | str = int(chat_id) if re.fullmatch(r"-?\d+", chat_id) else chat_id
         text = reply.text if reply.text.strip() else "…"
         pieces = split_text(text)
         markup = keyboard(reply)
-        message_id = None
-        for i, piece in enumerate(pieces):
-            last = i == len(pieces) - 1
-            result = await self.call("sendMessage", {"chat_id": target, "text": piece,
-                                                     "reply_markup": markup if last else None})
-            message_id = str(result["message_id"]) if isinstance(result, dict) else None
-        return message_id
+        params = [{"chat_id": target, "text": piece, "reply_markup": markup if i == len(pieces) - 1 else None}
+                  for i, piece in enumerate(pieces)]
+
+        async def send_one(piece: dict[str, Any]) -> str | None:
+            result = await self.call("sendMessage", piece)
+            return _id(result.get("message_id")) if isinstance(result, dict) else None
+
+        return await send_pieces(params, send_one, channel=CHANNEL, chat_id=chat_id,
+                                 size=lambda p: len(p["text"]))
 
     async def call(self, method: str, params: dict[str, Any]) -> Any:
         """One Bot API call with plain JSON parameters and a plain JSON result, through PTB's request

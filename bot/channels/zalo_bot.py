@@ -44,7 +44,15 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from aiohttp import web
 
-from bot.channels.base import Blocked, Permanent, RateLimited, ReceiveTrouble, SendError, Transient
+from bot.channels.base import (
+    Blocked,
+    Permanent,
+    RateLimited,
+    ReceiveTrouble,
+    SendError,
+    Transient,
+    send_pieces,
+)
 from bot.channels.numbered import MenuMemory, Rendered, render
 from bot.types import Incoming, Reply, UserRef
 
@@ -567,16 +575,17 @@ class ZaloBotChannel:
     # --- sending -------------------------------------------------------------------------------
 
     async def send(self, chat_id: str, reply: Reply) -> str | None:
-        """Send one reply (split past 2,000 characters); returns the last message's id."""
+        """Send one reply (split past 2,000 characters); returns the last message's id. Once the first
+        piece is out, a failing later piece is retried here and never resends the earlier ones
+        (bot.channels.base.send_pieces)."""
         rendered = render(reply)
         # Remembered before sending, so an answer typed the moment the message shows finds its menu.
         try:
             await self.menus.remember(chat_id, rendered.menu)
         except Exception as exc:
             log.warning("zalo_bot: keeping the menu failed (%s); numbers will read as text", exc)
-        message_id = None
-        for piece in pieces_of(rendered):
+        async def send_one(piece: str) -> str | None:
             result = await self.client.call("sendMessage", {"chat_id": chat_id, "text": piece})
-            if isinstance(result, dict) and _id(result.get("message_id")):
-                message_id = _id(result.get("message_id"))
-        return message_id
+            return _id(result.get("message_id")) if isinstance(result, dict) else None
+
+        return await send_pieces(pieces_of(rendered), send_one, channel=CHANNEL, chat_id=chat_id, size=len)

@@ -50,7 +50,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 from aiohttp import web
 
-from bot.channels.base import Blocked, Deferred, Permanent, RateLimited, Skipped, Transient
+from bot.channels.base import Blocked, Deferred, Permanent, RateLimited, Skipped, Transient, send_pieces
 from bot.channels.numbered import Menu, MenuMemory, render
 from bot.channels.telegram import split_text
 from bot.channels.zalo_oauth import TokenDead, TokenUnavailable, ZaloTokens, stored_pair_exists
@@ -448,7 +448,9 @@ class ZaloOAChannel:
     # --- sending -------------------------------------------------------------------------------
 
     async def send(self, chat_id: str, reply: Reply) -> str | None:
-        """Send one reply; returns Zalo's message id of the last piece. Raises SendError subclasses."""
+        """Send one reply; returns Zalo's message id of the last piece. Raises SendError subclasses, but
+        only while nothing went out: once the first piece is delivered, a failing later piece is retried
+        here and never resends the earlier ones (bot.channels.base.send_pieces)."""
         if self.paused:
             with contextlib.suppress(TokenDead, TokenUnavailable, Exception):
                 await self.tokens.access_token()  # looks at the database now and then
@@ -469,13 +471,15 @@ class ZaloOAChannel:
             await self.menus.remember(chat_id, rendered.menu)
             text = rendered.text
         pieces = split_text(text if text.strip() else "…", MAX_TEXT)
-        message_id = None
-        for i, piece in enumerate(pieces):
-            message: dict[str, Any] = {"text": piece}
-            if attachment is not None and i == len(pieces) - 1:
-                message["attachment"] = attachment
-            message_id = await self.call_cs({"recipient": {"user_id": chat_id}, "message": message})
-        return message_id
+        messages: list[dict[str, Any]] = [{"text": piece} for piece in pieces]
+        if attachment is not None:
+            messages[-1]["attachment"] = attachment
+
+        async def send_one(message: dict[str, Any]) -> str | None:
+            return await self.call_cs({"recipient": {"user_id": chat_id}, "message": message})
+
+        return await send_pieces(messages, send_one, channel=CHANNEL, chat_id=chat_id,
+                                 size=lambda m: len(m["text"]))
 
     async def call_cs(self, body: dict) -> str | None:
         """POST one consultation (cs) message; refreshes the token and retries once when it is refused."""

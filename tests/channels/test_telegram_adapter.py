@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
@@ -17,6 +19,7 @@ from bot.channels.telegram import (
 )
 from bot.config import Settings
 from bot.types import Button, Reply
+from tests.channels.faults import after_first_message
 from tests.fakes.telegram_api import FakeTelegram
 
 # python-telegram-bot warns, on every RetryAfter it builds, that retry_after will become a timedelta.
@@ -133,6 +136,29 @@ async def test_send_long_reply_in_pieces_with_buttons_on_the_last(channel, fake)
     assert [s.reply_markup for s in sent[:2]] == [None, None] and sent[2].payloads == ["m"]
     assert message_id == str(sent[2].message_id)
     assert all(s.text.startswith("Một đoạn") for s in sent)
+
+
+async def test_a_502_on_the_second_piece_does_not_resend_the_first(channel, fake, monkeypatch):
+    from bot.channels import base
+
+    monkeypatch.setattr(base, "PIECE_BACKOFF", 0.01)
+    text = ("Một đoạn khá dài. " * 200 + "\n\n") * 3
+    after_first_message(fake, lambda: fake.fail_next(502))
+    message_id = await channel.send("1001", Reply(text, ((Button("OK", payload="m"),),)))
+    sent = fake.messages_to(1001)
+    assert [s.text for s in sent] == split_text(text)  # each piece once, in order
+    assert sent[2].payloads == ["m"] and message_id == str(sent[2].message_id)
+    assert fake.status_counts[502] == 1
+
+
+async def test_a_429_on_a_later_piece_waits_its_retry_after_there(channel, fake):
+    text = ("Một đoạn khá dài. " * 200 + "\n\n") * 2
+    after_first_message(fake, lambda: fake.fail_next(429))  # retry_after = 1 s
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    await channel.send("1001", Reply(text))
+    assert loop.time() - began >= 0.9
+    assert [s.text for s in fake.messages_to(1001)] == split_text(text)
 
 
 async def test_send_errors(channel, fake):

@@ -31,6 +31,7 @@ from bot.config import Settings
 from bot.outbound import NullLimiter
 from bot.storage.models import ProcessedUpdate, User
 from bot.types import Button, Incoming, Reply, UserRef
+from tests.channels.faults import after_first_message
 from tests.conftest import BACKENDS
 from tests.fakes import FIXTURE_CONTENT, eventually, running_app
 from tests.fakes.zalo_bot_api import DEFAULT_TOKEN, FakeZaloBot
@@ -339,6 +340,51 @@ async def test_send_splits_maps_blocks_and_keeps_the_menu(db_url, fake):
         fake.fail_next(502)
         with pytest.raises(Transient):
             await channel.send(USER, Reply("Xin chào"))
+
+
+async def test_a_502_on_the_second_piece_does_not_resend_the_first(db_url, fake, monkeypatch):
+    """A broadcast split in two: the second piece's 502 is retried in the adapter; the dispatcher sees a
+    delivered message, so nobody gets the first piece twice."""
+    from bot.channels import base
+
+    monkeypatch.setattr(base, "PIECE_BACKOFF", 0.01)
+    async with running_app(make_settings(db_url, fake), limiter=NullLimiter()) as app:
+        ref = UserRef("zalo_bot", USER)
+        await app.store.enter(ref, "An")
+        reply = Reply(("Thông báo tuyển sinh học nghề hàn năm nay. " * 90).strip())
+        expected = pieces_of(render(reply))
+        assert len(expected) == 2
+        after_first_message(fake, lambda: fake.fail_next(502))
+        message_id = await app.outbound.send_once(ref, reply, bulk=True)
+        sent = fake.messages_to(USER)
+        assert [m.text for m in sent] == expected  # each piece once, in order
+        assert message_id == sent[-1].message_id
+        assert [m for m, _ in fake.calls].count("sendMessage") == 3  # piece 1, piece 2 (502), piece 2 again
+
+
+async def test_a_later_piece_that_keeps_failing_is_not_resent_and_is_logged(db_url, fake, monkeypatch, caplog):
+    from bot.channels import base
+
+    monkeypatch.setattr(base, "PIECE_BACKOFF", 0.01)
+    async with running_app(make_settings(db_url, fake), limiter=NullLimiter()) as app:
+        channel: ZaloBotChannel = app.channels["zalo_bot"]
+        reply = Reply(("Thông báo tuyển sinh học nghề hàn năm nay. " * 90).strip())
+        after_first_message(fake, lambda: fake.fail_next(502, count=base.PIECE_ATTEMPTS))
+        with caplog.at_level(logging.WARNING):
+            message_id = await channel.send(USER, reply)  # no exception: the first piece is out
+        (first,) = fake.messages_to(USER)
+        assert message_id == first.message_id
+        assert [m for m, _ in fake.calls].count("sendMessage") == 1 + base.PIECE_ATTEMPTS
+        assert any("zalo_bot: reply to" in r.getMessage() and "piece 2 of 2" in r.getMessage()
+                   for r in caplog.records)
+        # A rate limit on the second piece is waited out there.
+        fake.reset()
+        after_first_message(fake, lambda: fake.fail_next(429, parameters={"retry_after": 0.3}))
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        await channel.send(USER, reply)
+        assert loop.time() - began >= 0.3
+        assert [m.text for m in fake.messages_to(USER)] == pieces_of(render(reply))
 
 
 # --- the adapter, polling ------------------------------------------------------------------------

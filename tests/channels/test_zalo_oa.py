@@ -25,6 +25,7 @@ from bot.storage.db import create_engine
 from bot.storage.models import OAuthToken, ProcessedUpdate, User
 from bot.storage.repo import Store
 from bot.types import Button, Incoming, Reply, UserRef
+from tests.channels.faults import after_first_message
 from tests.conftest import BACKENDS
 from tests.fakes import FIXTURE_CONTENT, eventually, running_app
 from tests.fakes.zalo_oa_api import APP_ID, APP_SECRET, OA_SECRET_KEY, FakeZaloOA, SentMessage
@@ -239,6 +240,36 @@ async def test_long_text_is_split_and_buttons_go_on_the_last_piece(app, fake):
     assert len(pieces) == 3 and all(len(p.text) <= 2000 for p in pieces)
     assert [bool(p.buttons) for p in pieces] == [False, False, True]
     assert " ".join(p.text for p in pieces).split() == text.split()
+
+
+async def test_a_502_on_the_second_piece_does_not_resend_the_first(app, fake, monkeypatch):
+    from bot.channels import base
+
+    monkeypatch.setattr(base, "PIECE_BACKOFF", 0.01)
+    ref = UserRef("zalo_oa", USER)
+    await app.store.touch_user(ref)
+    text = ("Một đoạn văn khá dài về học nghề. " * 140).strip()
+    after_first_message(fake, lambda: fake.fail_next(502))
+    message_id = await app.outbound.send_once(ref, Reply(text, ((Button("OK", "m:faq"),),)), bulk=True)
+    pieces = fake.messages_to(USER)
+    assert len(pieces) == 3 and " ".join(p.text for p in pieces).split() == text.split()  # each once
+    assert [bool(p.buttons) for p in pieces] == [False, False, True]
+    assert message_id == pieces[-1].message_id
+
+
+async def test_later_piece_rate_limited_is_waited_out_and_blocked_is_not_raised(app, fake, monkeypatch):
+    monkeypatch.setattr(zalo_oa, "RATE_LIMIT_PAUSE", 0.2)  # -32 carries no retry-after
+    channel = app.channels["zalo_oa"]
+    text = ("Một đoạn văn khá dài về học nghề. " * 100).strip()
+    after_first_message(fake, lambda: fake.fail_next(-32))
+    await channel.send(USER, Reply(text))
+    assert len(fake.messages_to(USER)) == 2 and fake.rejected == [(USER, -32)]
+    # The person blocks the OA between the pieces: the first is out, so the send counts as delivered.
+    fake.sent, fake.by_user[OTHER] = [], []
+    after_first_message(fake, lambda: fake.user_errors.__setitem__(OTHER, -213))
+    message_id = await channel.send(OTHER, Reply(text))
+    (first,) = fake.messages_to(OTHER)
+    assert message_id == first.message_id and fake.rejected[-1] == (OTHER, -213)
 
 
 # --- errors --------------------------------------------------------------------------------------
