@@ -25,7 +25,6 @@ Stable API (other channels import it):
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import re
@@ -34,6 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from bot.storage.repo import chat_key
 from bot.types import Incoming, Reply
 
 if TYPE_CHECKING:
@@ -42,8 +42,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MENU_TTL = timedelta(days=3)  # an answer "2" a week later is more likely a question than a choice
-KEY_PREFIX = "menu:"
-MAX_KEY = 64  # kv.key is VARCHAR(64)
 CACHE_SIZE = 10_000  # chats whose menu state is known in memory (saves a write per plain message)
 
 _NUMBER = re.compile(r"^\s*(?:số\s*)?(\d{1,3})\s*[.)]?\s*$", re.IGNORECASE)
@@ -119,12 +117,8 @@ def number_of(text: str) -> int | None:
 
 
 def menu_key(channel: str, chat_id: str) -> str:
-    """The kv key of a chat's menu; long chat ids are hashed to fit kv.key (64 characters)."""
-    key = f"{KEY_PREFIX}{channel}:{chat_id}"
-    if len(key) <= MAX_KEY:
-        return key
-    digest = hashlib.sha256(chat_id.encode("utf-8")).hexdigest()[:40]
-    return f"{KEY_PREFIX}{channel}:#{digest}"[:MAX_KEY]
+    """The kv key of a chat's menu (per-chat state: deleted with the person's data)."""
+    return chat_key(channel, chat_id, "menu")
 
 
 class MenuMemory:

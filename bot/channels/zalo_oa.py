@@ -54,6 +54,7 @@ from bot.channels.base import Blocked, Deferred, Permanent, RateLimited, Skipped
 from bot.channels.numbered import Menu, MenuMemory, render
 from bot.channels.telegram import split_text
 from bot.channels.zalo_oauth import TokenDead, TokenUnavailable, ZaloTokens, stored_pair_exists
+from bot.storage.repo import chat_key
 from bot.types import Incoming, Reply, UserRef
 
 if TYPE_CHECKING:
@@ -80,7 +81,6 @@ MORNING = time(7, 0)
 NIGHT_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 RATE_LIMIT_PAUSE = 60.0  # seconds: -32 carries no retry-after
 PAUSED_RETRY = 900.0  # seconds a send waits while the token pair is dead
-LABELS_KEY = "zbtn:"  # kv prefix of a chat's button labels (template buttons)
 LABELS_TTL = timedelta(days=30)
 LABELS_PER_CHAT = 40
 LABELS_CACHE = 10_000
@@ -412,7 +412,7 @@ class ZaloOAChannel:
         if cached is not None:
             self._labels.move_to_end(chat)
             return cached
-        raw = await self.store.kv_get(LABELS_KEY + chat)
+        raw = await self.store.kv_get(chat_key(CHANNEL, chat, "buttons"))
         labels: dict[str, str] = {}
         if raw:
             try:
@@ -441,8 +441,7 @@ class ZaloOAChannel:
         while len(merged) > LABELS_PER_CHAT:
             merged.pop(next(iter(merged)))
         value = json.dumps({"labels": merged, "at": self.store.clock.now().isoformat()}, ensure_ascii=False)
-        if len(chat) + len(LABELS_KEY) <= 64:
-            await self.store.kv_set(LABELS_KEY + chat, value)
+        await self.store.kv_set(chat_key(CHANNEL, chat, "buttons"), value)
         self._cache_labels(chat, merged)
 
     # --- sending -------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -96,7 +97,10 @@ class State:
 
 def chat_key(channel: str, chat_id: str, name: str) -> str:
     """The kv key of per-chat state a channel adapter keeps (e.g. the menu last shown): deleted with the
-    person's data (`Store.delete_user_data`), so every adapter names such state this way."""
+    person's data (`Store.delete_user_data`), so every adapter names such state this way. Chat ids longer
+    than 32 characters are hashed so that the key fits kv.key (64 characters, names up to 16)."""
+    if len(chat_id) > 32:
+        chat_id = "#" + hashlib.sha256(chat_id.encode("utf-8")).hexdigest()[:31]
     return f"chat:{channel}:{chat_id}:{name}"
 
 

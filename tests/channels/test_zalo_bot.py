@@ -125,7 +125,7 @@ def test_bare_numbers_are_recognised():
 
 
 def test_long_chat_ids_fit_the_kv_key():
-    assert menu_key("zalo_bot", "abc") == "menu:zalo_bot:abc"
+    assert menu_key("zalo_bot", "abc") == "chat:zalo_bot:abc:menu"  # per-chat state: deleted with the data
     long = menu_key("zalo_bot", "x" * 200)
     assert len(long) <= 64 and long != menu_key("zalo_bot", "y" * 200)
 
