@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 LINGER = 0.005  # seconds a write batch waits for company; also lets the request leave first
 MAX_BACKOFF = 300.0  # seconds between retries of a 5xx / network error, at most
+STATUS_TTL = 0.1  # seconds a broadcast's "still sending" answer is reused before asking the database again
 FOOTER = "\n\n— Ngừng nhận tin: nhắn /huy"  # every broadcast says how to stop them
 
 FinishedHook = Callable[[int, str], Awaitable[None]]
@@ -145,6 +146,8 @@ class Dispatcher:
         self.writer = _Writer(bstore, self.worker, lease, linger)
         self.queue: asyncio.Queue[tuple[Claimed, datetime]] = asyncio.Queue()
         self._wake = asyncio.Event()
+        self._status: dict[int, asyncio.Future[bool]] = {}  # broadcast id -> is it still sending
+        self._status_at: dict[int, float] = {}
         self._room = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self._replies: dict[int, Reply] = {}
@@ -272,6 +275,23 @@ class Dispatcher:
             reply = self._replies[broadcast_id] = render(b.text, b.buttons)
         return reply
 
+    async def _still_sending(self, broadcast_id: int) -> bool:
+        """Whether the broadcast is still 'sending', read at most every STATUS_TTL seconds (shared by the
+        workers): a cancel stops this process's sends within that time plus the requests in flight."""
+        loop = asyncio.get_running_loop()
+        checked = self._status.get(broadcast_id)
+        if checked is not None and (not checked.done() or loop.time() - self._status_at[broadcast_id] < STATUS_TTL):
+            return await asyncio.shield(checked)
+        fut: asyncio.Future[bool] = loop.create_future()
+        self._status[broadcast_id], self._status_at[broadcast_id] = fut, loop.time()
+        try:
+            b = await self.bstore.get(broadcast_id)
+            fut.set_result(b is not None and b.status == "sending")
+        except Exception as exc:  # the database is away: keep sending what we hold (leases guard the rest)
+            log.warning("broadcast %d: status check failed (%s)", broadcast_id, exc)
+            fut.set_result(True)
+        return fut.result()
+
     def _lease_ok(self, claimed_at: datetime, now: datetime) -> bool:
         start = max(claimed_at, self._renewed_at or claimed_at)
         return start + self.lease - now > self.lease / 4
@@ -308,6 +328,10 @@ class Dispatcher:
         reply = await self._reply_for(row.broadcast_id)
         if reply is None:
             await self.writer.record(Outcome(row.id, "failed", error="broadcast vanished", attempts=row.attempts))
+            return
+        # Claimed rows wait in the queue: staff may cancel the broadcast, the person may delete their
+        # data meanwhile (both already marked the row 'skipped' in the database). Look again.
+        if row.user_id in self.bstore.store.recently_deleted or not await self._still_sending(row.broadcast_id):
             return
         marked = False
 

@@ -321,14 +321,28 @@ class BroadcastStore:
             mine = sa.and_(D.c.id == sa.bindparam("b_id"), D.c.leased_by == worker,
                            sa.or_(*(D.c.status == st for st in ("pending", "sending", "unknown"))))
 
+            # What went out is recorded as sent, even if the row was skipped meanwhile (the broadcast
+            # cancelled, the person's data deleted while the request was on its way): the record
+            # must say what happened.
+            delivered = sa.and_(D.c.id == sa.bindparam("b_id"), D.c.leased_by == worker,
+                                sa.or_(*(D.c.status == st for st in ("pending", "sending", "unknown", "skipped"))))
             if "sent" in groups:
                 await conn.execute(
-                    sa.update(D).where(mine).values(status="sent", sent_at=sa.bindparam("b_at"),
+                    sa.update(D).where(delivered).values(status="sent", sent_at=sa.bindparam("b_at"),
                                                     message_id=sa.bindparam("b_mid"), last_error=None,
                                                     attempts=sa.bindparam("b_n"), lease_until=None, updated_at=now),
                     [{"b_id": o.id, "b_at": o.at or now, "b_mid": o.message_id, "b_n": o.attempts or 1}
                      for o in groups["sent"]])
             if "back" in groups:  # a retry later, or a row handed back unsent
+                # A row skipped meanwhile (its broadcast cancelled, its person's data deleted) or of a
+                # broadcast no longer sending is not taken back: it stays skipped, with its attempts.
+                sending = sa.select(B.c.status).where(B.c.id == D.c.broadcast_id).scalar_subquery() == "sending"
+                await conn.execute(
+                    sa.update(D).where(delivered, sa.or_(D.c.status == "skipped", ~sending))
+                    .values(status="skipped", lease_until=None, updated_at=now,
+                            last_error=sa.case((D.c.status == "skipped", D.c.last_error), else_="broadcast cancelled"),
+                            attempts=sa.func.coalesce(sa.bindparam("b_n", type_=sa.Integer), D.c.attempts)),
+                    [{"b_id": o.id, "b_n": o.attempts} for o in groups["back"]])
                 await conn.execute(
                     sa.update(D).where(mine).values(status="pending", not_before=sa.bindparam("b_nb"),
                                                     last_error=sa.bindparam("b_err"),

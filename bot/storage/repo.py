@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import json
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ MAX_LOGGED_TEXT = 4000
 LAST_SEEN_GRAIN = timedelta(seconds=60)
 QUESTION_BATCH = 500  # questions per group-committed transaction at most
 QUESTION_LINGER = 0.05  # seconds queued questions may wait to be written together
+RECENTLY_DELETED = 10_000  # user ids remembered for the dispatcher (see Store.recently_deleted)
 QUESTION_RETRY_MIN, QUESTION_RETRY_MAX = 0.5, 30.0  # seconds between tries while the database is away
 ENTER_BATCH = 200  # users read by one shared query at most
 
@@ -120,6 +122,9 @@ class Store:
         self._enter_flusher: asyncio.Task | None = None
         self._question_flusher: asyncio.Task | None = None
         self._question_retry = 0.0  # current wait between tries while the database is away
+        # Users who deleted their data in this process lately: a broadcast row already claimed for
+        # them (in a dispatcher's queue) must not go out (scheduler.dispatcher checks this).
+        self.recently_deleted: OrderedDict[int, None] = OrderedDict()
         self._flush_now = asyncio.Event()
 
     @asynccontextmanager
@@ -553,6 +558,9 @@ class Store:
 
     async def delete_user_data(self, user_id: int) -> None:
         """Delete the user and everything linked to them; questions stay, unlinked, for statistics."""
+        self.recently_deleted[user_id] = None
+        while len(self.recently_deleted) > RECENTLY_DELETED:
+            self.recently_deleted.popitem(last=False)
         await self.flush()  # questions still queued for the group commit
         async with self.session() as s:
             await s.execute(sa.update(QuestionLog).where(QuestionLog.user_id == user_id).values(user_id=None))
