@@ -16,6 +16,8 @@ log = logging.getLogger(__name__)
 
 # How long a platform's update / message ids are remembered to drop redeliveries (processed_updates):
 # platforms redeliver within a day (Telegram keeps undelivered updates 24 h). The app prunes older rows.
+T = TypeVar("T")
+
 DEDUP_WINDOW = timedelta(days=2)
 
 
@@ -42,6 +44,27 @@ class ReceiveTrouble:
         if self.why.startswith("token") or minutes >= 5:
             return [f"{self.label}: {self.why} (từ {minutes:.0f} phút trước)"]
         return []
+
+
+async def retry_until_done(call: Callable[[], Awaitable[T]], what: str, log: logging.Logger, *,
+                           describe: Callable[[BaseException], str] = str,
+                           on_failure: Callable[[], None] | None = None,
+                           first: float = 1.0, most: float = 30.0) -> T:
+    """Await `call()` until it succeeds (a channel's set-up call: setWebhook, deleteWebhook), waiting
+    `first` seconds after a failure and doubling up to `most`. Each failure is logged as a warning
+    (`describe` turns the exception into text, e.g. without a token) and `on_failure` runs."""
+    delay = first
+    while True:
+        try:
+            return await call()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("%s failed (%s); retrying in %.0f s", what, describe(exc), delay)
+            if on_failure is not None:
+                on_failure()
+            await asyncio.sleep(delay)
+            delay = min(most, delay * 2)
 
 
 class SendError(Exception):

@@ -44,7 +44,15 @@ from telegram.error import (
     TelegramError,
 )
 
-from bot.channels.base import Blocked, Permanent, RateLimited, ReceiveTrouble, Transient, send_pieces
+from bot.channels.base import (
+    Blocked,
+    Permanent,
+    RateLimited,
+    ReceiveTrouble,
+    Transient,
+    retry_until_done,
+    send_pieces,
+)
 from bot.channels.telegram_request import AiohttpRequest, JsonRequestData
 from bot.types import Incoming, Reply, UserRef
 
@@ -350,34 +358,17 @@ class TelegramChannel:
 
     async def _register_webhook(self) -> None:
         url = (self.settings.public_url or "").rstrip("/") + WEBHOOK_PATH
-        delay = 1.0
-        while True:
-            try:
-                await self.bot.set_webhook(url, secret_token=self._secret, allowed_updates=ALLOWED_UPDATES,
-                                           max_connections=40)
-                log.info("telegram: webhook registered at %s", url)
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("telegram: setWebhook failed (%s); retrying in %.0f s", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(MAX_BACKOFF, delay * 2)
+        await retry_until_done(
+            lambda: self.bot.set_webhook(url, secret_token=self._secret, allowed_updates=ALLOWED_UPDATES,
+                                         max_connections=40),
+            "telegram: setWebhook", log, most=MAX_BACKOFF)
+        log.info("telegram: webhook registered at %s", url)
 
     # --- polling -------------------------------------------------------------------------------
 
     async def _poll(self) -> None:
-        delay = 1.0
-        while True:
-            try:
-                await self.bot.delete_webhook(drop_pending_updates=False)  # getUpdates answers 409 otherwise
-                break
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("telegram: deleteWebhook failed (%s); retrying in %.0f s", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(MAX_BACKOFF, delay * 2)
+        await retry_until_done(lambda: self.bot.delete_webhook(drop_pending_updates=False),  # else getUpdates: 409
+                               "telegram: deleteWebhook", log, most=MAX_BACKOFF)
         delay = 1.0
         while True:
             try:

@@ -51,6 +51,7 @@ from bot.channels.base import (
     ReceiveTrouble,
     SendError,
     Transient,
+    retry_until_done,
     send_pieces,
 )
 from bot.channels.numbered import MenuMemory, Rendered, render
@@ -417,19 +418,11 @@ class ZaloBotChannel:
 
     async def _register_webhook(self) -> None:
         url = (self.settings.public_url or "").rstrip("/") + WEBHOOK_PATH
-        delay = FIRST_BACKOFF
-        while True:
-            try:
-                await self.client.call("setWebhook", {"url": url, "secret_token": self._secret})
-                log.info("zalo_bot: webhook registered at %s", url)
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("zalo_bot: setWebhook failed (%s); retrying in %.0f s", self._text(exc), delay)
-                self.trouble.set("không đăng ký được webhook với Zalo Bot")
-                await asyncio.sleep(delay)
-                delay = min(MAX_BACKOFF, delay * 2)
+        await retry_until_done(lambda: self.client.call("setWebhook", {"url": url, "secret_token": self._secret}),
+                               "zalo_bot: setWebhook", log, describe=self._text,
+                               on_failure=lambda: self.trouble.set("không đăng ký được webhook với Zalo Bot"),
+                               first=FIRST_BACKOFF, most=MAX_BACKOFF)
+        log.info("zalo_bot: webhook registered at %s", url)
 
     def _text(self, exc: BaseException) -> str:
         return self.client.scrub(exc.reason if isinstance(exc, SendError) else f"{type(exc).__name__}: {exc}")
