@@ -5,16 +5,13 @@ and `broadcast show --json` counts per channel."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import sys
-
 import pytest
 
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.zalo_bot_api import DEFAULT_TOKEN as ZALO_BOT_TOKEN
 from tests.fakes.zalo_bot_api import FakeZaloBot
 from tests.fakes.zalo_oa_api import APP_ID, APP_SECRET, OA_SECRET_KEY, FakeZaloOA
+from tests.test_serve_broadcast import _done, cli, show, until
 from tests.test_serve_telegram import Serve, content_for_serve, healthz, serve_env
 
 PEOPLE = 3  # per channel
@@ -25,13 +22,6 @@ MARKER = "Thông báo tuyển sinh E2E-3KENH"
 async def fakes():
     async with FakeTelegram() as telegram, FakeZaloOA() as oa, FakeZaloBot(max_poll=2.0) as zbot:
         yield telegram, oa, zbot
-
-
-async def cli(env: dict[str, str], *args: str) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", *args, env=env,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await proc.communicate()
-    return proc.returncode, out.decode(), err.decode()
 
 
 async def test_one_broadcast_reaches_every_channel_once(tmp_path, fakes):
@@ -62,20 +52,10 @@ async def test_one_broadcast_reaches_every_channel_once(tmp_path, fakes):
                 (reply,) = await fake.wait_messages(user, 1, within=20)
                 assert "Đã đăng ký nhận «" in reply.text, reply.text
 
-        code, out, err = await cli(env, "broadcast", "create", "--text", MARKER, "--topic", "tuyen_sinh")
+        code, out, err = await cli(env, tmp_path, "broadcast", "create", "--text", MARKER, "--topic", "tuyen_sinh")
         assert code == 0, err
-        bid = out.strip().splitlines()[0]
-
-        async def finished() -> dict:
-            while True:
-                code, out, err = await cli(env, "broadcast", "show", bid, "--json")
-                assert code == 0, err
-                data = json.loads(out)
-                if data["status"] not in ("scheduled", "sending"):
-                    return data
-                await asyncio.sleep(0.3)
-
-        data = await asyncio.wait_for(finished(), 60)
+        bid = int(out.strip().splitlines()[0])
+        data = await until(lambda: _done(show(env, tmp_path, bid)), 60)
         assert await serve.terminate() == 0
 
     assert data["status"] == "done" and data["total"] == 3 * PEOPLE
