@@ -157,3 +157,32 @@ def test_content_check_command(good, capsys):
     assert main(["content", "check", "--content", str(good)]) == 1
     out = capsys.readouterr().out
     assert "faq/b.yaml:2: error: duplicate id 'a.one'" in out and "1 error(s)" in out
+
+
+def test_trade_without_school_says_whom_to_ask(good):
+    (good / "schools.yaml").write_text(SCHOOLS.replace("[nghe.han]", "[]"), encoding="utf-8")
+    answer = load_content(good).entries["nghe.han"].answer
+    assert answer.endswith("Bạn hãy hỏi tư vấn viên (gõ /tuvan) để được hướng dẫn.")
+    assert "đang được cập nhật" not in answer
+    (good / "texts.yaml").write_text('texts:\n  trade_no_school: "Hỏi thầy cô chủ nhiệm hoặc gõ /tuvan."\n',
+                                     encoding="utf-8")
+    assert load_content(good).entries["nghe.han"].answer.endswith("\n\nHỏi thầy cô chủ nhiệm hoặc gõ /tuvan.")
+
+
+def test_the_texts_catalogue_lives_on_the_base_and_changes_on_reload(good):
+    from handlers.texts import texts_for
+
+    holder = ContentHolder(good)
+    first = holder.base.texts
+    assert first is not None and texts_for(holder.base) is first and texts_for(holder.base) is first
+    assert first("who_are_you") == "Bạn là ai?"
+    (good / "texts.yaml").write_text('texts:\n  who_are_you: "Bạn là ai nhỉ?"\n', encoding="utf-8")
+    holder.reload()
+    assert texts_for(holder.base) is holder.base.texts is not first
+    assert holder.base.texts("who_are_you") == "Bạn là ai nhỉ?"
+
+
+def test_validation_errors_point_at_the_offending_key(good):
+    text = "entries:" + faq("b.one").replace("    reviewed: 2026-11-22\n", "    reviewed: [2026]\n")
+    (good / "faq/b.yaml").write_text(text, encoding="utf-8")
+    assert "faq/b.yaml:12: error: 'reviewed' must be a date YYYY-MM-DD (got [2026])" in problems_of(good)
