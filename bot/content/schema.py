@@ -38,9 +38,10 @@ def fail(message: str) -> PydanticCustomError:
     return PydanticCustomError("content", "{message}", {"message": message})
 
 
-def soft(info: ValidationInfo, message: str, severity: str = "error") -> None:
-    """Record a problem on the field being validated without rejecting the item."""
-    info.context["soft"].append(((info.field_name,), message, severity))
+def soft(info: ValidationInfo, message: str, severity: str = "error", at: tuple = ()) -> None:
+    """Record a problem on the field being validated (or on `at`, a path inside it) without rejecting the
+    item."""
+    info.context["soft"].append(((info.field_name, *at), message, severity))
 
 
 def context(info: ValidationInfo, key: str, default: Any = None) -> Any:
