@@ -137,6 +137,10 @@ class Quiz(_Frozen):
                 return t
         raise KeyError(code)
 
+    def choice(self, choice_id: str) -> QuizChoice | None:
+        """The answer button with this id (None for an id the quiz never offered)."""
+        return next((c for c in self.choices if c.id == choice_id), None)
+
     def items_of(self, code: str) -> tuple[QuizItem, ...]:
         """The items that measure type `code`."""
         return tuple(i for i in self.items if i.type == code)

@@ -72,6 +72,7 @@ def test_a_valid_quiz_loads_frozen_with_the_trades_codes(tmp_path):
     assert "".join(t.code for t in base.quiz.types) == CODES
     assert len(base.quiz.items) == 12 and [i.id for i in base.quiz.items_of("R")] == ["r1", "r2"]
     assert base.quiz.type("S").name == "Nhóm S"
+    assert base.quiz.choice("khong_chac").score == 1 and base.quiz.choice("co") is None
     assert base.trades["nghe.han"].riasec == ("R", "I")
     assert [t.id for t in base.trades_of_type("S")] == ["nghe.t1"]
     with pytest.raises(ValueError):
