@@ -23,9 +23,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.channels.base import Blocked, Deferred, Permanent, RateLimited, Skipped, Transient
 from bot.clock import Clock
 from bot.outbound import Outbound
+from bot.ports import Blocked, Deferred, Permanent, RateLimited, Skipped, Transient
 from bot.types import Button, Reply, UserRef
 from scheduler.quiet import QuietHours
 from scheduler.ratelimit import ON_GRANT

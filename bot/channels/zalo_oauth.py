@@ -331,18 +331,9 @@ class ZaloTokens:
         return access, refresh, self.clock.now() + lifetime
 
 
-async def stored_pair_exists(database_url: str) -> bool:
+async def stored_pair_exists(store: Store) -> bool:
     """True when the database holds a token pair for the OA (dead or alive): used at start-up, when the
     environment has none, to decide whether the channel is configured."""
-    from bot.storage.db import create_engine
-
-    engine = create_engine(database_url)
-    try:
-        async with engine.connect() as conn:
-            T = OAuthToken.__table__
-            return (await conn.execute(sa.select(T.c.channel).where(T.c.channel == CHANNEL))).first() is not None
-    except Exception as exc:
-        log.warning("zalo_oa: could not look for a stored token pair: %s", exc)
-        return False
-    finally:
-        await engine.dispose()
+    async with store.engine.connect() as conn:
+        T = OAuthToken.__table__
+        return (await conn.execute(sa.select(T.c.channel).where(T.c.channel == CHANNEL))).first() is not None

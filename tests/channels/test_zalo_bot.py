@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from bot.channels import zalo_bot
-from bot.channels.base import Blocked, Permanent, RateLimited, Transient
+from bot.channels.base import ChannelDeps, Off
 from bot.channels.numbered import Menu, MenuMemory, menu_key, number_of, prompt, render
 from bot.channels.zalo_bot import (
     MAX_TEXT,
@@ -27,8 +27,10 @@ from bot.channels.zalo_bot import (
     split_text,
     unwrap,
 )
+from bot.clock import SystemClock
 from bot.config import Settings
 from bot.outbound import NullLimiter
+from bot.ports import Blocked, Permanent, RateLimited, Transient
 from bot.storage.models import ProcessedUpdate, User
 from bot.types import Button, Incoming, Reply, UserRef
 from tests.channels.faults import after_first_message
@@ -561,20 +563,19 @@ async def test_the_token_is_never_logged(db_url, fake, caplog):
 
 
 async def test_create_says_why_the_channel_is_off(db_url, fake, tmp_path):
-    def app_with(**extra):
-        return SimpleNamespace(settings=make_settings(db_url, fake, **extra), store=None, conversation=None,
-                               services=SimpleNamespace(alert_sources=[]))
+    async def create(**extra):
+        return await zalo_bot.create(ChannelDeps(settings=make_settings(db_url, fake, **extra), store=None,
+                                                 inbox=None, clock=SystemClock()))
 
-    assert zalo_bot.create(app_with(zalo_bot_token=None))[1] == "CHONNGHE_ZALO_BOT_TOKEN is not set"
-    off, why = zalo_bot.create(app_with(zalo_bot_mode="webhook", zalo_bot_secret=SECRET))
-    assert off is None and "CHONNGHE_PUBLIC_URL" in why
-    off, why = zalo_bot.create(app_with(zalo_bot_mode="webhook", public_url="https://bot.example.vn"))
-    assert off is None and "CHONNGHE_ZALO_BOT_SECRET" in why
-    off, why = zalo_bot.create(app_with(zalo_bot_mode="webhook", public_url="https://bot.example.vn",
-                                        zalo_bot_secret="short"))
-    assert off is None and "8 to 256" in why
-    on, why = zalo_bot.create(app_with())
-    assert on is not None and why == "" and on.routes() == []
+    assert await create(zalo_bot_token=None) == Off("CHONNGHE_ZALO_BOT_TOKEN is not set")
+    off = await create(zalo_bot_mode="webhook", zalo_bot_secret=SECRET)
+    assert isinstance(off, Off) and "CHONNGHE_PUBLIC_URL" in off.reason
+    off = await create(zalo_bot_mode="webhook", public_url="https://bot.example.vn")
+    assert isinstance(off, Off) and "CHONNGHE_ZALO_BOT_SECRET" in off.reason
+    off = await create(zalo_bot_mode="webhook", public_url="https://bot.example.vn", zalo_bot_secret="short")
+    assert isinstance(off, Off) and "8 to 256" in off.reason
+    on = await create()
+    assert not isinstance(on, Off) and on.routes() == [] and on.status == "on"
 
 
 # --- the adapter, webhook ------------------------------------------------------------------------

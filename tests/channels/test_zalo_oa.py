@@ -15,12 +15,12 @@ import pytest
 import sqlalchemy as sa
 
 from bot.channels import zalo_oa
-from bot.channels.base import Blocked, Deferred, Permanent, RateLimited, Skipped, Transient
 from bot.channels.zalo_oa import map_error, seconds_until_morning, template_buttons, verify
 from bot.channels.zalo_oauth import SEED_KEY, ZaloTokens
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.outbound import NullLimiter
+from bot.ports import Blocked, Deferred, Permanent, RateLimited, Skipped, Transient
 from bot.storage.db import create_engine
 from bot.storage.models import OAuthToken, ProcessedUpdate, User
 from bot.storage.repo import Store

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import sqlalchemy as sa
 
 from bot.storage.models import QuestionLog, StaffAudit
 from bot.types import Incoming, UserRef
+from handlers import build_handler
 from handlers.texts import DEFAULTS, Texts
 from tests.handlers.conftest import Person
 
@@ -79,9 +81,9 @@ async def test_stats_for_staff_and_refusal_for_others(an: Person, handle, store)
     assert audit == [("1001", "/thongke", False), ("1001", "button gt", False), ("42", "/thongke", True)]
 
 
-async def test_alerts_show_in_stats(services, handle):
-    services.alert_sources.append(lambda: ["Zalo OA: refresh token hết hạn"])
-    lan = Person(handle, "42", "Cô Lan")
+async def test_alerts_show_in_stats(services):
+    alerting = dataclasses.replace(services, alerts=lambda: ["Zalo OA: refresh token hết hạn"])
+    lan = Person(build_handler(alerting), "42", "Cô Lan")
     (stats,) = await lan.say("/thongke")
     assert "⚠️ Cảnh báo:\n- Zalo OA: refresh token hết hạn" in stats.text
 

@@ -8,8 +8,8 @@ from collections import Counter
 import pytest
 import sqlalchemy as sa
 
-from bot.channels.base import Blocked, Deferred, Permanent, RateLimited, Skipped, Transient
 from bot.outbound import Outbound
+from bot.ports import Blocked, Deferred, Permanent, RateLimited, Skipped, Transient
 from bot.storage.models import Delivery, User
 from bot.types import UserRef
 from scheduler.dispatcher import FOOTER, Dispatcher

@@ -20,10 +20,8 @@ class Nobody:
 
 @pytest.fixture
 def services(settings, store, clock, broadcasts) -> Services:
-    s = Services(settings=settings.model_copy(update={"staff_telegram_ids": [42]}), store=store, content=None,
-                 clock=clock, messenger=Nobody())
-    s.broadcasts = broadcasts
-    return s
+    return Services(settings=settings.model_copy(update={"staff_telegram_ids": [42]}), store=store, content=None,
+                    clock=clock, messenger=Nobody(), broadcasts=broadcasts)
 
 
 async def say(services: Services, who: UserRef, text: str = "", payload: str | None = None):
