@@ -8,7 +8,6 @@ import asyncio
 import logging
 import re
 import socket
-from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
