@@ -162,7 +162,7 @@ async def _prune_processed(store: Store) -> None:
     """Forget the platforms' update / message ids older than DEDUP_WINDOW (every channel's dedup)."""
     while True:
         try:
-            removed = await store.prune_processed(DEDUP_WINDOW)
+            removed = await store.dedup.prune(DEDUP_WINDOW)
             if removed:
                 log.info("pruned %d processed update ids", removed)
         except asyncio.CancelledError:

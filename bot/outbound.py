@@ -61,7 +61,7 @@ class Outbound:
                 raise
             except Blocked as exc:
                 if self.store is not None:
-                    await self.store.mark_inactive(to, exc.reason)
+                    await self.store.users.mark_inactive(to, exc.reason)
                 raise
 
     async def send(self, to: UserRef, reply: Reply) -> str | None:

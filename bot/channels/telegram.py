@@ -277,7 +277,7 @@ class TelegramChannel:
             await request.initialize()
         if self.mode == "webhook":
             configured = self.settings.telegram_webhook_secret
-            self._secret = configured or await self.store.kv_setdefault(SECRET_KEY, secrets.token_urlsafe(32))
+            self._secret = configured or await self.store.kv.setdefault(SECRET_KEY, secrets.token_urlsafe(32))
         self._accepting = True
         self._runner = asyncio.create_task(self._run(), name="telegram-runner")
 
@@ -431,7 +431,7 @@ class TelegramChannel:
             return
         keys = [str(u["update_id"]) for u in updates]
         try:
-            fresh = await self.store.first_times(CHANNEL, keys)
+            fresh = await self.store.dedup.first_times(CHANNEL, keys)
         except Exception:
             # Better to risk handling a repeat than to drop a batch the dedup table cannot vouch for.
             log.exception("telegram: dedup check failed; handling the batch anyway")
@@ -484,7 +484,7 @@ class TelegramChannel:
         key = str(data["update_id"])
 
         async def once() -> bool:
-            fresh = await self.store.first_time(CHANNEL, key)
+            fresh = await self.store.dedup.first_time(CHANNEL, key)
             if not fresh:
                 log.info("telegram: update %s delivered again, skipped", key)
             return fresh

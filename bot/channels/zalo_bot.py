@@ -10,7 +10,7 @@ Receiving: polling (default) or webhook.
 - Polling: `getUpdates` returns one update per call and answers HTTP 408 when nothing arrived within
   its timeout (normal: poll again at once). There is no offset, so a message can be handed out again
   (after a crash, a retry): each (chat, message_id) is processed once, recorded in the processed_updates
-  table through Store.first_time (source "zalo_bot"), so a restart does not reprocess either. Errors back
+  table through Store.dedup.first_time (source "zalo_bot"), so a restart does not reprocess either. Errors back
   off (1 s doubling to 30 s); the loop never crashes.
 - Webhook: POST /zalo/bot/webhook on the project's aiohttp server, registered with `setWebhook`
   (url = CHONNGHE_PUBLIC_URL + path, secret_token = CHONNGHE_ZALO_BOT_SECRET) at start. The
@@ -527,7 +527,7 @@ class ZaloBotChannel:
         once = None
         if key is not None:
             async def once() -> bool:
-                fresh = await self.store.first_time(CHANNEL, key)
+                fresh = await self.store.dedup.first_time(CHANNEL, key)
                 if not fresh:
                     log.info("zalo_bot: message %s seen before, skipped", incoming.message_id)
                 return fresh

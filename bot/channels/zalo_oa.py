@@ -55,7 +55,7 @@ from bot.channels.numbered import Menu, MenuMemory, render
 from bot.channels.telegram import split_text
 from bot.channels.zalo_oauth import TokenDead, TokenUnavailable, ZaloTokens, stored_pair_exists
 from bot.ports import Blocked, Deferred, Permanent, RateLimited, Skipped, Transient
-from bot.storage.repo import chat_key
+from bot.storage.kv import chat_key
 from bot.types import Incoming, Reply, UserRef
 
 if TYPE_CHECKING:
@@ -370,7 +370,7 @@ class ZaloOAChannel:
             log.exception("zalo_oa: mapping a button failed; handling the text as typed")
 
         async def once() -> bool:
-            fresh = await self.store.first_time(CHANNEL, key)
+            fresh = await self.store.dedup.first_time(CHANNEL, key)
             if not fresh:
                 log.info("zalo_oa: event %s delivered again, skipped", key)
             return fresh
@@ -401,7 +401,7 @@ class ZaloOAChannel:
         if cached is not None:
             self._labels.move_to_end(chat)
             return cached
-        raw = await self.store.kv_get(chat_key(CHANNEL, chat, "buttons"))
+        raw = await self.store.kv.get(chat_key(CHANNEL, chat, "buttons"))
         labels: dict[str, str] = {}
         if raw:
             try:
@@ -430,7 +430,7 @@ class ZaloOAChannel:
         while len(merged) > LABELS_PER_CHAT:
             merged.pop(next(iter(merged)))
         value = json.dumps({"labels": merged, "at": self.store.clock.now().isoformat()}, ensure_ascii=False)
-        await self.store.kv_set(chat_key(CHANNEL, chat, "buttons"), value)
+        await self.store.kv.set(chat_key(CHANNEL, chat, "buttons"), value)
         self._cache_labels(chat, merged)
 
     # --- sending -------------------------------------------------------------------------------

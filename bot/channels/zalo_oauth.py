@@ -114,12 +114,12 @@ class ZaloTokens:
         env_access, env_refresh = self.settings.zalo_oa_access_token, self.settings.zalo_oa_refresh_token
         row = await self._read()
         if env_access and env_refresh:
-            seeded = await self.store.kv_get(SEED_KEY)
+            seeded = await self.store.kv.get(SEED_KEY)
             fresh_env = seeded != _fingerprint(env_refresh)
             if row is None or (fresh_env and row.refresh_token != env_refresh):
                 row = await self._seed(env_access, env_refresh, replacing=row)
             if fresh_env:
-                await self.store.kv_set(SEED_KEY, _fingerprint(env_refresh))
+                await self.store.kv.set(SEED_KEY, _fingerprint(env_refresh))
         if row is not None and row.dead:
             log.error("zalo_oa: the stored token pair is dead (%s); the channel stays paused until the app is "
                       "authorised again (new CHONNGHE_ZALO_OA_ACCESS_TOKEN / _REFRESH_TOKEN, then restart)",

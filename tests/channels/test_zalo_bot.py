@@ -271,19 +271,19 @@ async def test_a_wrong_api_url_does_not_mark_subscribers_inactive(db_url, fake):
             settings = make_settings(db_url, fake, zalo_bot_api_url=api_url)
             async with running_app(settings, limiter=NullLimiter()) as app:
                 ref = UserRef("zalo_bot", USER)
-                await app.store.enter(ref, "An")
+                await app.store.users.enter(ref, "An")
                 with pytest.raises(Permanent) as info:
                     await app.outbound.send_once(ref, Reply("Tin tuyển sinh"), bulk=True)
                 assert not isinstance(info.value, Blocked)
                 assert "CHONNGHE_ZALO_BOT_API_URL" in info.value.reason and DEFAULT_TOKEN not in info.value.reason
-                user = await app.store.get_user(ref)
+                user = await app.store.users.get(ref)
                 assert user is not None and user.active, api_url
         # The real API saying the user blocked the bot still marks them inactive.
         async with running_app(make_settings(db_url, fake), limiter=NullLimiter()) as app:
             fake.blocked.add(USER)
             with pytest.raises(Blocked):
                 await app.outbound.send_once(UserRef("zalo_bot", USER), Reply("Tin"), bulk=True)
-            user = await app.store.get_user(UserRef("zalo_bot", USER))
+            user = await app.store.users.get(UserRef("zalo_bot", USER))
             assert user is not None and not user.active
     finally:
         await runner.cleanup()
@@ -331,7 +331,7 @@ async def test_send_splits_maps_blocks_and_keeps_the_menu(db_url, fake):
         assert len(sent) >= 2 and message_id == sent[-1].message_id
         assert all(len(m.text) <= MAX_TEXT for m in sent)
         assert sent[-1].text.endswith("Bạn trả lời 1, 2 hoặc 3 để chọn.")
-        assert await app.store.kv_get(menu_key("zalo_bot", USER))  # remembered for the answer "2"
+        assert await app.store.kv.get(menu_key("zalo_bot", USER))  # remembered for the answer "2"
         fake.blocked.add("gone")
         with pytest.raises(Blocked):
             await channel.send("gone", Reply("Xin chào"))
@@ -351,7 +351,7 @@ async def test_a_502_on_the_second_piece_does_not_resend_the_first(db_url, fake,
     monkeypatch.setattr(base, "PIECE_BACKOFF", 0.01)
     async with running_app(make_settings(db_url, fake), limiter=NullLimiter()) as app:
         ref = UserRef("zalo_bot", USER)
-        await app.store.enter(ref, "An")
+        await app.store.users.enter(ref, "An")
         reply = Reply(("Thông báo tuyển sinh học nghề hàn năm nay. " * 90).strip())
         expected = pieces_of(render(reply))
         assert len(expected) == 2
@@ -407,12 +407,12 @@ async def test_polling_conversation_with_numbered_answers(app, fake):
     assert "Học sinh THPT" in age.text and "tuổi" in age.text and "1. Dưới 16" in age.text
     (menu,) = await an.say("2")
     assert "1." in menu.text  # the main menu, numbered too
-    user = await app.store.get_user(UserRef("zalo_bot", USER))
+    user = await app.store.users.get(UserRef("zalo_bot", USER))
     assert user.role == "hs_thpt" and user.under_16 is False and user.display_name == "An"
     # A number outside the menu is ordinary text (a question for the answer engine).
     (answer,) = await an.say("97")
     assert "ghi nhận" not in answer.text
-    assert (await app.store.get_user(UserRef("zalo_bot", USER))).role == "hs_thpt"
+    assert (await app.store.users.get(UserRef("zalo_bot", USER))).role == "hs_thpt"
 
 
 async def test_numbers_typed_quickly_answer_successive_menus(app, fake):
@@ -423,7 +423,7 @@ async def test_numbers_typed_quickly_answer_successive_menus(app, fake):
     fake.push_text(USER, "2")  # ...answered before the question arrived: 16 or older
     await fake.wait_messages(USER, 2, after=before)
     await settled(app)
-    user = await app.store.get_user(UserRef("zalo_bot", USER))
+    user = await app.store.users.get(UserRef("zalo_bot", USER))
     assert user.role == "hs_thcs" and user.under_16 is False
 
 
