@@ -17,7 +17,9 @@ PROVINCES = {"hai_phong": "Hải Phòng", "hai_duong": "Hải Dương (cũ)"}
 ID_RE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")
 FAQ_FIELDS = {"id", "title", "questions", "answer", "source", "reviewed", "related", "valid_until", "tags"}
 TRADE_FIELDS = (FAQ_FIELDS - {"answer"}) | {"group", "summary", "learn", "jobs", "suits", "levels"}
+TRADE_FIELDS |= {"riasec"}  # validated by the new loader
 SCHOOL_FIELDS = {"id", "name", "former_province", "levels", "trades", "website", "source", "reviewed", "tags"}
+SCHOOL_FIELDS |= {"staff_chat_id"}  # validated by the new loader
 
 
 @dataclass(frozen=True, slots=True)
