@@ -35,9 +35,9 @@ import aiohttp
 import psutil
 import sqlalchemy as sa
 
-from bot.channels.base import Blocked, Permanent, RateLimited, Transient
 from bot.clock import SystemClock
 from bot.outbound import Outbound
+from bot.ports import Blocked, Permanent, RateLimited, Transient
 from bot.storage.db import create_engine, migrate
 from bot.storage.models import Subscription, User
 from bot.storage.repo import Store

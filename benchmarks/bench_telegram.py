@@ -126,8 +126,8 @@ def _trace(app, channel) -> None:
     stages: dict[str, list[float]] = collections.defaultdict(list)
     loop_time = time.perf_counter
     accept, handle, send = channel._accept, app.conversation._handle, channel.send
-    dedup = app.store.first_times
-    enter, log_q = app.store.enter, app.store.log_question
+    dedup = app.store.dedup.first_times
+    enter, log_q = app.store.users.enter, app.store.questions.log
 
     def timed(name, fn):
         async def wrapper(*a, **k):
@@ -139,9 +139,9 @@ def _trace(app, channel) -> None:
         return wrapper
 
     channel._accept = timed("accept(dedup+submit)", accept)
-    app.store.first_times = timed("first_times", dedup)
-    app.store.enter = timed("enter", enter)
-    app.store.log_question = timed("log_question", log_q)
+    app.store.dedup.first_times = timed("first_times", dedup)
+    app.store.users.enter = timed("enter", enter)
+    app.store.questions.log = timed("log_question", log_q)
     app.conversation._handle = timed("handler", handle)
     channel.send = timed("send", send)
 

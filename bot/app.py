@@ -9,22 +9,39 @@ import gc
 import logging
 import signal
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from aiohttp import web
 
+from bot.channels import telegram, zalo_bot, zalo_oa
+from bot.channels.base import DEDUP_WINDOW, ChannelDeps, Off
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.content import ContentError
 from bot.content.holder import ContentHolder
 from bot.conversation import Conversation
 from bot.outbound import Outbound
+from bot.ports import ChannelAdapter
 from bot.storage.db import create_engine, migrate
 from bot.storage.repo import Store
+from handlers import build_handler
 from handlers.services import Services
+from scheduler.broadcasts import Broadcasts
 from scheduler.ratelimit import RateLimiter
+from scheduler.service import SchedulerService
 
 log = logging.getLogger(__name__)
+
+ChannelFactory = Callable[[ChannelDeps], Awaitable[ChannelAdapter | Off]]
+
+# Every channel the service can run, in start order: each module's `create` returns its adapter when
+# the channel is configured, or Off(why not). Adding a channel is one line here.
+CHANNELS: tuple[tuple[str, ChannelFactory], ...] = (
+    (telegram.CHANNEL, telegram.create),
+    (zalo_oa.CHANNEL, zalo_oa.create),
+    (zalo_bot.CHANNEL, zalo_bot.create),
+)
 
 
 @dataclass
@@ -38,13 +55,20 @@ class App:
     outbound: Outbound
     services: Services
     conversation: Conversation
+    scheduler: SchedulerService
     http: web.Application
-    channels: dict[str, Any] = field(default_factory=dict)
-    channel_status: dict[str, str] = field(default_factory=dict)  # channel -> "on" or why it is off
-    scheduler: Any = None
+    channels: dict[str, ChannelAdapter] = field(default_factory=dict)
+    off: dict[str, str] = field(default_factory=dict)  # channel -> why it is not running
     runner: web.AppRunner | None = None
     pruner: asyncio.Task | None = None
     started_at: float = field(default_factory=time.monotonic)
+
+    @property
+    def channel_status(self) -> dict[str, str]:
+        """Each channel's state for /healthz: "on", "paused: ..." or "off: <why>"."""
+        status = {name: adapter.status for name, adapter in self.channels.items()}
+        status.update({name: f"off: {why}" for name, why in self.off.items()})
+        return {name: status[name] for name, _create in CHANNELS if name in status}
 
     @property
     def port(self) -> int | None:
@@ -58,10 +82,10 @@ class App:
         return None
 
 
-async def build_app(settings: Settings, clock: Clock | None = None) -> App:
-    """Build every service; raises ContentError on broken content (the bot refuses to start)."""
-    from handlers import build_handler
-
+async def build_app(settings: Settings, clock: Clock | None = None,
+                    channels: Sequence[tuple[str, ChannelFactory]] = CHANNELS) -> App:
+    """Build every service and channel once, in dependency order; raises ContentError on broken content
+    (the bot refuses to start)."""
     clock = clock or SystemClock()
     content = ContentHolder(settings.content_dir)  # validates first: broken content stops us here
     engine = create_engine(settings.database_url)
@@ -69,42 +93,32 @@ async def build_app(settings: Settings, clock: Clock | None = None) -> App:
     store = Store(engine, clock)
     # One limiter for live replies and broadcasts: the platforms count both against the same limits.
     outbound = Outbound(store, RateLimiter.from_settings(settings))
-    services = Services(settings=settings, store=store, content=content, clock=clock, messenger=outbound)
-    handle = build_handler(services)
-    conversation = Conversation(handle, outbound)
+    broadcasts = Broadcasts(store, settings, clock,
+                            topics=lambda: {t.id: t.label for t in content.base.topics.values()})
+    services = Services(settings=settings, store=store, content=content, clock=clock, messenger=outbound,
+                        broadcasts=broadcasts, alerts=outbound.alerts)
+    conversation = Conversation(build_handler(services), outbound)
+    scheduler = SchedulerService(settings, store, clock, outbound, broadcasts,
+                                 campaigns=lambda: content.base.campaigns, messenger=outbound,
+                                 staff_chat=services.staff_chat)
     http = web.Application(client_max_size=1024 * 1024)
-    app = App(settings, clock, content, store, outbound, services, conversation, http)
+    app = App(settings, clock, content, store, outbound, services, conversation, scheduler, http)
 
-    _add_channels(app)
-    _add_scheduler(app)
+    deps = ChannelDeps(settings=settings, store=store, inbox=conversation, clock=clock)
+    for name, create in channels:
+        made = await create(deps)
+        if isinstance(made, Off):
+            app.off[name] = made.reason
+            log.info("channel %s is off: %s", name, made.reason)
+            continue
+        app.channels[name] = made
+        outbound.register(made)
+        http.add_routes(made.routes())
     http.router.add_get("/healthz", _healthz(app))
     return app
 
 
-def _add_channels(app: App) -> None:
-    """Create every configured channel; a channel that is not configured says why it is off."""
-    from bot.channels import telegram, zalo_bot, zalo_oa
-
-    for module in (telegram, zalo_oa, zalo_bot):
-        adapter, why_off = module.create(app)
-        name = module.CHANNEL
-        if adapter is None:
-            app.channel_status[name] = f"off: {why_off}"
-            log.info("channel %s is off: %s", name, why_off)
-            continue
-        app.channels[name] = adapter
-        app.outbound.register(adapter)
-        app.http.add_routes(adapter.routes())
-        app.channel_status[name] = "on"
-
-
-def _add_scheduler(app: App) -> None:
-    from scheduler.service import create_scheduler
-
-    app.scheduler = create_scheduler(app)
-
-
-def _healthz(app: App):
+def _healthz(app: App) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def healthz(_request: web.Request) -> web.Response:
         return web.json_response({
             "status": "ok",
@@ -128,8 +142,7 @@ async def start(app: App) -> None:
         log.info("channel %s started", name)
     if app.channels:
         app.pruner = asyncio.create_task(_prune_processed(app.store), name="prune-processed-updates")
-    if app.scheduler is not None:
-        await app.scheduler.start()
+    await app.scheduler.start()
 
 
 def settle() -> None:
@@ -147,11 +160,9 @@ SHUTDOWN_FLUSH = 30.0  # seconds the question log may take to reach the database
 
 async def _prune_processed(store: Store) -> None:
     """Forget the platforms' update / message ids older than DEDUP_WINDOW (every channel's dedup)."""
-    from bot.channels.base import DEDUP_WINDOW
-
     while True:
         try:
-            removed = await store.prune_processed(DEDUP_WINDOW)
+            removed = await store.dedup.prune(DEDUP_WINDOW)
             if removed:
                 log.info("pruned %d processed update ids", removed)
         except asyncio.CancelledError:
@@ -173,12 +184,9 @@ async def stop(app: App) -> None:
         except Exception:
             log.exception("stopping a channel failed")
     await app.conversation.drain()
-    if app.scheduler is not None:
-        await app.scheduler.stop()
+    await app.scheduler.stop()
     for adapter in app.channels.values():
-        close = getattr(adapter, "close", None)
-        if close is not None:
-            await close()
+        await adapter.close()
     if app.runner is not None:
         await app.runner.cleanup()
     unwritten = await app.store.flush(give_up_after=SHUTDOWN_FLUSH)  # question logs queued for their group commit
@@ -207,8 +215,6 @@ async def serve(settings: Settings) -> None:
 
 
 def _reload(app: App) -> None:
-    from bot.content import ContentError
-
     try:
         app.content.reload()
     except ContentError:

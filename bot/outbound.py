@@ -5,23 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
-from bot.channels.base import Blocked, ChannelAdapter, Deferred, RateLimited, Transient
+from bot.ports import Blocked, ChannelAdapter, Deferred, Limiter, RateLimited, Transient
 from bot.types import Reply, UserRef
 
 if TYPE_CHECKING:
     from bot.storage.repo import Store
 
 log = logging.getLogger(__name__)
-
-
-class Limiter(Protocol):
-    def slot(self, channel: str, chat_id: str, *, bulk: bool) -> AbstractAsyncContextManager[None]:
-        """Wait for permission to send one message on `channel` to `chat_id`."""
-
-    def pause(self, channel: str, seconds: float) -> None:
-        """Stop all sends on `channel` for `seconds` (a 429's retry_after)."""
 
 
 class NullLimiter:
@@ -49,7 +41,12 @@ class Outbound:
         self.channels: dict[str, ChannelAdapter] = {}
 
     def register(self, adapter: ChannelAdapter) -> None:
+        """Send through `adapter` from now on (the composition root registers each running channel)."""
         self.channels[adapter.name] = adapter
+
+    def alerts(self) -> list[str]:
+        """Every running channel's lines for staff (/thongke)."""
+        return [line for adapter in self.channels.values() for line in adapter.alerts()]
 
     async def send_once(self, to: UserRef, reply: Reply, *, bulk: bool = False) -> str | None:
         """One attempt within the rate limits. A 429 pauses the channel; a block marks the user inactive."""
@@ -64,7 +61,7 @@ class Outbound:
                 raise
             except Blocked as exc:
                 if self.store is not None:
-                    await self.store.mark_inactive(to, exc.reason)
+                    await self.store.users.mark_inactive(to, exc.reason)
                 raise
 
     async def send(self, to: UserRef, reply: Reply) -> str | None:

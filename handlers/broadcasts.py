@@ -31,7 +31,7 @@ async def _guard(ctx: Ctx, command: str) -> list[Reply] | None:
     if ctx.services.is_staff(ctx.incoming.user):
         return None
     log.warning("non-staff %s tried %s", ctx.incoming.user, command)
-    await ctx.services.store.audit(ctx.incoming.user, command, allowed=False)
+    await ctx.services.store.audit.record(ctx.incoming.user, command, allowed=False)
     return [Reply("Xin lỗi, chức năng này chỉ dành cho cán bộ phụ trách.")]
 
 
@@ -40,7 +40,7 @@ def _unavailable() -> list[Reply]:
 
 
 async def _save(ctx: Ctx, step: str, data: dict) -> None:
-    await ctx.services.store.set_state(ctx.user.id, FLOW, step, data)
+    await ctx.services.store.users.set_state(ctx.user.id, FLOW, step, data)
 
 
 # --- /guitin ------------------------------------------------------------------------------------
@@ -52,7 +52,7 @@ async def start_wizard(ctx: Ctx) -> list[Reply]:
         return refused
     if ctx.services.broadcasts is None:
         return _unavailable()
-    await ctx.services.store.audit(ctx.incoming.user, "/guitin", allowed=True)
+    await ctx.services.store.audit.record(ctx.incoming.user, "/guitin", allowed=True)
     await _save(ctx, "text", {})
     return [Reply(f"📣 Tạo tin gửi hàng loạt, bước 1/4: hãy gửi nội dung tin (tối đa {_n(MAX_TEXT)} ký tự).\n"
                   "Gõ /huybo để thoát bất cứ lúc nào.", (CANCEL_ROW,))]
@@ -162,7 +162,7 @@ async def wizard_button(ctx: Ctx) -> list[Reply]:
         return _unavailable()
     action = ctx.args[0] if ctx.args else ""
     if action == "cancel":
-        await ctx.services.store.clear_state(ctx.user.id)
+        await ctx.services.store.users.clear_state(ctx.user.id)
         return [Reply("Đã hủy, không có tin nào được tạo.")]
     if ctx.state.flow != FLOW:
         return [Reply("Phiên tạo tin này đã kết thúc. Gõ /guitin để bắt đầu lại.")]
@@ -215,7 +215,7 @@ async def wizard_button(ctx: Ctx) -> list[Reply]:
         except BroadcastError as exc:
             await _save(ctx, "time", data)
             return [Reply(f"Chưa tạo được tin: {exc.vi}"), _time_reply(svc)]
-        await ctx.services.store.clear_state(ctx.user.id)
+        await ctx.services.store.users.clear_state(ctx.user.id)
         return [Reply(f"✅ Đã lên lịch tin #{row.id} lúc {svc.local(row.send_at)}. "
                       "Bạn sẽ nhận báo cáo khi gửi xong; xem lịch bằng /lichgui.")]
     return [Reply("Hãy chọn một nút bên dưới.", _confirm_buttons() if ctx.state.step == "confirm" else (CANCEL_ROW,))]
@@ -231,7 +231,7 @@ async def upcoming(ctx: Ctx) -> list[Reply]:
     svc = ctx.services.broadcasts
     if svc is None:
         return _unavailable()
-    await ctx.services.store.audit(ctx.incoming.user, "/lichgui", allowed=True)
+    await ctx.services.store.audit.record(ctx.incoming.user, "/lichgui", allowed=True)
     rows = await svc.upcoming(limit=15)
     if not rows:
         return [Reply("Chưa có tin nào được lên lịch. Gõ /guitin để tạo tin mới.")]

@@ -49,9 +49,9 @@ class Dispatcher:
     async def __call__(self, incoming: Incoming) -> list[Reply]:
         svc = self.services
         if incoming.event == "unfollow":
-            await svc.store.mark_inactive(incoming.user, "unfollowed")
+            await svc.store.users.mark_inactive(incoming.user, "unfollowed")
             return []
-        user, state = await svc.store.enter(incoming.user, incoming.display_name)
+        user, state = await svc.store.users.enter(incoming.user, incoming.display_name)
         ctx = Ctx(incoming, user, state, svc)
         if incoming.event == "follow":
             return await start.welcome(ctx)
@@ -84,12 +84,12 @@ class Dispatcher:
             route = self.router.flows.get(state.flow)
             if route is not None:
                 if route.staff and not svc.is_staff(incoming.user):
-                    await svc.store.clear_state(user.id)
+                    await svc.store.users.clear_state(user.id)
                 else:
                     return await route.handler(ctx)
             else:
                 log.info("dropping unknown flow %r of user %s", state.flow, user.id)
-                await svc.store.clear_state(user.id)
+                await svc.store.users.clear_state(user.id)
                 ctx.state = type(state)()
         assert self.router.fallback is not None
         return await self.router.fallback(ctx)

@@ -37,7 +37,7 @@ async def _match(ctx: Ctx, text: str):
 
 def _log(ctx: Ctx, match, answered: bool, content_id: str | None = None) -> None:
     """Every question is logged (bad input too); the answer does not wait for the commit."""
-    ctx.store.log_question_later(ctx.user.id, ctx.ref.channel, ctx.text, match.normalized or "", content_id,
+    ctx.store.questions.log_later(ctx.user.id, ctx.ref.channel, ctx.text, match.normalized or "", content_id,
                                  float(match.score or 0.0), answered)
 
 
@@ -119,7 +119,7 @@ async def feedback(ctx: Ctx) -> list[Reply]:
         return [menu_reply(t, t("stale_button"))]
     token, value = ctx.args[0], ctx.args[1] == "1"
     entry_id = unref(token, ctx.base.entries) or token
-    recorded = await ctx.store.set_feedback_latest(ctx.user.id, entry_id, 1 if value else -1)
+    recorded = await ctx.store.questions.set_feedback_latest(ctx.user.id, entry_id, 1 if value else -1)
     if not recorded:
         log.info("feedback on %s by %s not recorded (no such question of theirs)", entry_id, ctx.ref)
     if value:

@@ -54,11 +54,11 @@ async def begin(ctx: Ctx) -> list[Reply]:
     t = ctx.t
     if ctx.services.staff_chat is None:
         return [menu_reply(t, t("handoff_unavailable"))]
-    case = await ctx.store.open_case_for(ctx.user.id)
+    case = await ctx.store.cases.open_for(ctx.user.id)
     if case is not None:
-        await ctx.store.set_state(ctx.user.id, FLOW, "open", {"case": case.id})
+        await ctx.store.users.set_state(ctx.user.id, FLOW, "open", {"case": case.id})
         return [Reply(t("handoff_already_open") + "\n" + t("handoff_open_note"))]
-    await ctx.store.set_state(ctx.user.id, FLOW, "ask")
+    await ctx.store.users.set_state(ctx.user.id, FLOW, "ask")
     return [Reply(t("handoff_ask"))]
 
 
@@ -67,8 +67,8 @@ async def counsellor_pressed(ctx: Ctx) -> list[Reply]:
     """"Gặp tư vấn viên" under an unanswered question or a 👎 (tv:q: the latest unanswered question, else
     the latest question), or in the menu (tv: ask for the question)."""
     if ctx.args and ctx.args[0] == "q":
-        question = (await ctx.store.latest_question(ctx.user.id, answered=False)
-                    or await ctx.store.latest_question(ctx.user.id))
+        question = (await ctx.store.questions.latest(ctx.user.id, answered=False)
+                    or await ctx.store.questions.latest(ctx.user.id))
         if question is not None:
             return await open_case(ctx, question.text)
     return await begin(ctx)
@@ -89,9 +89,9 @@ async def flow_text(ctx: Ctx) -> list[Reply]:
         if not ctx.text.strip():
             return [Reply(t("no_text"))]
         return await open_case(ctx, ctx.text)
-    case = await ctx.store.open_case_for(ctx.user.id)
+    case = await ctx.store.cases.open_for(ctx.user.id)
     if case is None:  # closed meanwhile (by staff, or the staff chat was unreachable)
-        await ctx.store.clear_state(ctx.user.id)
+        await ctx.store.users.clear_state(ctx.user.id)
         return await faq.answer_question(ctx)
     if not ctx.text.strip():
         return [Reply(t("no_text"))]
@@ -102,14 +102,14 @@ async def open_case(ctx: Ctx, question: str) -> list[Reply]:
     t = ctx.t
     staff = ctx.services.staff_chat
     if staff is None:
-        await ctx.store.clear_state(ctx.user.id)
+        await ctx.store.users.clear_state(ctx.user.id)
         return [menu_reply(t, t("handoff_unavailable"))]
-    existing = await ctx.store.open_case_for(ctx.user.id)
+    existing = await ctx.store.cases.open_for(ctx.user.id)
     if existing is not None and existing.staff_message_id:
-        await ctx.store.set_state(ctx.user.id, FLOW, "open", {"case": existing.id})
+        await ctx.store.users.set_state(ctx.user.id, FLOW, "open", {"case": existing.id})
         return await _forward_text(ctx, existing, question)
-    case = existing or await ctx.store.open_case(ctx.user.id, question)
-    recent = await ctx.store.recent_questions(ctx.user.id, limit=RECENT)
+    case = existing or await ctx.store.cases.open(ctx.user.id, question)
+    recent = await ctx.store.questions.recent(ctx.user.id, limit=RECENT)
     if recent:
         lines = "\n".join(f"• {clip(q.text, 200)} ({'bot đã trả lời' if q.answered else 'bot chưa trả lời được'})"
                           for q in recent)
@@ -121,11 +121,11 @@ async def open_case(ctx: Ctx, question: str) -> list[Reply]:
     message_id = await ctx.services.messenger.send(staff, card)
     if message_id is None:
         log.warning("handoff case %s could not be posted to the staff chat", case.id)
-        await ctx.store.close_case(case.id)
-        await ctx.store.clear_state(ctx.user.id)
+        await ctx.store.cases.close(case.id)
+        await ctx.store.users.clear_state(ctx.user.id)
         return [menu_reply(t, t("handoff_failed"))]
-    await ctx.store.set_case_message(case.id, staff.user_id, str(message_id))
-    await ctx.store.set_state(ctx.user.id, FLOW, "open", {"case": case.id})
+    await ctx.store.cases.set_message(case.id, staff.user_id, str(message_id))
+    await ctx.store.users.set_state(ctx.user.id, FLOW, "open", {"case": case.id})
     log.info("handoff case %s opened for %s", case.id, ctx.ref)
     return [Reply(t("handoff_sent", when=_when(ctx)) + "\n\n" + t("handoff_open_note"))]
 
@@ -144,18 +144,18 @@ async def _forward_text(ctx: Ctx, case, text: str) -> list[Reply]:
         staff, Reply(t("staff_followup", case=case.id, who=name, text=clip(text, FOLLOWUP_MAX))))
     if message_id is None:
         return [Reply(t("handoff_failed"))]
-    await ctx.store.link_case_message(case.id, staff.user_id, str(message_id))
+    await ctx.store.cases.link_message(case.id, staff.user_id, str(message_id))
     return [Reply(t("handoff_forwarded"), ((Button(t.button("handoff_done"), payload="tvx"),),))]
 
 
 async def close_by_user(ctx: Ctx) -> bool:
     """Close the person's open case (telling the staff chat); False when none was open."""
-    case = await ctx.store.open_case_for(ctx.user.id)
+    case = await ctx.store.cases.open_for(ctx.user.id)
     if ctx.state.flow == FLOW:
-        await ctx.store.clear_state(ctx.user.id)
+        await ctx.store.users.clear_state(ctx.user.id)
     if case is None:
         return False
-    await ctx.store.close_case(case.id)
+    await ctx.store.cases.close(case.id)
     await _tell_staff(ctx, ctx.t("staff_user_closed", case=case.id))
     return True
 
@@ -173,8 +173,8 @@ async def relay(ctx: Ctx) -> list[Reply]:
     """A message in the staff chat replying to one of the bot's case messages: send it to the person."""
     t = ctx.t
     chat_id = ctx.incoming.chat_id or ctx.ref.user_id
-    case = await ctx.store.case_for_message(chat_id, ctx.incoming.reply_to or "")
-    person = await ctx.store.get_user_by_id(case.user_id) if case is not None and case.user_id else None
+    case = await ctx.store.cases.for_message(chat_id, ctx.incoming.reply_to or "")
+    person = await ctx.store.users.by_id(case.user_id) if case is not None and case.user_id else None
     if case is None or person is None:
         # Staff also reply to each other; speak up only when they replied to one of the bot's messages.
         return [Reply(t("staff_case_unknown"))] if ctx.incoming.extra.get("reply_to_self") else []
@@ -183,7 +183,7 @@ async def relay(ctx: Ctx) -> list[Reply]:
     to = UserRef(person.channel, person.platform_id)
     buttons = () if case.status != "open" else ((Button(t.button("handoff_done"), payload="tvx"),),)
     sent = await ctx.services.messenger.send(to, Reply(t("handoff_reply", text=ctx.text.strip()), buttons))
-    await ctx.store.audit(ctx.ref, f"relay #{case.id}", True)
+    await ctx.store.audit.record(ctx.ref, f"relay #{case.id}", True)
     if sent is None:
         return [Reply(t("staff_relay_failed", case=case.id))]
     note = "" if case.status == "open" else "\n" + t("staff_case_closed_note", case=case.id)
@@ -199,23 +199,23 @@ async def close_by_staff(ctx: Ctx) -> list[Reply]:
     case = None
     if ctx.args:
         try:
-            case = await ctx.store.get_case(int(ctx.args[0].lstrip("#")))
+            case = await ctx.store.cases.get(int(ctx.args[0].lstrip("#")))
         except ValueError:
             return [Reply(t("staff_close_usage"))]
     elif ctx.incoming.reply_to:
-        case = await ctx.store.case_for_message(ctx.incoming.chat_id or ctx.ref.user_id, ctx.incoming.reply_to)
+        case = await ctx.store.cases.for_message(ctx.incoming.chat_id or ctx.ref.user_id, ctx.incoming.reply_to)
     else:
         return [Reply(t("staff_close_usage"))]
-    await ctx.store.audit(ctx.ref, "/dong", True)
+    await ctx.store.audit.record(ctx.ref, "/dong", True)
     if case is None or case.status != "open":
         number = ctx.args[0].lstrip("#") if ctx.args else (case.id if case else "?")
         return [Reply(t("staff_close_missing", case=number))]
-    await ctx.store.close_case(case.id)
-    person = await ctx.store.get_user_by_id(case.user_id) if case.user_id else None
+    await ctx.store.cases.close(case.id)
+    person = await ctx.store.users.by_id(case.user_id) if case.user_id else None
     if person is not None:
-        state = await ctx.store.get_state(person.id)
+        state = await ctx.store.users.get_state(person.id)
         if state.flow == FLOW:
-            await ctx.store.clear_state(person.id)
+            await ctx.store.users.clear_state(person.id)
         await ctx.services.messenger.send(UserRef(person.channel, person.platform_id),
                                           Reply(t("handoff_closed_by_staff"), (menu_row(t),)))
     log.info("handoff case %s closed by staff %s", case.id, ctx.ref)
@@ -225,6 +225,6 @@ async def close_by_staff(ctx: Ctx) -> list[Reply]:
 async def refuse(ctx: Ctx, command: str) -> list[Reply]:
     """A staff-only command from someone else: polite refusal, recorded and logged."""
     log.warning("refused staff command %s from %s", command, ctx.ref)
-    await ctx.store.audit(ctx.ref, command, False)
+    await ctx.store.audit.record(ctx.ref, command, False)
     return [Reply(ctx.t("staff_only"))]
 

@@ -29,7 +29,7 @@ NO = {"khong", "khong xoa", "no", "thoi"}
 async def show(ctx: Ctx) -> list[Reply]:
     t = ctx.t
     user = ctx.user
-    data = await ctx.store.user_data(user.id)
+    data = await ctx.store.privacy.user_data(user.id)
     topics = ", ".join(ctx.base.topics[x].label if x in ctx.base.topics else x for x in data["topics"])
     age = {True: "dưới 16 tuổi", False: "từ 16 tuổi trở lên"}.get(user.under_16, "chưa hỏi")
     lines = [
@@ -42,7 +42,7 @@ async def show(ctx: Ctx) -> list[Reply]:
         f"• Số lần đăng ký/hủy nhận tin: {data['subscription_events']}",
         f"• Yêu cầu gặp tư vấn viên: {data['handoff_cases']}",
     ]
-    await ctx.store.set_state(user.id, FLOW, "confirm", {"at": ctx.services.clock.now().isoformat()})
+    await ctx.store.users.set_state(user.id, FLOW, "confirm", {"at": ctx.services.clock.now().isoformat()})
     return [Reply(t("privacy_show", lines="\n".join(lines)),
                   ((Button(t.button("delete_yes"), payload="xd:y"), Button(t.button("delete_no"), payload="xd:n")),))]
 
@@ -58,7 +58,7 @@ async def typed(ctx: Ctx) -> list[Reply]:
     folded = fold(ctx.text)
     if folded in YES or folded in NO:
         return await _decide(ctx, folded in YES)
-    await ctx.store.clear_state(ctx.user.id)
+    await ctx.store.users.clear_state(ctx.user.id)
     return await faq.answer_question(ctx)
 
 
@@ -67,16 +67,16 @@ async def _decide(ctx: Ctx, delete: bool) -> list[Reply]:
     pending = ctx.state.flow == FLOW and ctx.state.step == "confirm"
     if not delete:
         if pending:
-            await ctx.store.clear_state(ctx.user.id)
+            await ctx.store.users.clear_state(ctx.user.id)
         return [menu_reply(t, t("privacy_kept"))]
     if not pending or _expired(ctx):
         if pending:
-            await ctx.store.clear_state(ctx.user.id)
+            await ctx.store.users.clear_state(ctx.user.id)
         return [Reply(t("privacy_expired"))]
-    case = await ctx.store.open_case_for(ctx.user.id)
+    case = await ctx.store.cases.open_for(ctx.user.id)
     if case is not None and ctx.services.staff_chat is not None:
         await ctx.services.messenger.send(ctx.services.staff_chat, Reply(t("staff_user_deleted", case=case.id)))
-    await ctx.store.delete_user_data(ctx.user.id)
+    await ctx.store.privacy.delete(ctx.user.id)
     log.info("user %s deleted their data", ctx.ref)
     return [Reply(t("privacy_deleted"))]
 

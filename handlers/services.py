@@ -3,37 +3,39 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from bot.types import Incoming, Reply, UserRef
+from bot.types import Channel, Incoming, UserRef
 
 if TYPE_CHECKING:
     from bot.clock import Clock
     from bot.config import Settings
     from bot.content.holder import ContentHolder
+    from bot.ports import Messenger
     from bot.storage.repo import Store
+    from scheduler.broadcasts import Broadcasts
 
 
-class Messenger(Protocol):
-    async def send(self, to: UserRef, reply: Reply) -> str | None:
-        """Send a reply to someone other than the current sender (staff chat, relayed answer)."""
+def _no_alerts() -> list[str]:
+    return []
 
 
-@dataclass
+@dataclass(frozen=True)
 class Services:
+    """Built once by the composition root (bot/app.py) or the terminal chat; every field is set there."""
+
     settings: Settings
     store: Store
     content: ContentHolder
     clock: Clock
     messenger: Messenger
-    broadcasts: Any = None  # scheduler.service.BroadcastService once the scheduler is wired
-    # Callables returning alert lines for staff (e.g. a Zalo channel paused on a dead token).
-    alert_sources: list[Callable[[], list[str]]] = field(default_factory=list)
+    broadcasts: Broadcasts | None = None  # None where no scheduler runs (the terminal chat)
+    alerts: Callable[[], list[str]] = _no_alerts  # lines for staff, e.g. a Zalo channel paused on a dead token
 
     def is_staff(self, ref: UserRef) -> bool:
         """Staff are the Telegram user ids in CHONNGHE_STAFF_TELEGRAM_IDS."""
-        if ref.channel != "telegram":
+        if ref.channel != Channel.TELEGRAM:
             return False
         try:
             return int(ref.user_id) in self.settings.staff_telegram_ids
@@ -43,13 +45,10 @@ class Services:
     @property
     def staff_chat(self) -> UserRef | None:
         chat = self.settings.staff_chat_id
-        return UserRef("telegram", chat) if chat else None
+        return UserRef(Channel.TELEGRAM, chat) if chat else None
 
     def in_staff_chat(self, incoming: Incoming) -> bool:
         """True for a message said in the staff chat (CHONNGHE_STAFF_CHAT_ID), where counsellors reply to cases."""
         chat = self.staff_chat
         return (chat is not None and incoming.user.channel == chat.channel
                 and (incoming.chat_id or incoming.user.user_id) == chat.user_id)
-
-    def alerts(self) -> list[str]:
-        return [line for source in self.alert_sources for line in source()]

@@ -29,8 +29,8 @@ async def stats(ctx: Ctx) -> list[Reply]:
     zone = ctx.services.settings.zone
     now = ctx.services.clock.now().astimezone(zone)
     midnight = datetime.combine(now.date(), time(0, 0), tzinfo=zone)
-    s = await ctx.store.stats(midnight)
-    await ctx.store.audit(ctx.ref, "/thongke", True)
+    s = await ctx.store.stats.since(midnight)
+    await ctx.store.audit.record(ctx.ref, "/thongke", True)
     topic_labels = {tid: t.label for tid, t in ctx.base.topics.items()}
     per_topic = {tid: s["subscribers_by_topic"].get(tid, 0) for tid in ctx.base.topics}
     per_topic.update({k: v for k, v in s["subscribers_by_topic"].items() if k not in per_topic})

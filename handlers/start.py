@@ -37,13 +37,13 @@ async def start(ctx: Ctx) -> list[Reply]:
     t = ctx.t
     if ctx.user.role in ROLES and ctx.user.consent != "none":
         if ctx.state.flow == FLOW:
-            await ctx.store.clear_state(ctx.user.id)
+            await ctx.store.users.clear_state(ctx.user.id)
         return [Reply(t("welcome_back", role=ROLES[ctx.user.role]) + "\n" + t("menu"),
                       (*menu_buttons(t), (Button(t.button("change_role"), payload="role"),)))]
-    await ctx.store.set_state(ctx.user.id, FLOW, "role")
+    await ctx.store.users.set_state(ctx.user.id, FLOW, "role")
     if ctx.user.consent == "none":
         # Shown once with the welcome; the person goes on only after reading it.
-        await ctx.store.update_user(ctx.user.id, consent="accepted")
+        await ctx.store.users.update(ctx.user.id, consent="accepted")
     return [Reply(t("welcome") + "\n\n" + t("storage_notice")), Reply(t("who_are_you"), role_buttons())]
 
 
@@ -52,7 +52,7 @@ welcome = start  # a Zalo OA "follow" event is greeted like /start
 
 @router.command("vaitro")
 async def change_role(ctx: Ctx) -> list[Reply]:
-    await ctx.store.set_state(ctx.user.id, FLOW, "role")
+    await ctx.store.users.set_state(ctx.user.id, FLOW, "role")
     return [Reply(ctx.t("change_role"), role_buttons())]
 
 
@@ -74,13 +74,13 @@ async def _set_role(ctx: Ctx, role: str) -> list[Reply]:
         values["under_16"] = False
         if ctx.user.consent == "parent_pending":
             values["consent"] = "accepted"
-    await ctx.store.update_user(ctx.user.id, **values)
+    await ctx.store.users.update(ctx.user.id, **values)
     saved = t("role_saved", role=ROLES[role])
     if role in STUDENT_ROLES:
-        await ctx.store.set_state(ctx.user.id, FLOW, "age", {"role": role})
+        await ctx.store.users.set_state(ctx.user.id, FLOW, "age", {"role": role})
         return [Reply(saved + "\n" + t("ask_age"), age_buttons(ctx))]
     if ctx.state.flow == FLOW:
-        await ctx.store.clear_state(ctx.user.id)
+        await ctx.store.users.clear_state(ctx.user.id)
     return [menu_reply(t, saved + "\n" + t("menu"))]
 
 
@@ -97,10 +97,10 @@ async def _set_age(ctx: Ctx, under_16: bool) -> list[Reply]:
         values["consent"] = "parent_pending"
     elif not under_16 and ctx.user.consent in ("none", "parent_pending"):
         values["consent"] = "accepted"
-    await ctx.store.update_user(ctx.user.id, **values)
+    await ctx.store.users.update(ctx.user.id, **values)
     topic = ctx.state.data.get("topic") if ctx.state.flow == FLOW else None
     if ctx.state.flow == FLOW:
-        await ctx.store.clear_state(ctx.user.id)
+        await ctx.store.users.clear_state(ctx.user.id)
     if topic:  # asked on the way to a subscription: carry on with it
         for key, value in values.items():
             setattr(ctx.user, key, value)
@@ -129,7 +129,7 @@ async def onboarding_text(ctx: Ctx) -> list[Reply]:
         match = _AGE_RE.search(folded)
         if match and 6 <= int(match.group(1)) <= 99 and len(folded) <= 12:
             return await _set_age(ctx, int(match.group(1)) < 16)
-    await ctx.store.clear_state(ctx.user.id)
+    await ctx.store.users.clear_state(ctx.user.id)
     return await faq.answer_question(ctx)
 
 
@@ -168,11 +168,11 @@ async def help_(ctx: Ctx) -> list[Reply]:
 async def cancel(ctx: Ctx) -> list[Reply]:
     """Leave any multi-step flow; an open counsellor case is closed and the staff told."""
     t = ctx.t
-    if ctx.state.flow == handoff.FLOW or await ctx.store.open_case_for(ctx.user.id) is not None:
+    if ctx.state.flow == handoff.FLOW or await ctx.store.cases.open_for(ctx.user.id) is not None:
         closed = await handoff.close_by_user(ctx)
         if closed:
             return [menu_reply(t, t("handoff_closed_by_user"))]
     if ctx.state.flow is None:
         return [menu_reply(t, t("nothing_running"))]
-    await ctx.store.clear_state(ctx.user.id)
+    await ctx.store.users.clear_state(ctx.user.id)
     return [menu_reply(t, t("cancelled"))]

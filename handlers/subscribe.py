@@ -29,7 +29,7 @@ def _topic_list(ctx: Ctx) -> str:
 async def choose(ctx: Ctx, head: str | None = None) -> list[Reply]:
     """Buttons for every topic, ✅ on those already subscribed."""
     t = ctx.t
-    mine = set(await ctx.store.subscriptions(ctx.user.id))
+    mine = set(await ctx.store.subscriptions.topics(ctx.user.id))
     buttons = [(Button(("✅ " if tid in mine else "") + topic.label, payload=payload("dk", tid)),)
                for tid, topic in ctx.base.topics.items()]
     if len(ctx.base.topics) > 1:
@@ -65,7 +65,7 @@ async def subscribe(ctx: Ctx, topic: str, parent_ok: bool = False) -> list[Reply
     user = ctx.user
     if user.role in STUDENT_ROLES and user.under_16 is None:
         # A student who skipped the age question: ask it now, then carry on with this subscription.
-        await ctx.store.set_state(user.id, "onboard", "age", {"topic": topic})
+        await ctx.store.users.set_state(user.id, "onboard", "age", {"topic": topic})
         return [Reply(t("age_before_subscribe"), age_buttons(ctx))]
     if user.under_16 and user.consent != "parent_confirmed" and not parent_ok:
         return [Reply(t("parent_needed"), ((Button(t.button("parent_yes"), payload=payload("pc", topic)),
@@ -73,10 +73,10 @@ async def subscribe(ctx: Ctx, topic: str, parent_ok: bool = False) -> list[Reply
     notice = ""
     if user.consent == "none":
         # Subscribing means we keep their chat id to write later: say so once.
-        await ctx.store.update_user(user.id, consent="accepted")
+        await ctx.store.users.update(user.id, consent="accepted")
         notice = "\n" + t("storage_notice")
     topics = list(ctx.base.topics) if topic == "*" else [topic]
-    added = [tid for tid in topics if await ctx.store.subscribe(user.id, tid, ctx.ref.channel)]
+    added = [tid for tid in topics if await ctx.store.subscriptions.add(user.id, tid, ctx.ref.channel)]
     if topic == "*":
         return [Reply(t("subscribed_all") + notice)]
     if not added:
@@ -93,7 +93,7 @@ async def parent_answer(ctx: Ctx) -> list[Reply]:
     topic = ctx.args[0]
     if topic != "*" and topic not in ctx.base.topics:
         return await choose(ctx, t("stale_button"))
-    await ctx.store.update_user(ctx.user.id, consent="parent_confirmed")
+    await ctx.store.users.update(ctx.user.id, consent="parent_confirmed")
     ctx.user.consent = "parent_confirmed"
     return await subscribe(ctx, topic, parent_ok=True)
 
@@ -106,7 +106,7 @@ async def unsubscribe_command(ctx: Ctx) -> list[Reply]:
     wanted = " ".join(ctx.args)
     topic = find_topic(ctx.base, wanted)
     if topic is None:
-        mine = await ctx.store.subscriptions(ctx.user.id)
+        mine = await ctx.store.subscriptions.topics(ctx.user.id)
         if held := next((m for m in mine if m == wanted.strip().lower()), None):
             topic = held  # a topic removed from content that someone still holds
         else:
@@ -116,7 +116,7 @@ async def unsubscribe_command(ctx: Ctx) -> list[Reply]:
 
 async def _unsubscribe_choices(ctx: Ctx) -> list[Reply]:
     t = ctx.t
-    mine = await ctx.store.subscriptions(ctx.user.id)
+    mine = await ctx.store.subscriptions.topics(ctx.user.id)
     if not mine:
         return [Reply(t("nothing_to_cancel"), (menu_row(t),))]
     buttons = [(Button("❌ " + _label(ctx, tid), payload=payload("huy", tid)),) for tid in mine]
@@ -134,7 +134,7 @@ async def unsubscribe_pressed(ctx: Ctx) -> list[Reply]:
 
 async def unsubscribe(ctx: Ctx, topic: str) -> list[Reply]:
     t = ctx.t
-    left = await ctx.store.unsubscribe(ctx.user.id, None if topic == "*" else topic, ctx.ref.channel)
+    left = await ctx.store.subscriptions.remove(ctx.user.id, None if topic == "*" else topic, ctx.ref.channel)
     if topic == "*":
         if not left:
             return [Reply(t("nothing_to_cancel"))]
@@ -147,7 +147,7 @@ async def unsubscribe(ctx: Ctx, topic: str) -> list[Reply]:
 @router.command("chude")
 async def my_topics(ctx: Ctx) -> list[Reply]:
     t = ctx.t
-    mine = await ctx.store.subscriptions(ctx.user.id)
+    mine = await ctx.store.subscriptions.topics(ctx.user.id)
     if not mine:
         return [Reply(t("my_topics_none"), ((Button(t.button("subscribe"), payload="dk"),),))]
     lines = "\n".join(f"• {_label(ctx, tid)} ({tid})" for tid in mine)

@@ -23,9 +23,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.channels.base import Blocked, Deferred, Permanent, RateLimited, Skipped, Transient
 from bot.clock import Clock
 from bot.outbound import Outbound
+from bot.ports import Blocked, Deferred, Permanent, RateLimited, Skipped, Transient
 from bot.types import Button, Reply, UserRef
 from scheduler.quiet import QuietHours
 from scheduler.ratelimit import ON_GRANT
@@ -331,7 +331,7 @@ class Dispatcher:
             return
         # Claimed rows wait in the queue: staff may cancel the broadcast, the person may delete their
         # data meanwhile (both already marked the row 'skipped' in the database). Look again.
-        if row.user_id in self.bstore.store.recently_deleted or not await self._still_sending(row.broadcast_id):
+        if row.user_id in self.bstore.store.privacy.recently_deleted or not await self._still_sending(row.broadcast_id):
             return
         marked = False
 

@@ -41,8 +41,8 @@ if TYPE_CHECKING:
     from bot.config import Settings
     from bot.content.campaigns import Campaign
     from bot.outbound import Outbound
+    from bot.ports import Messenger
     from bot.storage.repo import Store
-    from handlers.services import Messenger
 
 log = logging.getLogger(__name__)
 
@@ -282,15 +282,3 @@ class SchedulerService:
             f"⚠️ Tin #{row.id} ({self._label(row)}) dự kiến gửi lúc {self.broadcasts.local(row.send_at)} đã bị lỡ: "
             f"dịch vụ ngừng quá {hours:g} giờ nên tin không được gửi. Nếu vẫn cần, hãy tạo lại tin "
             f"(/guitin hoặc chonnghe broadcast create).")
-
-
-def create_scheduler(app: Any) -> SchedulerService:
-    """Called by bot.app: builds the broadcast service (Services.broadcasts) and the scheduler."""
-    def topics() -> dict[str, str]:
-        return {t.id: t.label for t in app.content.base.topics.values()}
-
-    broadcasts = Broadcasts(app.store, app.settings, app.clock, topics=topics)
-    app.services.broadcasts = broadcasts
-    return SchedulerService(app.settings, app.store, app.clock, app.outbound, broadcasts,
-                            campaigns=lambda: app.content.base.campaigns, messenger=app.services.messenger,
-                            staff_chat=app.services.staff_chat)

@@ -106,7 +106,7 @@ async def subscribers(db: Path) -> int:
     engine = create_engine(f"sqlite+aiosqlite:///{db}")
     try:
         try:
-            stats = await Store(engine).stats(since=datetime.now(UTC))
+            stats = await Store(engine).stats.since(datetime.now(UTC))
         except OperationalError:  # serve has not finished its migrations yet
             return 0
         return stats["subscribers_by_topic"].get("tuyen_sinh", 0)

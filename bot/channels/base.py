@@ -1,24 +1,48 @@
-"""The adapter contract every channel follows, and the errors its `send` raises."""
+"""Helpers every channel adapter shares: dedup window, receive-trouble alerts, set-up retries, split replies.
+
+The adapter contract and the send errors are neutral ports (bot.ports)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from aiohttp import web
+from bot.ports import Deferred, RateLimited, SendError, Transient
 
-from bot.types import Reply
+if TYPE_CHECKING:
+    from bot.clock import Clock
+    from bot.config import Settings
+    from bot.ports import Inbox
+    from bot.storage.repo import Store
 
 log = logging.getLogger(__name__)
 
-# How long a platform's update / message ids are remembered to drop redeliveries (processed_updates):
-# platforms redeliver within a day (Telegram keeps undelivered updates 24 h). The app prunes older rows.
 T = TypeVar("T")
 
+# How long a platform's update / message ids are remembered to drop redeliveries (processed_updates):
+# platforms redeliver within a day (Telegram keeps undelivered updates 24 h). The app prunes older rows.
 DEDUP_WINDOW = timedelta(days=2)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelDeps:
+    """What the composition root gives every channel's `create`: nothing else is reached for later."""
+
+    settings: Settings
+    store: Store
+    inbox: Inbox
+    clock: Clock
+
+
+@dataclass(frozen=True, slots=True)
+class Off:
+    """A channel's `create` returns this when the channel is not configured: `reason` says why."""
+
+    reason: str
 
 
 class ReceiveTrouble:
@@ -65,65 +89,6 @@ async def retry_until_done(call: Callable[[], Awaitable[T]], what: str, log: log
                 on_failure()
             await asyncio.sleep(delay)
             delay = min(most, delay * 2)
-
-
-class SendError(Exception):
-    """A send that did not go through. Subclasses say what the caller should do about it."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
-
-
-class Blocked(SendError):
-    """The recipient cannot be reached any more (blocked the bot, deactivated, unfollowed, chat not found)."""
-
-
-class RateLimited(SendError):
-    """The platform asked us to slow down: wait `retry_after` seconds before sending on this channel."""
-
-    def __init__(self, reason: str, retry_after: float):
-        super().__init__(reason)
-        self.retry_after = retry_after
-
-
-class Transient(SendError):
-    """Network error or 5xx: retrying later may work."""
-
-
-class Skipped(SendError):
-    """The platform's rules forbid this message now (e.g. outside Zalo's interaction window); do not retry."""
-
-
-class Deferred(SendError):
-    """Not allowed now but allowed later (e.g. Zalo's night-time rule): retry at `retry_after` seconds."""
-
-    def __init__(self, reason: str, retry_after: float):
-        super().__init__(reason)
-        self.retry_after = retry_after
-
-
-class Permanent(SendError):
-    """The request itself is wrong (bad payload, message too long...): retrying will not help."""
-
-
-class ChannelAdapter(Protocol):
-    """Lifecycle: the app creates the adapter, adds `routes()` to its HTTP server, calls `start()`,
-    sends through `send()`, and calls `stop()` on shutdown."""
-
-    name: str  # the channel id stored with users: "telegram", "zalo_oa", "zalo_bot"
-
-    def routes(self) -> list[web.RouteDef]:
-        """Webhook routes this adapter serves on the project's HTTP server (may be empty)."""
-
-    async def start(self) -> None:
-        """Begin receiving (start polling or register the webhook). Must not block."""
-
-    async def stop(self) -> None:
-        """Stop receiving; let in-flight work finish."""
-
-    async def send(self, chat_id: str, reply: Reply) -> str | None:
-        """Send one reply to one chat; return the platform's message id. Raises SendError subclasses."""
 
 
 # --- replies sent in several messages ------------------------------------------------------------

@@ -6,7 +6,7 @@ The channel remembers the last menu it showed in each chat, and when the person 
 number ("2", " 2 ", "2.", "2)"), the Incoming becomes that button's press: payload set, text empty.
 A number outside the menu, or no menu, leaves the message as ordinary text.
 
-The last menu per chat is kept in the database (the kv table, through Store.kv_get / kv_set) so that a
+The last menu per chat is kept in the database (the kv table, through Store.kv) so that a
 restart between the bot's question and the person's answer does not turn "2" into a question for the
 answer engine. A message sent without options clears the chat's menu: the person answers what they see
 last. Menus also expire after MENU_TTL.
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from bot.storage.repo import chat_key
+from bot.storage.kv import chat_key
 from bot.types import Incoming, Reply
 
 if TYPE_CHECKING:
@@ -142,17 +142,17 @@ class MenuMemory:
         if not menu:
             if self._has_menu.get(chat_id) is False:
                 return
-            await self.store.kv_set(menu_key(self.channel, chat_id), "")
+            await self.store.kv.set(menu_key(self.channel, chat_id), "")
             self._known(chat_id, False)
             return
         value = json.dumps({"p": list(menu.payloads), "at": self.store.clock.now().isoformat()},
                            ensure_ascii=False)
-        await self.store.kv_set(menu_key(self.channel, chat_id), value)
+        await self.store.kv.set(menu_key(self.channel, chat_id), value)
         self._known(chat_id, True)
 
     async def recall(self, chat_id: str) -> Menu:
         """The chat's current menu (empty when there is none, or it is older than the TTL)."""
-        raw = await self.store.kv_get(menu_key(self.channel, chat_id))
+        raw = await self.store.kv.get(menu_key(self.channel, chat_id))
         if not raw:
             self._known(chat_id, False)
             return Menu()

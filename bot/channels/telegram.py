@@ -44,21 +44,14 @@ from telegram.error import (
     TelegramError,
 )
 
-from bot.channels.base import (
-    Blocked,
-    Permanent,
-    RateLimited,
-    ReceiveTrouble,
-    Transient,
-    retry_until_done,
-    send_pieces,
-)
+from bot.channels.base import ChannelDeps, Off, ReceiveTrouble, retry_until_done, send_pieces
 from bot.channels.telegram_request import AiohttpRequest, JsonRequestData
+from bot.ports import Blocked, Permanent, RateLimited, Transient
 from bot.types import Incoming, Reply, UserRef
 
 if TYPE_CHECKING:
     from bot.config import Settings
-    from bot.conversation import Conversation
+    from bot.ports import Inbox
     from bot.storage.repo import Store
 
 log = logging.getLogger(__name__)
@@ -90,16 +83,15 @@ COMMANDS = [
 ]
 
 
-def create(app: Any) -> tuple[TelegramChannel | None, str]:
-    """Called by bot.app: the channel when CHONNGHE_TELEGRAM_TOKEN is set, else (None, why it is off)."""
-    settings: Settings = app.settings
+async def create(deps: ChannelDeps) -> TelegramChannel | Off:
+    """Called by bot.app: the channel when CHONNGHE_TELEGRAM_TOKEN is set, else Off(why)."""
+    settings = deps.settings
     if not settings.telegram_token:
-        return None, "CHONNGHE_TELEGRAM_TOKEN is not set"
+        return Off("CHONNGHE_TELEGRAM_TOKEN is not set")
     if settings.telegram_mode == "webhook" and not settings.public_url:
-        return None, "CHONNGHE_TELEGRAM_MODE=webhook needs CHONNGHE_PUBLIC_URL (where Telegram can reach us)"
-    channel = TelegramChannel(settings, app.store, app.conversation)
-    app.services.alert_sources.append(channel.alerts)  # shown to staff in /thongke
-    return channel, ""
+        return Off("CHONNGHE_TELEGRAM_MODE=webhook needs CHONNGHE_PUBLIC_URL (where Telegram can reach us)")
+    channel = TelegramChannel(settings, deps.store, deps.inbox)
+    return channel
 
 
 def utf16_len(text: str) -> int:
@@ -234,12 +226,12 @@ class TelegramChannel:
 
     name = CHANNEL
 
-    def __init__(self, settings: Settings, store: Store, conversation: Conversation, *, transport: str = "aiohttp",
+    def __init__(self, settings: Settings, store: Store, inbox: Inbox, *, transport: str = "aiohttp",
                  connection_limit: int = LIVE_CONNECTIONS, poll_timeout: int = POLL_TIMEOUT):
         assert settings.telegram_token
         self.settings = settings
         self.store = store
-        self.conversation = conversation
+        self.inbox = inbox
         self.mode = settings.telegram_mode
         self.poll_timeout = poll_timeout
         if transport == "aiohttp":
@@ -266,6 +258,11 @@ class TelegramChannel:
         self.username: str | None = None
         self.trouble = ReceiveTrouble("Telegram")  # why receiving is failing, for /thongke
 
+    @property
+    def status(self) -> str:
+        """Always "on" once created: trouble receiving shows in `alerts()`."""
+        return "on"
+
     def alerts(self) -> list[str]:
         """Lines for staff when receiving has been failing for a while (a rejected token, no network)."""
         return self.trouble.alerts()
@@ -280,7 +277,7 @@ class TelegramChannel:
             await request.initialize()
         if self.mode == "webhook":
             configured = self.settings.telegram_webhook_secret
-            self._secret = configured or await self.store.kv_setdefault(SECRET_KEY, secrets.token_urlsafe(32))
+            self._secret = configured or await self.store.kv.setdefault(SECRET_KEY, secrets.token_urlsafe(32))
         self._accepting = True
         self._runner = asyncio.create_task(self._run(), name="telegram-runner")
 
@@ -434,7 +431,7 @@ class TelegramChannel:
             return
         keys = [str(u["update_id"]) for u in updates]
         try:
-            fresh = await self.store.first_times(CHANNEL, keys)
+            fresh = await self.store.dedup.first_times(CHANNEL, keys)
         except Exception:
             # Better to risk handling a repeat than to drop a batch the dedup table cannot vouch for.
             log.exception("telegram: dedup check failed; handling the batch anyway")
@@ -455,7 +452,7 @@ class TelegramChannel:
             self._side_task(self._answer_callback(query["id"]))
         incoming = parse_update(update, self.bot_id)
         if incoming is not None:
-            self.conversation.submit(incoming, once=once)
+            self.inbox.submit(incoming, once=once)
 
     def _side_task(self, coro) -> None:
         task = asyncio.create_task(coro)
@@ -487,7 +484,7 @@ class TelegramChannel:
         key = str(data["update_id"])
 
         async def once() -> bool:
-            fresh = await self.store.first_time(CHANNEL, key)
+            fresh = await self.store.dedup.first_time(CHANNEL, key)
             if not fresh:
                 log.info("telegram: update %s delivered again, skipped", key)
             return fresh

@@ -10,7 +10,7 @@ Receiving: polling (default) or webhook.
 - Polling: `getUpdates` returns one update per call and answers HTTP 408 when nothing arrived within
   its timeout (normal: poll again at once). There is no offset, so a message can be handed out again
   (after a crash, a retry): each (chat, message_id) is processed once, recorded in the processed_updates
-  table through Store.first_time (source "zalo_bot"), so a restart does not reprocess either. Errors back
+  table through Store.dedup.first_time (source "zalo_bot"), so a restart does not reprocess either. Errors back
   off (1 s doubling to 30 s); the loop never crashes.
 - Webhook: POST /zalo/bot/webhook on the project's aiohttp server, registered with `setWebhook`
   (url = CHONNGHE_PUBLIC_URL + path, secret_token = CHONNGHE_ZALO_BOT_SECRET) at start. The
@@ -44,22 +44,14 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from aiohttp import web
 
-from bot.channels.base import (
-    Blocked,
-    Permanent,
-    RateLimited,
-    ReceiveTrouble,
-    SendError,
-    Transient,
-    retry_until_done,
-    send_pieces,
-)
+from bot.channels.base import ChannelDeps, Off, ReceiveTrouble, retry_until_done, send_pieces
 from bot.channels.numbered import MenuMemory, Rendered, render
+from bot.ports import Blocked, Permanent, RateLimited, SendError, Transient
 from bot.types import Incoming, Reply, UserRef
 
 if TYPE_CHECKING:
     from bot.config import Settings
-    from bot.conversation import Conversation
+    from bot.ports import Inbox
     from bot.storage.repo import Store
 
 log = logging.getLogger(__name__)
@@ -80,23 +72,22 @@ CONNECTIONS = 64
 TEXT_EVENT = "message.text.received"
 
 
-def create(app: Any) -> tuple[ZaloBotChannel | None, str]:
-    """Called by bot.app: the channel when CHONNGHE_ZALO_BOT_TOKEN is set, else (None, why it is off)."""
-    settings: Settings = app.settings
+async def create(deps: ChannelDeps) -> ZaloBotChannel | Off:
+    """Called by bot.app: the channel when CHONNGHE_ZALO_BOT_TOKEN is set, else Off(why)."""
+    settings = deps.settings
     if not settings.zalo_bot_token:
-        return None, "CHONNGHE_ZALO_BOT_TOKEN is not set"
+        return Off("CHONNGHE_ZALO_BOT_TOKEN is not set")
     if settings.zalo_bot_mode == "webhook":
         if not settings.public_url:
-            return None, ("CHONNGHE_ZALO_BOT_MODE=webhook needs CHONNGHE_PUBLIC_URL "
-                          "(the https address where Zalo can reach us)")
+            return Off("CHONNGHE_ZALO_BOT_MODE=webhook needs CHONNGHE_PUBLIC_URL "
+                       "(the https address where Zalo can reach us)")
         secret = settings.zalo_bot_secret or ""
         if not secret:
-            return None, "CHONNGHE_ZALO_BOT_MODE=webhook needs CHONNGHE_ZALO_BOT_SECRET (8 to 256 characters)"
+            return Off("CHONNGHE_ZALO_BOT_MODE=webhook needs CHONNGHE_ZALO_BOT_SECRET (8 to 256 characters)")
         if not MIN_SECRET <= len(secret) <= MAX_SECRET:
-            return None, "CHONNGHE_ZALO_BOT_SECRET must be 8 to 256 characters long"
-    channel = ZaloBotChannel(settings, app.store, app.conversation)
-    app.services.alert_sources.append(channel.alerts)  # shown to staff in /thongke
-    return channel, ""
+            return Off("CHONNGHE_ZALO_BOT_SECRET must be 8 to 256 characters long")
+    channel = ZaloBotChannel(settings, deps.store, deps.inbox)
+    return channel
 
 
 # --- the API client ------------------------------------------------------------------------------
@@ -328,12 +319,12 @@ class ZaloBotChannel:
 
     name = CHANNEL
 
-    def __init__(self, settings: Settings, store: Store, conversation: Conversation, *,
+    def __init__(self, settings: Settings, store: Store, inbox: Inbox, *,
                  poll_timeout: int = POLL_TIMEOUT):
         assert settings.zalo_bot_token
         self.settings = settings
         self.store = store
-        self.conversation = conversation
+        self.inbox = inbox
         self.mode = settings.zalo_bot_mode
         self.poll_timeout = poll_timeout
         self.client = ZaloBotClient(settings.zalo_bot_api_url, settings.zalo_bot_token)
@@ -345,6 +336,11 @@ class ZaloBotChannel:
         self._accepting = False
         self.bot_name: str | None = None
         self.trouble = ReceiveTrouble("Zalo Bot")  # why receiving is failing, for /thongke
+
+    @property
+    def status(self) -> str:
+        """Always "on" once created: trouble receiving shows in `alerts()`."""
+        return "on"
 
     def alerts(self) -> list[str]:
         """Lines for staff when receiving has been failing for a while (a rejected token, no network)."""
@@ -531,12 +527,12 @@ class ZaloBotChannel:
         once = None
         if key is not None:
             async def once() -> bool:
-                fresh = await self.store.first_time(CHANNEL, key)
+                fresh = await self.store.dedup.first_time(CHANNEL, key)
                 if not fresh:
                     log.info("zalo_bot: message %s seen before, skipped", incoming.message_id)
                 return fresh
         try:
-            handled = self.conversation.submit(incoming, once=once)
+            handled = self.inbox.submit(incoming, once=once)
         except RuntimeError:
             log.warning("zalo_bot: shutting down, message %s from %s not handled", incoming.message_id,
                         incoming.user)

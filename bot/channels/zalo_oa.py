@@ -50,16 +50,17 @@ from zoneinfo import ZoneInfo
 import aiohttp
 from aiohttp import web
 
-from bot.channels.base import Blocked, Deferred, Permanent, RateLimited, Skipped, Transient, send_pieces
+from bot.channels.base import ChannelDeps, Off, send_pieces
 from bot.channels.numbered import Menu, MenuMemory, render
 from bot.channels.telegram import split_text
 from bot.channels.zalo_oauth import TokenDead, TokenUnavailable, ZaloTokens, stored_pair_exists
-from bot.storage.repo import chat_key
+from bot.ports import Blocked, Deferred, Permanent, RateLimited, Skipped, Transient
+from bot.storage.kv import chat_key
 from bot.types import Incoming, Reply, UserRef
 
 if TYPE_CHECKING:
     from bot.config import Settings
-    from bot.conversation import Conversation
+    from bot.ports import Inbox
     from bot.storage.repo import Store
 
 log = logging.getLogger(__name__)
@@ -90,38 +91,33 @@ REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=20, connect=5)
 CONNECTIONS = 64
 
 
-def create(app: Any) -> tuple[ZaloOAChannel | None, str]:
+async def create(deps: ChannelDeps) -> ZaloOAChannel | Off:
     """Called by bot.app: the channel when the OA is configured (app id, secret key, a token pair in the
-    environment or the database), else (None, why it is off)."""
-    settings: Settings = app.settings
+    environment or the database), else Off(why)."""
+    settings = deps.settings
     missing = [name for name, value in (("CHONNGHE_ZALO_OA_APP_ID", settings.zalo_oa_app_id),
                                         ("CHONNGHE_ZALO_OA_SECRET_KEY", settings.zalo_oa_secret_key)) if not value]
     if missing:
-        return None, " and ".join(missing) + (" is" if len(missing) == 1 else " are") + " not set"
+        return Off(" and ".join(missing) + (" is" if len(missing) == 1 else " are") + " not set")
     if not (settings.zalo_oa_access_token and settings.zalo_oa_refresh_token) \
-            and not _has_stored_pair(settings.database_url):
-        return None, ("no token pair: set CHONNGHE_ZALO_OA_ACCESS_TOKEN and CHONNGHE_ZALO_OA_REFRESH_TOKEN "
-                      "(the first time only; later pairs are kept in the database)")
+            and not await _has_stored_pair(deps.store):
+        return Off("no token pair: set CHONNGHE_ZALO_OA_ACCESS_TOKEN and CHONNGHE_ZALO_OA_REFRESH_TOKEN "
+                   "(the first time only; later pairs are kept in the database)")
     if not settings.zalo_oa_app_secret:
         log.warning("zalo_oa: CHONNGHE_ZALO_OA_APP_SECRET is not set: the access token cannot be refreshed and "
                     "the channel will pause when it expires")
-    channel = ZaloOAChannel(settings, app.store, app.conversation)
-    channel.on_status = lambda status: app.channel_status.__setitem__(CHANNEL, status)
-    app.services.alert_sources.append(channel.alerts)  # shown to staff in /thongke
-    return channel, ""
+    channel = ZaloOAChannel(settings, deps.store, deps.inbox)
+    return channel
 
 
-def _has_stored_pair(database_url: str) -> bool:
-    """create() is synchronous and runs inside the event loop: look in a helper thread with its own loop
-    and engine (only when the environment has no pair, i.e. after the first start; the schema is migrated)."""
-    import concurrent.futures
-
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        try:
-            return pool.submit(lambda: asyncio.run(stored_pair_exists(database_url))).result(timeout=60)
-        except Exception as exc:
-            log.warning("zalo_oa: looking for a stored token pair failed: %s", exc)
-            return False
+async def _has_stored_pair(store: Store) -> bool:
+    """Whether an earlier run kept a token pair in the database (after the first start the environment
+    may hold none)."""
+    try:
+        return await stored_pair_exists(store)
+    except Exception as exc:
+        log.warning("zalo_oa: looking for a stored token pair failed: %s", exc)
+        return False
 
 
 # --- signatures and parsing ---------------------------------------------------------------------
@@ -248,11 +244,11 @@ class ZaloOAChannel:
 
     name = CHANNEL
 
-    def __init__(self, settings: Settings, store: Store, conversation: Conversation):
+    def __init__(self, settings: Settings, store: Store, inbox: Inbox):
         assert settings.zalo_oa_app_id and settings.zalo_oa_secret_key
         self.settings = settings
         self.store = store
-        self.conversation = conversation
+        self.inbox = inbox
         self.secret_key = settings.zalo_oa_secret_key
         self.api_url = settings.zalo_oa_api_url.rstrip("/")
         self._http: aiohttp.ClientSession | None = None
@@ -263,7 +259,6 @@ class ZaloOAChannel:
         # the token pair is loaded by start() or by the first send, whichever comes first.
         self._accepting = True
         self._tasks: list[asyncio.Task] = []
-        self.on_status: Any = None  # set by create(): mirrors `status` into app.channel_status
         self._status = "on"
 
     # --- status --------------------------------------------------------------------------------
@@ -277,12 +272,6 @@ class ZaloOAChannel:
     def paused(self) -> bool:
         return self._status != "on"
 
-    def _set_status(self, status: str) -> None:
-        if status != self._status:
-            self._status = status
-            if self.on_status is not None:
-                self.on_status(status)
-
     def alerts(self) -> list[str]:
         """Lines for staff (/thongke) while the channel is paused."""
         if not self.paused:
@@ -292,9 +281,9 @@ class ZaloOAChannel:
 
     def _check_dead(self) -> None:
         if self.tokens.dead:
-            self._set_status(f"paused: refresh token rejected ({self.tokens.dead_reason})")
+            self._status = f"paused: refresh token rejected ({self.tokens.dead_reason})"
         else:
-            self._set_status("on")
+            self._status = "on"
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -381,13 +370,13 @@ class ZaloOAChannel:
             log.exception("zalo_oa: mapping a button failed; handling the text as typed")
 
         async def once() -> bool:
-            fresh = await self.store.first_time(CHANNEL, key)
+            fresh = await self.store.dedup.first_time(CHANNEL, key)
             if not fresh:
                 log.info("zalo_oa: event %s delivered again, skipped", key)
             return fresh
 
         try:
-            self.conversation.submit(incoming, once=once)
+            self.inbox.submit(incoming, once=once)
         except RuntimeError:  # shutting down: Zalo delivers it again later
             return web.Response(status=503, text="shutting down")
         return web.Response(status=200)
@@ -412,7 +401,7 @@ class ZaloOAChannel:
         if cached is not None:
             self._labels.move_to_end(chat)
             return cached
-        raw = await self.store.kv_get(chat_key(CHANNEL, chat, "buttons"))
+        raw = await self.store.kv.get(chat_key(CHANNEL, chat, "buttons"))
         labels: dict[str, str] = {}
         if raw:
             try:
@@ -441,7 +430,7 @@ class ZaloOAChannel:
         while len(merged) > LABELS_PER_CHAT:
             merged.pop(next(iter(merged)))
         value = json.dumps({"labels": merged, "at": self.store.clock.now().isoformat()}, ensure_ascii=False)
-        await self.store.kv_set(chat_key(CHANNEL, chat, "buttons"), value)
+        await self.store.kv.set(chat_key(CHANNEL, chat, "buttons"), value)
         self._cache_labels(chat, merged)
 
     # --- sending -------------------------------------------------------------------------------

@@ -114,12 +114,12 @@ class ZaloTokens:
         env_access, env_refresh = self.settings.zalo_oa_access_token, self.settings.zalo_oa_refresh_token
         row = await self._read()
         if env_access and env_refresh:
-            seeded = await self.store.kv_get(SEED_KEY)
+            seeded = await self.store.kv.get(SEED_KEY)
             fresh_env = seeded != _fingerprint(env_refresh)
             if row is None or (fresh_env and row.refresh_token != env_refresh):
                 row = await self._seed(env_access, env_refresh, replacing=row)
             if fresh_env:
-                await self.store.kv_set(SEED_KEY, _fingerprint(env_refresh))
+                await self.store.kv.set(SEED_KEY, _fingerprint(env_refresh))
         if row is not None and row.dead:
             log.error("zalo_oa: the stored token pair is dead (%s); the channel stays paused until the app is "
                       "authorised again (new CHONNGHE_ZALO_OA_ACCESS_TOKEN / _REFRESH_TOKEN, then restart)",
@@ -331,18 +331,9 @@ class ZaloTokens:
         return access, refresh, self.clock.now() + lifetime
 
 
-async def stored_pair_exists(database_url: str) -> bool:
+async def stored_pair_exists(store: Store) -> bool:
     """True when the database holds a token pair for the OA (dead or alive): used at start-up, when the
     environment has none, to decide whether the channel is configured."""
-    from bot.storage.db import create_engine
-
-    engine = create_engine(database_url)
-    try:
-        async with engine.connect() as conn:
-            T = OAuthToken.__table__
-            return (await conn.execute(sa.select(T.c.channel).where(T.c.channel == CHANNEL))).first() is not None
-    except Exception as exc:
-        log.warning("zalo_oa: could not look for a stored token pair: %s", exc)
-        return False
-    finally:
-        await engine.dispose()
+    async with store.engine.connect() as conn:
+        T = OAuthToken.__table__
+        return (await conn.execute(sa.select(T.c.channel).where(T.c.channel == CHANNEL))).first() is not None

@@ -8,7 +8,8 @@ import logging
 import pytest
 
 from bot.channels import base
-from bot.channels.base import Blocked, Deferred, Permanent, RateLimited, Transient, send_pieces
+from bot.channels.base import send_pieces
+from bot.ports import Blocked, Deferred, Permanent, RateLimited, Transient
 
 
 @pytest.fixture(autouse=True)

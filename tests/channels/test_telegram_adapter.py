@@ -7,7 +7,6 @@ import asyncio
 import pytest
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
-from bot.channels.base import Blocked, Permanent, RateLimited, Transient
 from bot.channels.telegram import (
     MAX_TEXT,
     TelegramChannel,
@@ -18,6 +17,7 @@ from bot.channels.telegram import (
     utf16_len,
 )
 from bot.config import Settings
+from bot.ports import Blocked, Permanent, RateLimited, Transient
 from bot.types import Button, Reply
 from tests.channels.faults import after_first_message
 from tests.fakes.telegram_api import FakeTelegram
@@ -123,7 +123,7 @@ async def fake():
 async def channel(fake, tmp_path):
     settings = Settings.load(_env_file=None, telegram_token="123:ABC", telegram_api_url=fake.base_url,
                              database_url=f"sqlite+aiosqlite:///{tmp_path}/x.db")
-    ch = TelegramChannel(settings, store=None, conversation=None)  # send() needs neither
+    ch = TelegramChannel(settings, store=None, inbox=None)  # send() needs neither
     yield ch
     await ch.close()
 
@@ -180,7 +180,7 @@ async def test_send_errors(channel, fake):
 
 async def test_httpx_transport_is_available_for_comparison(fake, tmp_path):
     settings = Settings.load(_env_file=None, telegram_token="123:ABC", telegram_api_url=fake.base_url)
-    ch = TelegramChannel(settings, store=None, conversation=None, transport="httpx")
+    ch = TelegramChannel(settings, store=None, inbox=None, transport="httpx")
     try:
         assert await ch.send("5", Reply("xin chào", ((Button("Menu", payload="m"),),))) == "1"
     finally:

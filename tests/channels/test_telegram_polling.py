@@ -209,10 +209,10 @@ async def test_repeated_update_is_processed_once(db_url, fake):
 async def test_blocked_user_is_marked_inactive(app, fake):
     fake.blocked.add(USER)
     fake.push_message(USER, "/start")
-    user = await eventually(lambda: app.store.get_user(UserRef("telegram", str(USER))))
+    user = await eventually(lambda: app.store.users.get(UserRef("telegram", str(USER))))
 
     async def inactive():
-        found = await app.store.get_user(UserRef("telegram", str(USER)))
+        found = await app.store.users.get(UserRef("telegram", str(USER)))
         return found is not None and not found.active and "blocked" in (found.inactive_reason or "")
 
     await eventually(inactive, what="user marked inactive")
@@ -231,7 +231,7 @@ async def test_blocked_user_is_marked_inactive(app, fake):
                             "user": {"id": 123, "is_bot": True, "first_name": "bot"}}}})
 
     async def other_inactive():
-        found = await app.store.get_user(UserRef("telegram", str(other)))
+        found = await app.store.users.get(UserRef("telegram", str(other)))
         return found is not None and not found.active
 
     await eventually(other_inactive, what="my_chat_member kicked")
@@ -319,14 +319,14 @@ async def _app_with_slow_dedup(db_url, fake, monkeypatch):
     app.outbound.limiter = NullLimiter()
     await appmod.start(app)
     gate, entered = asyncio.Event(), asyncio.Event()
-    real = app.store.first_times
+    real = app.store.dedup.first_times
 
     async def slow_first_times(source, keys):
         entered.set()
         await gate.wait()  # the database is slow right when SIGTERM arrives
         return await real(source, keys)
 
-    app.store.first_times = slow_first_times
+    app.store.dedup.first_times = slow_first_times
     return app, gate, entered
 
 

@@ -89,7 +89,7 @@ async def test_whole_conversation_over_webhook(app, fake):
     await an.say("/xoadulieu")
     (deleted,) = await an.tap("Xóa hết")
     assert "Đã xóa" in deleted.text
-    assert await app.store.get_user_by_id(1) is None
+    assert await app.store.users.by_id(1) is None
 
 
 async def test_forged_or_missing_secret_gets_401_and_nothing_happens(app, fake):
@@ -132,7 +132,7 @@ async def test_generated_secret_is_kept_across_restarts(db_url, fake):
     async with running_app(settings, limiter=NullLimiter()) as app:
         hook = await fake.wait_for(lambda: fake.webhook, what="setWebhook")
         first = hook["secret_token"]
-        assert first and first == await app.store.kv_get(SECRET_KEY)
+        assert first and first == await app.store.kv.get(SECRET_KEY)
         assert len(first) >= 32
     fake.webhook = None
     async with running_app(settings, limiter=NullLimiter()):

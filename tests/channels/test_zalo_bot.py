@@ -8,14 +8,13 @@ import asyncio
 import logging
 import re
 import socket
-from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
 from aiohttp import web
 
 from bot.channels import zalo_bot
-from bot.channels.base import Blocked, Permanent, RateLimited, Transient
+from bot.channels.base import ChannelDeps, Off
 from bot.channels.numbered import Menu, MenuMemory, menu_key, number_of, prompt, render
 from bot.channels.zalo_bot import (
     MAX_TEXT,
@@ -27,8 +26,10 @@ from bot.channels.zalo_bot import (
     split_text,
     unwrap,
 )
+from bot.clock import SystemClock
 from bot.config import Settings
 from bot.outbound import NullLimiter
+from bot.ports import Blocked, Permanent, RateLimited, Transient
 from bot.storage.models import ProcessedUpdate, User
 from bot.types import Button, Incoming, Reply, UserRef
 from tests.channels.faults import after_first_message
@@ -270,19 +271,19 @@ async def test_a_wrong_api_url_does_not_mark_subscribers_inactive(db_url, fake):
             settings = make_settings(db_url, fake, zalo_bot_api_url=api_url)
             async with running_app(settings, limiter=NullLimiter()) as app:
                 ref = UserRef("zalo_bot", USER)
-                await app.store.enter(ref, "An")
+                await app.store.users.enter(ref, "An")
                 with pytest.raises(Permanent) as info:
                     await app.outbound.send_once(ref, Reply("Tin tuyển sinh"), bulk=True)
                 assert not isinstance(info.value, Blocked)
                 assert "CHONNGHE_ZALO_BOT_API_URL" in info.value.reason and DEFAULT_TOKEN not in info.value.reason
-                user = await app.store.get_user(ref)
+                user = await app.store.users.get(ref)
                 assert user is not None and user.active, api_url
         # The real API saying the user blocked the bot still marks them inactive.
         async with running_app(make_settings(db_url, fake), limiter=NullLimiter()) as app:
             fake.blocked.add(USER)
             with pytest.raises(Blocked):
                 await app.outbound.send_once(UserRef("zalo_bot", USER), Reply("Tin"), bulk=True)
-            user = await app.store.get_user(UserRef("zalo_bot", USER))
+            user = await app.store.users.get(UserRef("zalo_bot", USER))
             assert user is not None and not user.active
     finally:
         await runner.cleanup()
@@ -330,7 +331,7 @@ async def test_send_splits_maps_blocks_and_keeps_the_menu(db_url, fake):
         assert len(sent) >= 2 and message_id == sent[-1].message_id
         assert all(len(m.text) <= MAX_TEXT for m in sent)
         assert sent[-1].text.endswith("Bạn trả lời 1, 2 hoặc 3 để chọn.")
-        assert await app.store.kv_get(menu_key("zalo_bot", USER))  # remembered for the answer "2"
+        assert await app.store.kv.get(menu_key("zalo_bot", USER))  # remembered for the answer "2"
         fake.blocked.add("gone")
         with pytest.raises(Blocked):
             await channel.send("gone", Reply("Xin chào"))
@@ -350,7 +351,7 @@ async def test_a_502_on_the_second_piece_does_not_resend_the_first(db_url, fake,
     monkeypatch.setattr(base, "PIECE_BACKOFF", 0.01)
     async with running_app(make_settings(db_url, fake), limiter=NullLimiter()) as app:
         ref = UserRef("zalo_bot", USER)
-        await app.store.enter(ref, "An")
+        await app.store.users.enter(ref, "An")
         reply = Reply(("Thông báo tuyển sinh học nghề hàn năm nay. " * 90).strip())
         expected = pieces_of(render(reply))
         assert len(expected) == 2
@@ -406,12 +407,12 @@ async def test_polling_conversation_with_numbered_answers(app, fake):
     assert "Học sinh THPT" in age.text and "tuổi" in age.text and "1. Dưới 16" in age.text
     (menu,) = await an.say("2")
     assert "1." in menu.text  # the main menu, numbered too
-    user = await app.store.get_user(UserRef("zalo_bot", USER))
+    user = await app.store.users.get(UserRef("zalo_bot", USER))
     assert user.role == "hs_thpt" and user.under_16 is False and user.display_name == "An"
     # A number outside the menu is ordinary text (a question for the answer engine).
     (answer,) = await an.say("97")
     assert "ghi nhận" not in answer.text
-    assert (await app.store.get_user(UserRef("zalo_bot", USER))).role == "hs_thpt"
+    assert (await app.store.users.get(UserRef("zalo_bot", USER))).role == "hs_thpt"
 
 
 async def test_numbers_typed_quickly_answer_successive_menus(app, fake):
@@ -422,7 +423,7 @@ async def test_numbers_typed_quickly_answer_successive_menus(app, fake):
     fake.push_text(USER, "2")  # ...answered before the question arrived: 16 or older
     await fake.wait_messages(USER, 2, after=before)
     await settled(app)
-    user = await app.store.get_user(UserRef("zalo_bot", USER))
+    user = await app.store.users.get(UserRef("zalo_bot", USER))
     assert user.role == "hs_thcs" and user.under_16 is False
 
 
@@ -561,20 +562,19 @@ async def test_the_token_is_never_logged(db_url, fake, caplog):
 
 
 async def test_create_says_why_the_channel_is_off(db_url, fake, tmp_path):
-    def app_with(**extra):
-        return SimpleNamespace(settings=make_settings(db_url, fake, **extra), store=None, conversation=None,
-                               services=SimpleNamespace(alert_sources=[]))
+    async def create(**extra):
+        return await zalo_bot.create(ChannelDeps(settings=make_settings(db_url, fake, **extra), store=None,
+                                                 inbox=None, clock=SystemClock()))
 
-    assert zalo_bot.create(app_with(zalo_bot_token=None))[1] == "CHONNGHE_ZALO_BOT_TOKEN is not set"
-    off, why = zalo_bot.create(app_with(zalo_bot_mode="webhook", zalo_bot_secret=SECRET))
-    assert off is None and "CHONNGHE_PUBLIC_URL" in why
-    off, why = zalo_bot.create(app_with(zalo_bot_mode="webhook", public_url="https://bot.example.vn"))
-    assert off is None and "CHONNGHE_ZALO_BOT_SECRET" in why
-    off, why = zalo_bot.create(app_with(zalo_bot_mode="webhook", public_url="https://bot.example.vn",
-                                        zalo_bot_secret="short"))
-    assert off is None and "8 to 256" in why
-    on, why = zalo_bot.create(app_with())
-    assert on is not None and why == "" and on.routes() == []
+    assert await create(zalo_bot_token=None) == Off("CHONNGHE_ZALO_BOT_TOKEN is not set")
+    off = await create(zalo_bot_mode="webhook", zalo_bot_secret=SECRET)
+    assert isinstance(off, Off) and "CHONNGHE_PUBLIC_URL" in off.reason
+    off = await create(zalo_bot_mode="webhook", public_url="https://bot.example.vn")
+    assert isinstance(off, Off) and "CHONNGHE_ZALO_BOT_SECRET" in off.reason
+    off = await create(zalo_bot_mode="webhook", public_url="https://bot.example.vn", zalo_bot_secret="short")
+    assert isinstance(off, Off) and "8 to 256" in off.reason
+    on = await create()
+    assert not isinstance(on, Off) and on.routes() == [] and on.status == "on"
 
 
 # --- the adapter, webhook ------------------------------------------------------------------------

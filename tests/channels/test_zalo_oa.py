@@ -15,12 +15,12 @@ import pytest
 import sqlalchemy as sa
 
 from bot.channels import zalo_oa
-from bot.channels.base import Blocked, Deferred, Permanent, RateLimited, Skipped, Transient
 from bot.channels.zalo_oa import map_error, seconds_until_morning, template_buttons, verify
 from bot.channels.zalo_oauth import SEED_KEY, ZaloTokens
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.outbound import NullLimiter
+from bot.ports import Blocked, Deferred, Permanent, RateLimited, Skipped, Transient
 from bot.storage.db import create_engine
 from bot.storage.models import OAuthToken, ProcessedUpdate, User
 from bot.storage.repo import Store
@@ -159,12 +159,12 @@ async def test_follow_is_welcomed_and_unfollow_marks_inactive(app, fake):
     welcome, who = await an.post(fake.event_follow(USER), expect=2)
     assert "Xin chào" in welcome.text and "/xoadulieu" in welcome.text
     assert who.text.startswith("Bạn là ai?")
-    assert await an.app.store.get_user(UserRef("zalo_oa", USER)) is not None
+    assert await an.app.store.users.get(UserRef("zalo_oa", USER)) is not None
     status, _ = await fake.post_webhook(hook(app), fake.event_unfollow(USER))
     assert status == 200
 
     async def inactive():
-        user = await app.store.get_user(UserRef("zalo_oa", USER))
+        user = await app.store.users.get(UserRef("zalo_oa", USER))
         return user is not None and not user.active
     await eventually(inactive, what="user marked inactive")
     assert len(an.inbox) == 2  # nothing is sent to someone who left
@@ -213,7 +213,7 @@ async def test_up_to_five_buttons_are_a_template_more_are_a_numbered_list(app, f
     # "❓ Hỏi đáp" typed as such would be a question; as a button's echo it opens the FAQ intro.
     (intro,) = await an.tap("Hỏi đáp")
     assert "Bạn cứ gõ câu hỏi" in intro.text
-    user = await app.store.get_user(UserRef("zalo_oa", USER))
+    user = await app.store.users.get(UserRef("zalo_oa", USER))
     assert user.role == "hs_thcs" and user.under_16 is True
 
 
@@ -247,7 +247,7 @@ async def test_a_502_on_the_second_piece_does_not_resend_the_first(app, fake, mo
 
     monkeypatch.setattr(base, "PIECE_BACKOFF", 0.01)
     ref = UserRef("zalo_oa", USER)
-    await app.store.touch_user(ref)
+    await app.store.users.touch(ref)
     text = ("Một đoạn văn khá dài về học nghề. " * 140).strip()
     after_first_message(fake, lambda: fake.fail_next(502))
     message_id = await app.outbound.send_once(ref, Reply(text, ((Button("OK", "m:faq"),),)), bulk=True)
@@ -301,11 +301,11 @@ async def test_send_errors_from_the_api(app, fake, code, error):
 
 
 async def test_blocked_user_is_marked_inactive_and_network_errors_are_transient(app, fake):
-    await app.store.touch_user(UserRef("zalo_oa", OTHER))
+    await app.store.users.touch(UserRef("zalo_oa", OTHER))
     fake.user_errors[OTHER] = -213
     with pytest.raises(Blocked):
         await app.outbound.send_once(UserRef("zalo_oa", OTHER), Reply("Tin mới"))
-    assert not (await app.store.get_user(UserRef("zalo_oa", OTHER))).active
+    assert not (await app.store.users.get(UserRef("zalo_oa", OTHER))).active
     channel = app.channels["zalo_oa"]
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -404,7 +404,7 @@ async def test_pair_is_seeded_once_then_lives_in_the_database(db_url, fake):
     async with running_app(settings, limiter=NullLimiter()) as app:
         fake.expire_access_tokens()
         await app.channels["zalo_oa"].send(USER, Reply("một"))
-        assert await app.store.kv_get(SEED_KEY) not in (None, "RT-0")  # a fingerprint, never the token
+        assert await app.store.kv.get(SEED_KEY) not in (None, "RT-0")  # a fingerprint, never the token
     # Restart with the same (now used) env pair: the stored, rotated pair is used.
     async with running_app(settings, limiter=NullLimiter()) as app:
         await app.channels["zalo_oa"].send(USER, Reply("hai"))

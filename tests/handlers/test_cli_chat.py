@@ -29,7 +29,7 @@ async def test_numbered_buttons_and_a_question(hsettings, holder, store):
     assert "Câu trả lời thử về học phí" in text and "Hữu ích 👍" in text
     assert "Đã đăng ký nhận «Việc làm»" in text
     assert "↪ [gửi tới telegram:-100500] 📩 Yêu cầu tư vấn #1" in text
-    user = await store.get_user_by_id(1)
+    user = await store.users.by_id(1)
     assert (user.channel, user.platform_id, user.role) == ("cli", "t1", "hs_thpt")
 
 

@@ -28,7 +28,7 @@ async def test_round_trip(an: Person, staff: Person, messenger, store):
     (fwd,) = await an.say("Cháu thích sửa xe máy")
     assert "chuyển thêm" in fwd.text
     assert "Cháu thích sửa xe máy" in messenger.to(STAFF_CHAT)[-1].text
-    case = await store.open_case_for((await store.get_user(an.ref)).id)
+    case = await store.cases.open_for((await store.users.get(an.ref)).id)
     assert case is not None and case.staff_message_id == "1001"
 
     # Staff reply to the follow-up message (id 1002) is relayed to the person.
@@ -43,7 +43,7 @@ async def test_round_trip(an: Person, staff: Person, messenger, store):
     assert "kết thúc cuộc trao đổi" in messenger.to("1001")[-1].text
     (answer,) = await an.say("học phí học nghề bao nhiêu")
     assert answer.text.startswith("Câu trả lời thử")
-    assert (await store.get_state((await store.get_user(an.ref)).id)).flow is None
+    assert (await store.users.get_state((await store.users.get(an.ref)).id)).flow is None
 
 
 async def test_user_closes_with_huybo(an: Person, messenger):
@@ -79,7 +79,7 @@ async def test_non_staff_cannot_close_cases(an: Person, store):
     await an.say("/tuvan câu hỏi")
     (refused,) = await an.say("/dong 1")
     assert "chỉ dành cho cán bộ" in refused.text
-    assert (await store.get_case(1)).status == "open"
+    assert (await store.cases.get(1)).status == "open"
 
 
 async def test_no_staff_chat_configured(db_url, store, holder, clock, messenger):
@@ -96,9 +96,9 @@ async def test_staff_chat_unreachable(an: Person, messenger, store):
     messenger.fail_for.add(STAFF_CHAT)
     (reply,) = await an.say("/tuvan cho hỏi")
     assert "chưa chuyển được" in reply.text
-    user = await store.get_user(an.ref)
-    assert await store.open_case_for(user.id) is None
-    assert (await store.get_state(user.id)).flow is None
+    user = await store.users.get(an.ref)
+    assert await store.cases.open_for(user.id) is None
+    assert (await store.users.get_state(user.id)).flow is None
 
 
 async def test_office_hours_in_the_promise(an: Person, clock):

@@ -13,8 +13,8 @@ async def test_first_start_welcomes_notices_and_asks_who(an: Person, store):
     assert who.text == "Bạn là ai?"
     assert [b.payload for b in who.flat_buttons] == ["role:hs_thcs", "role:hs_thpt", "role:phu_huynh",
                                                      "role:nguoi_lao_dong", "role:bo_doi", "role:doanh_nghiep"]
-    user = await store.get_user(an.ref)
-    state = await store.get_state(user.id)
+    user = await store.users.get(an.ref)
+    state = await store.users.get_state(user.id)
     assert (state.flow, state.step, user.consent) == ("onboard", "role", "accepted")
 
 
@@ -23,8 +23,8 @@ async def test_parent_role_goes_straight_to_the_menu(an: Person, store):
     (menu,) = await an.tap("Phụ huynh")
     assert "Phụ huynh" in menu.text
     assert [b.payload for b in menu.flat_buttons] == ["m:faq", "m:nghe", "m:truong", "m:tin", "m:tv"]
-    user = await store.get_user(an.ref)
-    assert user.role == "phu_huynh" and (await store.get_state(user.id)).flow is None
+    user = await store.users.get(an.ref)
+    assert user.role == "phu_huynh" and (await store.users.get_state(user.id)).flow is None
 
 
 async def test_student_under_16_is_told_about_parents(an: Person, store):
@@ -33,7 +33,7 @@ async def test_student_under_16_is_told_about_parents(an: Person, store):
     assert "Bạn bao nhiêu tuổi?" in age.text
     (menu,) = await an.tap("Dưới 16")
     assert "cha mẹ" in menu.text
-    user = await store.get_user(an.ref)
+    user = await store.users.get(an.ref)
     assert (user.role, user.under_16, user.consent) == ("hs_thcs", True, "parent_pending")
 
 
@@ -43,7 +43,7 @@ async def test_typed_answers_during_onboarding(an: Person, store):
     assert "tuổi" in age.text
     (menu,) = await an.say("17")
     assert "Cảm ơn" in menu.text
-    user = await store.get_user(an.ref)
+    user = await store.users.get(an.ref)
     assert (user.role, user.under_16, user.consent) == ("hs_thpt", False, "accepted")
 
 
@@ -51,8 +51,8 @@ async def test_a_question_during_onboarding_is_answered_not_blocked(an: Person, 
     await an.say("/start")
     (answer,) = await an.say("học phí học nghề bao nhiêu")
     assert "học phí học nghề" in answer.text
-    user = await store.get_user(an.ref)
-    assert (await store.get_state(user.id)).flow is None
+    user = await store.users.get(an.ref)
+    assert (await store.users.get_state(user.id)).flow is None
     # The role buttons of the first message still work later.
     (menu,) = await an.press("role:doanh_nghiep")
     assert "Doanh nghiệp" in menu.text
@@ -66,7 +66,7 @@ async def test_returning_user_gets_welcome_back_and_can_change_role(an: Person, 
     (again,) = await an.tap("Đổi vai trò")
     assert "chọn lại vai trò" in again.text
     await an.tap("Bộ đội")
-    assert (await store.get_user(an.ref)).role == "bo_doi"
+    assert (await store.users.get(an.ref)).role == "bo_doi"
     (roles,) = await an.say("/vaitro")
     assert len(roles.flat_buttons) == 6
 
@@ -76,10 +76,10 @@ async def test_follow_event_is_greeted_and_unfollow_marks_inactive(handle, store
     replies = await handle(Incoming(ref, event="follow"))
     assert "Bạn là ai?" in replies[-1].text
     assert await handle(Incoming(ref, event="unfollow")) == []
-    user = await store.get_user(ref)
+    user = await store.users.get(ref)
     assert not user.active and user.inactive_reason == "unfollowed"
     await handle(Incoming(ref, text="xin chào"))
-    assert (await store.get_user(ref)).active  # writing again makes them active again
+    assert (await store.users.get(ref)).active  # writing again makes them active again
 
 
 async def test_menu_buttons(an: Person):

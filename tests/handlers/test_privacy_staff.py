@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import sqlalchemy as sa
 
 from bot.storage.models import QuestionLog, StaffAudit
 from bot.types import Incoming, UserRef
+from handlers import build_handler
 from handlers.texts import DEFAULTS, Texts
 from tests.handlers.conftest import Person
 
@@ -27,7 +29,7 @@ async def test_show_then_delete_everything(an: Person, store, clock):
     assert [b.payload for b in shown.flat_buttons] == ["xd:y", "xd:n"]
     (done,) = await an.tap("Xóa hết")
     assert "Đã xóa toàn bộ dữ liệu" in done.text
-    assert await store.get_user(an.ref) is None
+    assert await store.users.get(an.ref) is None
     await store.flush()
     async with store.session() as s:
         (q,) = (await s.execute(sa.select(QuestionLog))).scalars().all()
@@ -47,7 +49,7 @@ async def test_keep_expire_and_typed_confirmation(an: Person, store, clock):
     clock.advance(minutes=20)
     (expired,) = await an.press("xd:y")
     assert "hết hạn" in expired.text
-    assert await store.get_user(an.ref) is not None
+    assert await store.users.get(an.ref) is not None
     await an.say("/xoadulieu")
     (done,) = await an.say("Có")
     assert "Đã xóa" in done.text
@@ -79,9 +81,9 @@ async def test_stats_for_staff_and_refusal_for_others(an: Person, handle, store)
     assert audit == [("1001", "/thongke", False), ("1001", "button gt", False), ("42", "/thongke", True)]
 
 
-async def test_alerts_show_in_stats(services, handle):
-    services.alert_sources.append(lambda: ["Zalo OA: refresh token hết hạn"])
-    lan = Person(handle, "42", "Cô Lan")
+async def test_alerts_show_in_stats(services):
+    alerting = dataclasses.replace(services, alerts=lambda: ["Zalo OA: refresh token hết hạn"])
+    lan = Person(build_handler(alerting), "42", "Cô Lan")
     (stats,) = await lan.say("/thongke")
     assert "⚠️ Cảnh báo:\n- Zalo OA: refresh token hết hạn" in stats.text
 
@@ -99,7 +101,7 @@ async def test_same_person_on_another_channel_is_another_user(handle, store):
     tg = Person(handle, "1001")
     (none,) = await tg.say("/chude")
     assert "chưa đăng ký" in none.text
-    assert (await store.get_user(UserRef("zalo_bot", "1001"))).channel == "zalo_bot"
+    assert (await store.users.get(UserRef("zalo_bot", "1001"))).channel == "zalo_bot"
     assert not (await zalo.say("/thongke"))[0].text.startswith("📊")  # staff are Telegram ids only
 
 
@@ -142,11 +144,11 @@ def test_texts_yaml_overrides_and_bad_overrides_are_ignored():
 
 
 async def test_unknown_flow_in_the_database_is_dropped(an: Person, store):
-    user = await store.touch_user(an.ref)
-    await store.set_state(user.id, "quiz_removed_in_v2", "q3", {})
+    user = await store.users.touch(an.ref)
+    await store.users.set_state(user.id, "quiz_removed_in_v2", "q3", {})
     (answer,) = await an.say("học phí học nghề bao nhiêu")
     assert answer.text.startswith("Câu trả lời thử")
-    assert (await store.get_state(user.id)).flow is None
+    assert (await store.users.get_state(user.id)).flow is None
 
 
 async def test_handler_error_does_not_leak(handle, services, monkeypatch):

@@ -18,60 +18,60 @@ AN = UserRef("telegram", "1001")
 
 
 async def test_enter_creates_reactivates_and_writes_last_seen_sparingly(store: Store, clock):
-    user, state = await store.enter(AN, "An")
+    user, state = await store.users.enter(AN, "An")
     assert user.id and state.flow is None and user.display_name == "An"
-    await store.set_state(user.id, "onboard", "role", {"x": 1})
-    await store.mark_inactive(AN, "blocked")
+    await store.users.set_state(user.id, "onboard", "role", {"x": 1})
+    await store.users.mark_inactive(AN, "blocked")
     clock.advance(seconds=10)
-    again, state = await store.enter(AN, "An B")
+    again, state = await store.users.enter(AN, "An B")
     assert again.id == user.id and again.active and again.display_name == "An B"
     assert (state.flow, state.step, state.data) == ("onboard", "role", {"x": 1})
     assert again.last_seen_at == user.last_seen_at  # within a minute: not rewritten
     clock.advance(minutes=2)
-    later, _ = await store.enter(AN)
+    later, _ = await store.users.enter(AN)
     assert later.last_seen_at == clock.now()
 
 
 async def test_enter_concurrently_creates_one_user(store: Store):
-    results = await asyncio.gather(*(store.enter(AN) for _ in range(5)))
+    results = await asyncio.gather(*(store.users.enter(AN) for _ in range(5)))
     assert len({user.id for user, _ in results}) == 1
 
 
 async def test_first_times_batches(store: Store):
-    assert await store.first_times("telegram", ["1", "2", "2"]) == {"1", "2"}
-    assert await store.first_times("telegram", ["2", "3"]) == {"3"}
-    assert await store.first_times("zalo_bot", ["3"]) == {"3"}
-    assert await store.first_times("telegram", []) == set()
-    assert await store.first_time("telegram", "3") is False
+    assert await store.dedup.first_times("telegram", ["1", "2", "2"]) == {"1", "2"}
+    assert await store.dedup.first_times("telegram", ["2", "3"]) == {"3"}
+    assert await store.dedup.first_times("zalo_bot", ["3"]) == {"3"}
+    assert await store.dedup.first_times("telegram", []) == set()
+    assert await store.dedup.first_time("telegram", "3") is False
 
 
 async def test_case_messages(store: Store):
-    user, _ = await store.enter(AN)
-    case = await store.open_case(user.id, "câu hỏi")
-    await store.set_case_message(case.id, "-1", "10")
-    await store.link_case_message(case.id, "-1", "11")
-    await store.link_case_message(case.id, "-1", "11")  # twice is fine
-    assert (await store.case_for_message("-1", "10")).id == case.id
-    assert (await store.case_for_message("-1", "11")).id == case.id
-    assert await store.case_for_message("-1", "12") is None
-    assert (await store.get_case(case.id)).question == "câu hỏi"
-    await store.delete_user_data(user.id)
-    assert await store.case_for_message("-1", "11") is None
+    user, _ = await store.users.enter(AN)
+    case = await store.cases.open(user.id, "câu hỏi")
+    await store.cases.set_message(case.id, "-1", "10")
+    await store.cases.link_message(case.id, "-1", "11")
+    await store.cases.link_message(case.id, "-1", "11")  # twice is fine
+    assert (await store.cases.for_message("-1", "10")).id == case.id
+    assert (await store.cases.for_message("-1", "11")).id == case.id
+    assert await store.cases.for_message("-1", "12") is None
+    assert (await store.cases.get(case.id)).question == "câu hỏi"
+    await store.privacy.delete(user.id)
+    assert await store.cases.for_message("-1", "11") is None
 
 
 async def test_questions_logged_later_are_flushed_before_reads_and_deletes(store: Store):
-    user, _ = await store.enter(AN)
-    store.log_question_later(user.id, "telegram", "một", "mot", "test.a", 0.9, True)
-    store.log_question_later(user.id, "telegram", "hai", "hai", None, 0.1, False)
-    assert [q.text for q in await store.recent_questions(user.id)] == ["một", "hai"]
-    assert (await store.latest_question(user.id, answered=True)).text == "một"
-    assert await store.set_feedback_latest(user.id, "test.a", -1) is True
-    assert await store.set_feedback_latest(user.id, "test.zzz", 1) is False
-    store.log_question_later(user.id, "telegram", "ba", "ba", None, 0.0, False)
-    await store.delete_user_data(user.id)  # the queued question is written first, then unlinked
-    store.log_question_later(user.id, "telegram", "bốn: người đã xóa", "bon", None, 0.0, False)
-    other, _ = await store.enter(UserRef("telegram", "2002"))
-    store.log_question_later(other.id, "telegram", "năm", "nam", None, 0.0, False)
+    user, _ = await store.users.enter(AN)
+    store.questions.log_later(user.id, "telegram", "một", "mot", "test.a", 0.9, True)
+    store.questions.log_later(user.id, "telegram", "hai", "hai", None, 0.1, False)
+    assert [q.text for q in await store.questions.recent(user.id)] == ["một", "hai"]
+    assert (await store.questions.latest(user.id, answered=True)).text == "một"
+    assert await store.questions.set_feedback_latest(user.id, "test.a", -1) is True
+    assert await store.questions.set_feedback_latest(user.id, "test.zzz", 1) is False
+    store.questions.log_later(user.id, "telegram", "ba", "ba", None, 0.0, False)
+    await store.privacy.delete(user.id)  # the queued question is written first, then unlinked
+    store.questions.log_later(user.id, "telegram", "bốn: người đã xóa", "bon", None, 0.0, False)
+    other, _ = await store.users.enter(UserRef("telegram", "2002"))
+    store.questions.log_later(other.id, "telegram", "năm", "nam", None, 0.0, False)
     await store.flush()  # the row pointing at a deleted user fails alone; the other one is kept
     async with store.session() as s:
         rows = (await s.execute(sa.select(QuestionLog.text, QuestionLog.user_id).order_by(QuestionLog.id))).all()

@@ -14,8 +14,8 @@ from tests.handlers.conftest import Person
 async def test_topic_typed_many_ways(an: Person, store, typed):
     (done,) = await an.say(f"/dangky {typed}")
     assert "Đã đăng ký nhận «Tin tuyển sinh»" in done.text and "/huy tuyen_sinh" in done.text
-    user = await store.get_user(an.ref)
-    assert await store.subscriptions(user.id) == ["tuyen_sinh"]
+    user = await store.users.get(an.ref)
+    assert await store.subscriptions.topics(user.id) == ["tuyen_sinh"]
 
 
 async def test_first_subscription_carries_the_storage_notice_once(an: Person, store):
@@ -25,7 +25,7 @@ async def test_first_subscription_carries_the_storage_notice_once(an: Person, st
     assert "🔒" not in second.text
     (again,) = await an.say("/dangky su_kien")
     assert "đã đăng ký «Sự kiện, ngày hội» rồi" in again.text
-    assert (await store.get_user(an.ref)).consent == "accepted"
+    assert (await store.users.get(an.ref)).consent == "accepted"
 
 
 async def test_buttons_all_topics_and_unknown(an: Person, store):
@@ -38,8 +38,8 @@ async def test_buttons_all_topics_and_unknown(an: Person, store):
     assert "✅ Chính sách hỗ trợ" in [b.label for b in choose.flat_buttons]
     (all_,) = await an.tap("Tất cả chủ đề")
     assert "tất cả các chủ đề" in all_.text
-    user = await store.get_user(an.ref)
-    assert await store.subscriptions(user.id) == ["chinh_sach", "su_kien", "tuyen_sinh", "viec_lam"]
+    user = await store.users.get(an.ref)
+    assert await store.subscriptions.topics(user.id) == ["chinh_sach", "su_kien", "tuyen_sinh", "viec_lam"]
     (unknown,) = await an.say("/dangky bong_da")
     assert "không tìm thấy chủ đề «bong_da»" in unknown.text and "tuyen_sinh: Tin tuyển sinh" in unknown.text
     (stale,) = await an.press("dk:khong_con")
@@ -84,12 +84,12 @@ async def test_under_16_needs_a_parent_first(an: Person, store):
     assert "cha mẹ" in ask.text and [b.payload for b in ask.flat_buttons] == ["pc:tuyen_sinh", "pc"]
     (later,) = await an.tap("Để sau")
     assert "Khi cha mẹ đồng ý" in later.text
-    user = await store.get_user(an.ref)
-    assert await store.subscriptions(user.id) == []
+    user = await store.users.get(an.ref)
+    assert await store.subscriptions.topics(user.id) == []
     await an.say("/dangky tuyen_sinh")
     (done,) = await an.tap("Cha mẹ đã đồng ý")
     assert "Đã đăng ký" in done.text
-    assert (await store.get_user(an.ref)).consent == "parent_confirmed"
+    assert (await store.users.get(an.ref)).consent == "parent_confirmed"
     (next_,) = await an.say("/dangky viec_lam")  # asked once
     assert "Đã đăng ký" in next_.text
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from bot.channels.base import SendError
 from bot.config import Settings
 from bot.content import load_content
 from bot.outbound import Outbound
+from bot.ports import SendError
 from bot.storage.models import Subscription, User
 from bot.storage.repo import Store
 from bot.types import Reply

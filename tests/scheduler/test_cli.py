@@ -134,9 +134,9 @@ def test_export_and_report(env, capsys, tmp_path):
         # Questions: two in October (one answered), one in March, one the year before (not counted).
         for month, answered in ((10, True), (10, False), (3, True)):
             store.clock.set(datetime(2031, month, 5, 3, 0, tzinfo=UTC))
-            await store.log_question(None, "telegram", "hỏi", "hoi", None, 0.5, answered)
+            await store.questions.log(None, "telegram", "hỏi", "hoi", None, 0.5, answered)
         store.clock.set(datetime(2030, 12, 31, 3, 0, tzinfo=UTC))
-        await store.log_question(None, "telegram", "hỏi", "hoi", None, 0.5, True)
+        await store.questions.log(None, "telegram", "hỏi", "hoi", None, 0.5, True)
         await engine.dispose()
         return row.id
 

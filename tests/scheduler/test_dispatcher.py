@@ -8,8 +8,8 @@ from collections import Counter
 import pytest
 import sqlalchemy as sa
 
-from bot.channels.base import Blocked, Deferred, Permanent, RateLimited, Skipped, Transient
 from bot.outbound import Outbound
+from bot.ports import Blocked, Deferred, Permanent, RateLimited, Skipped, Transient
 from bot.storage.models import Delivery, User
 from bot.types import UserRef
 from scheduler.dispatcher import FOOTER, Dispatcher
@@ -99,7 +99,7 @@ async def test_errors_end_in_the_right_status(store, outbound, adapter, clock):
     assert rows["2"][0] == "skipped" and rows["3"][0] == "failed"
     assert rows["4"] == ("sent", 2)  # the 502 counted as an attempt
     assert rows["5"] == ("sent", 1) and rows["6"] == ("sent", 1)  # 429 / deferral are not the row's fault
-    blocked = await store.get_user(UserRef("telegram", "1"))
+    blocked = await store.users.get(UserRef("telegram", "1"))
     assert blocked.active is False  # Outbound marks a blocked user inactive
     assert sorted(adapter.receivers()) == ["4", "5", "6"]
 
@@ -142,8 +142,8 @@ async def test_unsubscribed_before_their_turn_is_skipped(store, outbound, adapte
     bstore = BroadcastStore(store)
     bid = await start_broadcast(bstore)
     await add_subscribers(store, 3, start=500)  # subscribed after the audience froze: not added
-    await store.unsubscribe(ids[4], None, "telegram")
-    await store.update_user(ids[7], active=False)
+    await store.subscriptions.remove(ids[4], None, "telegram")
+    await store.users.update(ids[7], active=False)
     d = make(bstore, outbound, clock)
     await d.start()
     try:
@@ -260,7 +260,7 @@ async def test_deleted_user_before_their_turn_is_skipped(store, outbound, adapte
     ids = await add_subscribers(store, 3)
     bstore = BroadcastStore(store)
     bid = await start_broadcast(bstore)
-    await store.delete_user_data(ids[0])
+    await store.privacy.delete(ids[0])
     async with store.session() as s:
         assert await s.get(User, ids[0]) is None
     d = make(bstore, outbound, clock)
@@ -324,7 +324,7 @@ async def test_a_user_deleting_their_data_mid_broadcast_gets_nothing_after(store
         # Someone claimed and queued, but not yet sent, deletes their data (as /xoadulieu does).
         index = max(n for n in range(30) if str(n + 1) not in adapter.attempts)  # platform ids 1..30
         platform_id = str(index + 1)
-        await store.delete_user_data(ids[index])
+        await store.privacy.delete(ids[index])
         assert await until_finished(bstore, bid) == "done"
     finally:
         await d.stop()

@@ -123,7 +123,7 @@ async def test_due_in_quiet_hours_waits_for_the_morning(settings, store, clock, 
 async def test_audience_gone_when_sending_starts_fails_clearly(settings, store, clock, outbound, broadcasts):
     ids = await add_subscribers(store, 1)
     row, _ = await broadcasts.create("A", ["tuyen_sinh"], at=broadcasts.parse_when("2026-09-01 11:00"))
-    await store.unsubscribe(ids[0], None, "telegram")
+    await store.subscriptions.remove(ids[0], None, "telegram")
     clock.advance(hours=1)
     staff = Staff()
     service = make_service(settings, store, clock, outbound, broadcasts, staff)

@@ -20,16 +20,14 @@ class Nobody:
 
 @pytest.fixture
 def services(settings, store, clock, broadcasts) -> Services:
-    s = Services(settings=settings.model_copy(update={"staff_telegram_ids": [42]}), store=store, content=None,
-                 clock=clock, messenger=Nobody())
-    s.broadcasts = broadcasts
-    return s
+    return Services(settings=settings.model_copy(update={"staff_telegram_ids": [42]}), store=store, content=None,
+                    clock=clock, messenger=Nobody(), broadcasts=broadcasts)
 
 
 async def say(services: Services, who: UserRef, text: str = "", payload: str | None = None):
     """One turn: route like the router would (command, payload prefix, flow) and return the replies."""
-    user = await services.store.touch_user(who)
-    state = await services.store.get_state(user.id)
+    user = await services.store.users.touch(who)
+    state = await services.store.users.get_state(user.id)
     incoming = Incoming(who, text=text, payload=payload)
     if payload:
         prefix, *args = payload.split(":")
@@ -72,8 +70,8 @@ async def test_step_by_step_to_a_scheduled_broadcast(services, store, broadcasts
     assert len(rows) == 1 and rows[0].status == "scheduled" and rows[0].created_by == "telegram:42"
     listing = await say(services, STAFF, "/lichgui")
     assert f"#{rows[0].id} · 2026-09-02 09:00 · đã lên lịch · Tuyển sinh" in listing[0].text
-    user = await store.get_user(STAFF)
-    assert (await store.get_state(user.id)).flow is None
+    user = await store.users.get(STAFF)
+    assert (await store.users.get_state(user.id)).flow is None
 
 
 async def test_move_out_of_quiet_hours_and_cancel(services, store, broadcasts):
@@ -112,8 +110,8 @@ async def test_non_staff_is_refused_and_logged(services, store):
 
         rows = (await s.execute(sa.select(StaffAudit.command, StaffAudit.allowed))).all()
     assert ("/guitin", False) in rows and ("/lichgui", False) in rows
-    user = await store.get_user(stranger)
-    assert (await store.get_state(user.id)).flow is None
+    user = await store.users.get(stranger)
+    assert (await store.users.get_state(user.id)).flow is None
 
 
 def test_routes_are_staff_only():
@@ -180,7 +178,7 @@ async def test_promotion_switch_shows_reach_and_warns(services, store, broadcast
                        lease=timedelta(minutes=1))
     await bstore.release("w")
     await bstore.update(earlier.id, status="done")
-    await services.store.update_user((await services.store.get_user(UserRef("zalo_oa", claimed[2].platform_id))).id,
+    await services.store.users.update((await services.store.users.get(UserRef("zalo_oa", claimed[2].platform_id))).id,
                                      active=True)  # followed again
 
     await say(services, STAFF, "/guitin")

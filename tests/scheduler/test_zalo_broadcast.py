@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from bot.channels.base import Deferred, Skipped
 from bot.outbound import Outbound
+from bot.ports import Deferred, Skipped
 from bot.storage.models import Delivery
 from bot.types import UserRef
 from scheduler.broadcasts import Broadcasts

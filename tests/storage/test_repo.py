@@ -19,28 +19,28 @@ ALICE = UserRef("telegram", "1001")
 
 
 async def test_user_created_once_and_last_seen_updated(store: Store, clock):
-    first = await store.touch_user(ALICE, "Alice")
+    first = await store.users.touch(ALICE, "Alice")
     clock.advance(minutes=5)
-    again = await store.touch_user(ALICE)
+    again = await store.users.touch(ALICE)
     assert first.id == again.id
     assert again.last_seen_at == clock.now()
     assert again.created_at == clock.now() - timedelta(minutes=5)
 
 
 async def test_same_platform_id_on_two_channels_is_two_users(store: Store):
-    a = await store.touch_user(ALICE)
-    b = await store.touch_user(UserRef("zalo_bot", "1001"))
+    a = await store.users.touch(ALICE)
+    b = await store.users.touch(UserRef("zalo_bot", "1001"))
     assert a.id != b.id
 
 
 async def test_subscriptions_record_every_change(store: Store):
-    user = await store.touch_user(ALICE)
-    assert await store.subscribe(user.id, "tuyen_sinh", "telegram") is True
-    assert await store.subscribe(user.id, "tuyen_sinh", "telegram") is False
-    assert await store.subscribe(user.id, "su_kien", "telegram") is True
-    assert await store.subscriptions(user.id) == ["su_kien", "tuyen_sinh"]
-    assert await store.unsubscribe(user.id, None, "telegram") == ["su_kien", "tuyen_sinh"]
-    assert await store.subscriptions(user.id) == []
+    user = await store.users.touch(ALICE)
+    assert await store.subscriptions.add(user.id, "tuyen_sinh", "telegram") is True
+    assert await store.subscriptions.add(user.id, "tuyen_sinh", "telegram") is False
+    assert await store.subscriptions.add(user.id, "su_kien", "telegram") is True
+    assert await store.subscriptions.topics(user.id) == ["su_kien", "tuyen_sinh"]
+    assert await store.subscriptions.remove(user.id, None, "telegram") == ["su_kien", "tuyen_sinh"]
+    assert await store.subscriptions.topics(user.id) == []
     async with store.session() as s:
         events = (await s.execute(sa.select(SubscriptionEvent.topic, SubscriptionEvent.action)
                                   .order_by(SubscriptionEvent.id))).all()
@@ -49,43 +49,43 @@ async def test_subscriptions_record_every_change(store: Store):
 
 
 async def test_state_survives_a_new_store_on_the_same_database(store: Store, db_url, clock):
-    user = await store.touch_user(ALICE)
-    await store.set_state(user.id, "onboarding", "role", {"age": "15", "chữ": "việt"})
+    user = await store.users.touch(ALICE)
+    await store.users.set_state(user.id, "onboarding", "role", {"age": "15", "chữ": "việt"})
     engine = create_engine(db_url)
     try:
         other = Store(engine, clock)
-        state = await other.get_state(user.id)
+        state = await other.users.get_state(user.id)
     finally:
         await engine.dispose()
     assert (state.flow, state.step, state.data) == ("onboarding", "role", {"age": "15", "chữ": "việt"})
 
 
 async def test_delete_user_data_keeps_questions_unlinked(store: Store):
-    user = await store.touch_user(ALICE)
-    await store.subscribe(user.id, "tuyen_sinh", "telegram")
-    await store.set_state(user.id, "x", "y")
-    qid = await store.log_question(user.id, "telegram", "học nghề ở đâu", "hoc nghe o dau", "nghe.han", 0.9, True)
-    await store.open_case(user.id, "cần tư vấn")
-    from bot.storage.repo import chat_key
+    user = await store.users.touch(ALICE)
+    await store.subscriptions.add(user.id, "tuyen_sinh", "telegram")
+    await store.users.set_state(user.id, "x", "y")
+    qid = await store.questions.log(user.id, "telegram", "học nghề ở đâu", "hoc nghe o dau", "nghe.han", 0.9, True)
+    await store.cases.open(user.id, "cần tư vấn")
+    from bot.storage.kv import chat_key
 
-    await store.kv_set(chat_key(ALICE.channel, ALICE.user_id, "menu"), "role:hs_thcs|role:hs_thpt")
-    await store.kv_set(chat_key(ALICE.channel, ALICE.user_id + "9", "menu"), "someone else's")
-    await store.delete_user_data(user.id)
-    assert await store.get_user(ALICE) is None
-    assert await store.kv_get(chat_key(ALICE.channel, ALICE.user_id, "menu")) is None  # what adapters kept
-    assert await store.kv_get(chat_key(ALICE.channel, ALICE.user_id + "9", "menu")) == "someone else's"
+    await store.kv.set(chat_key(ALICE.channel, ALICE.user_id, "menu"), "role:hs_thcs|role:hs_thpt")
+    await store.kv.set(chat_key(ALICE.channel, ALICE.user_id + "9", "menu"), "someone else's")
+    await store.privacy.delete(user.id)
+    assert await store.users.get(ALICE) is None
+    assert await store.kv.get(chat_key(ALICE.channel, ALICE.user_id, "menu")) is None  # what adapters kept
+    assert await store.kv.get(chat_key(ALICE.channel, ALICE.user_id + "9", "menu")) == "someone else's"
     async with store.session() as s:
         row = await s.get(QuestionLog, qid)
         events = (await s.execute(sa.select(sa.func.count()).select_from(SubscriptionEvent))).scalar_one()
     assert row is not None and row.user_id is None and row.text == "học nghề ở đâu"
     assert events == 0
     # A returning person starts fresh.
-    fresh = await store.touch_user(ALICE)
-    assert fresh.id != user.id and await store.subscriptions(fresh.id) == []
+    fresh = await store.users.touch(ALICE)
+    assert fresh.id != user.id and await store.subscriptions.topics(fresh.id) == []
 
 
 async def test_long_question_is_truncated_not_lost(store: Store):
-    qid = await store.log_question(None, "cli", "a" * 100_000, "a", None, 0.0, False)
+    qid = await store.questions.log(None, "cli", "a" * 100_000, "a", None, 0.0, False)
     async with store.session() as s:
         row = await s.get(QuestionLog, qid)
     assert len(row.text) == 4000
@@ -94,10 +94,10 @@ async def test_long_question_is_truncated_not_lost(store: Store):
 async def test_questions_wait_out_a_database_that_went_away(store: Store, monkeypatch):
     import sqlalchemy as sa
 
-    import bot.storage.repo as repo
+    import bot.storage.questions as questions
 
-    monkeypatch.setattr(repo, "QUESTION_RETRY_MIN", 0.01)
-    real, failures = store._insert_questions, []
+    monkeypatch.setattr(questions, "QUESTION_RETRY_MIN", 0.01)
+    real, failures = store.questions._insert, []
 
     async def flaky(rows):
         if len(failures) < 3:  # the database restarts: three tries fail
@@ -105,9 +105,9 @@ async def test_questions_wait_out_a_database_that_went_away(store: Store, monkey
             raise sa.exc.OperationalError("INSERT", {}, ConnectionRefusedError("connection refused"))
         return await real(rows)
 
-    monkeypatch.setattr(store, "_insert_questions", flaky)
+    monkeypatch.setattr(store.questions, "_insert", flaky)
     for i in range(5):
-        store.log_question_later(None, "telegram", f"câu hỏi {i}", f"cau hoi {i}", None, 0.0, False)
+        store.questions.log_later(None, "telegram", f"câu hỏi {i}", f"cau hoi {i}", None, 0.0, False)
     assert await store.flush(give_up_after=10) == 0
     async with store.session() as s:
         texts = sorted((await s.execute(sa.select(QuestionLog.text))).scalars())
@@ -120,40 +120,40 @@ async def test_shutdown_does_not_hang_on_a_database_that_stays_away(store: Store
     async def down(rows):
         raise sa.exc.OperationalError("INSERT", {}, ConnectionRefusedError("connection refused"))
 
-    monkeypatch.setattr(store, "_insert_questions", down)
-    store.log_question_later(None, "telegram", "câu hỏi", "cau hoi", None, 0.0, False)
+    monkeypatch.setattr(store.questions, "_insert", down)
+    store.questions.log_later(None, "telegram", "câu hỏi", "cau hoi", None, 0.0, False)
     assert await store.flush(give_up_after=0.3) == 1  # still queued, reported, not silently dropped
     await store.close()
 
 
 async def test_redelivered_update_seen_once(store: Store, clock):
-    assert await store.first_time("telegram", "42") is True
-    assert await store.first_time("telegram", "42") is False
-    assert await store.first_time("zalo_oa", "42") is True
+    assert await store.dedup.first_time("telegram", "42") is True
+    assert await store.dedup.first_time("telegram", "42") is False
+    assert await store.dedup.first_time("zalo_oa", "42") is True
     clock.advance(days=3)
-    assert await store.prune_processed(timedelta(days=2)) == 2
-    assert await store.first_time("telegram", "42") is True
+    assert await store.dedup.prune(timedelta(days=2)) == 2
+    assert await store.dedup.first_time("telegram", "42") is True
 
 
 async def test_kv_setdefault_keeps_first_value(store: Store):
-    assert await store.kv_setdefault("secret", "a") == "a"
-    assert await store.kv_setdefault("secret", "b") == "a"
+    assert await store.kv.setdefault("secret", "a") == "a"
+    assert await store.kv.setdefault("secret", "b") == "a"
 
 
 async def test_feedback_only_on_own_question(store: Store):
-    alice = await store.touch_user(ALICE)
-    bob = await store.touch_user(UserRef("telegram", "2002"))
-    qid = await store.log_question(alice.id, "telegram", "q", "q", None, 0.1, False)
-    assert await store.set_feedback(qid, bob.id, 1) is False
-    assert await store.set_feedback(qid, alice.id, -1) is True
+    alice = await store.users.touch(ALICE)
+    bob = await store.users.touch(UserRef("telegram", "2002"))
+    qid = await store.questions.log(alice.id, "telegram", "q", "q", None, 0.1, False)
+    assert await store.questions.set_feedback(qid, bob.id, 1) is False
+    assert await store.questions.set_feedback(qid, alice.id, -1) is True
 
 
 async def test_migrate_is_idempotent_and_keeps_data(store: Store, db_url, clock):
-    user = await store.touch_user(ALICE)
+    user = await store.users.touch(ALICE)
     engine = create_engine(db_url)
     try:
         await migrate(engine)  # a restart applies migrations again: nothing lost
-        assert (await Store(engine, clock).get_user(ALICE)).id == user.id
+        assert (await Store(engine, clock).users.get(ALICE)).id == user.id
     finally:
         await engine.dispose()
 
@@ -161,7 +161,7 @@ async def test_migrate_is_idempotent_and_keeps_data(store: Store, db_url, clock)
 async def test_delivery_uniqueness(store: Store):
     from bot.storage.models import Broadcast
 
-    user = await store.touch_user(ALICE)
+    user = await store.users.touch(ALICE)
     async with store.session() as s:
         b = Broadcast(text="x")
         s.add(b)

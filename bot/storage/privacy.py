@@ -1,0 +1,82 @@
+"""What is stored about a person, and deleting it (/xoadulieu)."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from bot.storage.kv import chat_key
+from bot.storage.models import (
+    ConversationState,
+    Delivery,
+    HandoffCase,
+    KeyValue,
+    QuestionLog,
+    Subscription,
+    SubscriptionEvent,
+    User,
+)
+
+if TYPE_CHECKING:
+    from bot.storage.repo import Store
+
+RECENTLY_DELETED = 10_000  # user ids remembered for the dispatcher (see PersonalData.recently_deleted)
+
+
+class PersonalData:
+    """A person's data across every table: shown on request, deleted on request."""
+
+    def __init__(self, db: Store):
+        """`db`: the shared sessions and the question log's flush."""
+        self.db = db
+        # Users who deleted their data in this process lately: a broadcast row already claimed for
+        # them (in a dispatcher's queue) must not go out (scheduler.dispatcher checks this).
+        self.recently_deleted: OrderedDict[int, None] = OrderedDict()
+
+    async def user_data(self, user_id: int) -> dict[str, Any]:
+        """What is stored about a user, for /xoadulieu."""
+        await self.db.flush()  # questions still queued for the group commit
+        async with self.db.session() as s:
+            user = await s.get(User, user_id)
+            topics = (await s.execute(sa.select(Subscription.topic).where(
+                Subscription.user_id == user_id, Subscription.active.is_(True)))).scalars().all()
+            questions = (await s.execute(sa.select(sa.func.count()).select_from(QuestionLog)
+                                         .where(QuestionLog.user_id == user_id))).scalar_one()
+            events = (await s.execute(sa.select(sa.func.count()).select_from(SubscriptionEvent)
+                                      .where(SubscriptionEvent.user_id == user_id))).scalar_one()
+            cases = (await s.execute(sa.select(sa.func.count()).select_from(HandoffCase)
+                                     .where(HandoffCase.user_id == user_id))).scalar_one()
+            return {
+                "channel": user.channel if user else None,
+                "role": user.role if user else None,
+                "created_at": user.created_at if user else None,
+                "topics": sorted(topics),
+                "questions": questions,
+                "subscription_events": events,
+                "handoff_cases": cases,
+            }
+
+    async def delete(self, user_id: int) -> None:
+        """Delete the user and everything linked to them; questions stay, unlinked, for statistics."""
+        self.recently_deleted[user_id] = None
+        while len(self.recently_deleted) > RECENTLY_DELETED:
+            self.recently_deleted.popitem(last=False)
+        await self.db.flush()  # questions still queued for the group commit
+        async with self.db.session() as s:
+            await s.execute(sa.update(QuestionLog).where(QuestionLog.user_id == user_id).values(user_id=None))
+            # Pending broadcast deliveries to this person are dropped; finished ones keep their status
+            # for the counts but lose the platform id.
+            await s.execute(sa.update(Delivery).where(Delivery.user_id == user_id, Delivery.status == "pending")
+                            .values(status="skipped", last_error="user deleted their data"))
+            await s.execute(sa.update(Delivery).where(Delivery.user_id == user_id)
+                            .values(user_id=None, platform_id="deleted"))
+            for model in (SubscriptionEvent, Subscription, ConversationState, HandoffCase):
+                await s.execute(sa.delete(model).where(model.user_id == user_id))
+            user = await s.get(User, user_id)
+            if user is not None:  # what channel adapters keep about the chat (menus shown, button labels)
+                prefix = chat_key(user.channel, user.platform_id, "")
+                await s.execute(sa.delete(KeyValue).where(KeyValue.key.startswith(prefix, autoescape=True)))
+            await s.execute(sa.delete(User).where(User.id == user_id))
+
