@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.content import Quiz, load_content
+from tests.conftest import CONTENT_DIR
 from tests.content.test_loader import SCHOOLS, TOPICS, write
 
 CODES = "RIASEC"
@@ -214,3 +215,11 @@ def test_school_staff_chat_id(tmp_path):
     assert [str(p) for p in base.errors] == [
         "schools.yaml:20: error: 'staff_chat_id' must be a Telegram chat id, an integer such as -1001234567890 "
         "(got 'nhom_truong_c')"]
+
+
+def test_the_shipped_quiz_loads_and_every_trade_has_codes():
+    base = load_content(CONTENT_DIR, today=date(2026, 12, 1))
+    assert [str(p) for p in base.problems if p.file in ("quiz.yaml", "trades.yaml")] == []
+    assert base.quiz is not None and 12 <= len(base.quiz.items) <= 18
+    assert all(1 <= len(t.riasec) <= 3 for t in base.trades.values())
+    assert {c for t in base.trades.values() for c in t.riasec} == set(CODES)
