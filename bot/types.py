@@ -63,6 +63,10 @@ class Incoming:
     reply_to: str | None = None
     display_name: str | None = None
     event: str = "message"  # "message", "follow" (Zalo OA follow), "unfollow"
+    media: bool = False  # a photo, sticker, voice note... (no text): handlers say they read text only
+    reply_to_self: bool = False  # it answers one of the bot's own messages (the staff chat's relays)
+    # What an adapter noted for its own logs and tests (the Zalo Bot's event name, a numbered choice...);
+    # handlers never read it.
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     @property

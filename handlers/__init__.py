@@ -28,6 +28,6 @@ def build_router() -> Router:
 
 
 def build_handler(services: Services) -> Callable[[Incoming], Awaitable[list[Reply]]]:
-    from handlers.dispatch import Dispatcher
+    from handlers.dispatch import Responder
 
-    return Dispatcher(services, build_router())
+    return Responder(services, build_router())

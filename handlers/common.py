@@ -1,5 +1,5 @@
-"""Small helpers shared by the handler modules: button payloads within Telegram's 64 bytes, folding
-Vietnamese text for lenient matching, keyboards, dates."""
+"""Small helpers shared by the handler modules: content ids in payloads, folding Vietnamese text for
+lenient matching, keyboards, dates."""
 
 from __future__ import annotations
 
@@ -11,27 +11,14 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from bot.types import Button, Reply
+from handlers.buttons import Menu
 
 if TYPE_CHECKING:
     from bot.content.loader import ContentBase
     from handlers.texts import Texts
 
-# Telegram's callback_data holds 1-64 bytes; every channel gets the same compact payloads.
-MAX_PAYLOAD = 64
 # Content ids longer than this are replaced in payloads by a short checksum and looked up again.
 MAX_ID_IN_PAYLOAD = 44
-
-
-class PayloadTooLong(ValueError):
-    pass
-
-
-def payload(*parts: object) -> str:
-    """Join parts with ':'; raises PayloadTooLong past 64 bytes (a bug: use ref() for long ids)."""
-    value = ":".join(str(p) for p in parts)
-    if len(value.encode("utf-8")) > MAX_PAYLOAD:
-        raise PayloadTooLong(value)
-    return value
 
 
 def ref(ident: str) -> str:
@@ -79,9 +66,9 @@ def clip(text: str, limit: int) -> str:
 def menu_buttons(t: Texts) -> tuple[tuple[Button, ...], ...]:
     """The main menu: Hỏi đáp, Tìm nghề, Tìm trường, Nhận tin, Gặp tư vấn viên."""
     return (
-        (Button(t.button("menu_faq"), payload="m:faq"), Button(t.button("menu_trades"), payload="m:nghe")),
-        (Button(t.button("menu_schools"), payload="m:truong"), Button(t.button("menu_news"), payload="m:tin")),
-        (Button(t.button("menu_counsellor"), payload="m:tv"),),
+        (Button(t.button("menu_faq"), payload=Menu("faq").pack()), Button(t.button("menu_trades"), payload=Menu("nghe").pack())),
+        (Button(t.button("menu_schools"), payload=Menu("truong").pack()), Button(t.button("menu_news"), payload=Menu("tin").pack())),
+        (Button(t.button("menu_counsellor"), payload=Menu("tv").pack()),),
     )
 
 
@@ -90,7 +77,7 @@ def menu_reply(t: Texts, text: str | None = None) -> Reply:
 
 
 def menu_row(t: Texts) -> tuple[Button, ...]:
-    return (Button(t.button("menu"), payload="m"),)
+    return (Button(t.button("menu"), payload=Menu().pack()),)
 
 
 ALL_WORDS = {"tatca", "tat ca", "all", "het", "tat ca chu de"}

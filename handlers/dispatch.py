@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 
 from bot.types import Incoming, Reply
 from handlers import handoff, start
+from handlers.callbacks import BadPayload
 from handlers.common import fold, menu_reply
 from handlers.router import Ctx, Route, Router
 from handlers.services import Services
@@ -39,7 +40,9 @@ def command_of(incoming: Incoming, known: dict[str, Route]) -> tuple[str, list[s
     return None
 
 
-class Dispatcher:
+class Responder:
+    """Turns one Incoming into the replies for its chat (what the conversation calls)."""
+
     def __init__(self, services: Services, router: Router):
         self.services = services
         self.router = router
@@ -66,13 +69,18 @@ class Dispatcher:
             return await self._run(ctx, route, f"/{name}")
 
         if incoming.payload is not None:
-            prefix, _, rest = incoming.payload.partition(":")
-            route = self.router.payloads.get(prefix)
-            if route is None:
-                log.info("stale or unknown button %r from %s", incoming.payload[:64], incoming.user)
+            prefix = incoming.payload.partition(":")[0]
+            button = self.router.buttons.get(prefix)
+            try:
+                if button is None:
+                    raise BadPayload("unknown prefix")
+                pressed = button.codec.unpack(incoming.payload)
+            except BadPayload as exc:  # never offered: forged, or from an older version of the bot
+                log.info("stale or unknown button %r from %s (%s)", incoming.payload[:64], incoming.user, exc)
                 return [menu_reply(ctx.t, ctx.t("stale_button"))]
-            ctx.args = rest.split(":") if rest else []
-            return await self._run(ctx, route, f"button {prefix}")
+            if button.staff and not svc.is_staff(incoming.user):
+                return await handoff.refuse(ctx, f"button {prefix}")
+            return await button.handler(ctx, pressed)
 
         if svc.in_staff_chat(incoming):
             # Counsellors talk among themselves here; the bot only relays replies to its case messages.
@@ -81,16 +89,13 @@ class Dispatcher:
             return []  # some other group: answer commands and buttons only, never the chatter
 
         if state.flow is not None:
-            route = self.router.flows.get(state.flow)
-            if route is not None:
-                if route.staff and not svc.is_staff(incoming.user):
-                    await svc.store.users.clear_state(user.id)
-                else:
-                    return await route.handler(ctx)
-            else:
-                log.info("dropping unknown flow %r of user %s", state.flow, user.id)
-                await svc.store.users.clear_state(user.id)
-                ctx.state = type(state)()
+            flow = self.router.flows.get(state.flow)
+            step = flow.steps.get(state.step or "") if flow is not None else None
+            if step is not None and flow is not None and not (flow.staff and not svc.is_staff(incoming.user)):
+                return await step(ctx)
+            log.info("leaving flow %r step %r of user %s (unknown, or not allowed)", state.flow, state.step, user.id)
+            await svc.store.users.clear_state(user.id)
+            ctx.state = type(state)()
         assert self.router.fallback is not None
         return await self.router.fallback(ctx)
 

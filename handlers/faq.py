@@ -9,7 +9,8 @@ import logging
 
 from bot.content.loader import Entry
 from bot.types import Button, Reply
-from handlers.common import clip, menu_reply, menu_row, payload, ref, unref, vn_date
+from handlers.buttons import Counsellor, Feedback, ShowEntry, Subscribe, TradeSchools
+from handlers.common import clip, menu_reply, menu_row, ref, unref, vn_date
 from handlers.router import Ctx, Router
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ async def _match(ctx: Ctx, text: str):
 
 def _log(ctx: Ctx, match, answered: bool, content_id: str | None = None) -> None:
     """Every question is logged (bad input too); the answer does not wait for the commit."""
-    ctx.store.questions.log_later(ctx.user.id, ctx.ref.channel, ctx.text, match.normalized or "", content_id,
+    ctx.store.questions.log_later(ctx.profile.id, ctx.ref.channel, ctx.text, match.normalized or "", content_id,
                                  float(match.score or 0.0), answered)
 
 
@@ -47,7 +48,7 @@ async def answer_question(ctx: Ctx) -> list[Reply]:
     t = ctx.t
     text = ctx.text
     if not text.strip():
-        return [Reply(t("no_text") if ctx.incoming.extra.get("media") or not text else t("empty_question"))]
+        return [Reply(t("no_text") if ctx.incoming.media or not text else t("empty_question"))]
     match = await _match(ctx, text[:MAX_QUESTION])
     note = ("\n\n" + t("too_long")) if len(text) > MAX_QUESTION else ""
     kind = match.kind
@@ -74,9 +75,9 @@ def no_answer_reply(ctx: Ctx, match, note: str = "") -> Reply:
     if suggestions:
         lines.append(t("no_answer_suggest"))
     lines.append(t("no_answer_counsellor"))
-    buttons = [(Button(clip(e.title, 60), payload=payload("a", ref(e.id))),) for e in suggestions]
+    buttons = [(Button(clip(e.title, 60), payload=ShowEntry(ref(e.id)).pack()),) for e in suggestions]
     # "tv:q": the person's latest unanswered question goes to the counsellor.
-    buttons.append((Button(t.button("counsellor"), payload="tv:q"),))
+    buttons.append((Button(t.button("counsellor"), payload=Counsellor("q").pack()),))
     buttons.append(menu_row(t))
     return Reply("\n".join(lines) + note, tuple(buttons))
 
@@ -89,40 +90,38 @@ def answer_reply(ctx: Ctx, entry: Entry, feedback: bool = False) -> Reply:
         text += "\n\n" + t("source", source=clip(entry.source, SOURCE_MAX), reviewed=vn_date(entry.reviewed))
     buttons: list[tuple[Button, ...]] = []
     if entry.kind == "trade":
-        buttons.append((Button(t.button("schools_of_trade"), payload=payload("nt", ref(entry.id))),
-                        Button(t.button("subscribe"), payload="dk")))
+        buttons.append((Button(t.button("schools_of_trade"), payload=TradeSchools(ref(entry.id)).pack()),
+                        Button(t.button("subscribe"), payload=Subscribe().pack())))
     for rid in entry.related:
         if len(buttons) >= RELATED_MAX + 1:
             break
         related = ctx.base.entries.get(rid)
         if related is not None:
-            buttons.append((Button("➡️ " + clip(related.title, 58), payload=payload("a", ref(related.id))),))
+            buttons.append((Button("➡️ " + clip(related.title, 58), payload=ShowEntry(ref(related.id)).pack()),))
     if feedback:  # on the person's latest question answered with this entry (Store.set_feedback_latest)
-        buttons.append((Button(t.button("helpful"), payload=payload("fb", ref(entry.id), 1)),
-                        Button(t.button("wrong"), payload=payload("fb", ref(entry.id), 0))))
+        buttons.append((Button(t.button("helpful"), payload=Feedback(ref(entry.id), True).pack()),
+                        Button(t.button("wrong"), payload=Feedback(ref(entry.id), False).pack())))
     return Reply(text, tuple(buttons))
 
 
-@router.payload("a")
-async def show_entry(ctx: Ctx) -> list[Reply]:
+@router.button(ShowEntry)
+async def show_entry(ctx: Ctx, pressed: ShowEntry) -> list[Reply]:
     """A related entry or a suggestion pressed."""
-    entry_id = unref(ctx.args[0], ctx.base.entries) if ctx.args else None
+    entry_id = unref(pressed.entry, ctx.base.entries)
     if entry_id is None:
         return [menu_reply(ctx.t, ctx.t("entry_gone"))]
     return [answer_reply(ctx, ctx.base.entries[entry_id])]
 
 
-@router.payload("fb")
-async def feedback(ctx: Ctx) -> list[Reply]:
+@router.button(Feedback)
+async def feedback(ctx: Ctx, pressed: Feedback) -> list[Reply]:
     t = ctx.t
-    if len(ctx.args) != 2 or ctx.args[1] not in ("0", "1"):
-        return [menu_reply(t, t("stale_button"))]
-    token, value = ctx.args[0], ctx.args[1] == "1"
+    token, value = pressed.entry, pressed.helpful
     entry_id = unref(token, ctx.base.entries) or token
-    recorded = await ctx.store.questions.set_feedback_latest(ctx.user.id, entry_id, 1 if value else -1)
+    recorded = await ctx.store.questions.set_feedback_latest(ctx.profile.id, entry_id, 1 if value else -1)
     if not recorded:
         log.info("feedback on %s by %s not recorded (no such question of theirs)", entry_id, ctx.ref)
     if value:
         return [Reply(t("feedback_up"))]
     return [Reply(t("feedback_down") + "\n" + t("feedback_down_offer"),
-                  ((Button(t.button("counsellor"), payload="tv:q"),), menu_row(t)))]
+                  ((Button(t.button("counsellor"), payload=Counsellor("q").pack()),), menu_row(t)))]

@@ -2,8 +2,8 @@
 to the staff chat (CHONNGHE_STAFF_CHAT_ID) with who asked and their recent questions; a staff member's
 reply to that message is relayed to the person.
 
-Explicit state, flow "handoff": step "ask" (waiting for the question), step "open" (a case is open; data
-{"case": id}). While a case is open the bot does not answer over the staff: the person's messages are
+Explicit state, flow HANDOFF (handlers.steps): step "ask" (waiting for the question), step "open" (a case
+is open). While a case is open the bot does not answer over the staff: the person's messages are
 forwarded to the case. The person closes it with /huybo (or the "Đã xong" button), staff with /dong.
 """
 
@@ -13,15 +13,17 @@ import logging
 
 from bot.types import Button, Reply, UserRef
 from handlers import faq
+from handlers.buttons import Counsellor, HandoffDone
 from handlers.common import clip, menu_reply, menu_row
 from handlers.router import Ctx, Router
+from handlers.steps import HANDOFF, HandoffData
 from handlers.texts import ROLES
 
 log = logging.getLogger(__name__)
 
 router = Router()
 
-FLOW = "handoff"
+router.flow(HANDOFF)
 RECENT = 5
 QUESTION_MAX = 1500
 FOLLOWUP_MAX = 3000
@@ -54,44 +56,50 @@ async def begin(ctx: Ctx) -> list[Reply]:
     t = ctx.t
     if ctx.services.staff_chat is None:
         return [menu_reply(t, t("handoff_unavailable"))]
-    case = await ctx.store.cases.open_for(ctx.user.id)
+    case = await ctx.store.cases.open_for(ctx.profile.id)
     if case is not None:
-        await ctx.store.users.set_state(ctx.user.id, FLOW, "open", {"case": case.id})
+        await HANDOFF.goto(ctx, "open", HandoffData(case=case.id))
         return [Reply(t("handoff_already_open") + "\n" + t("handoff_open_note"))]
-    await ctx.store.users.set_state(ctx.user.id, FLOW, "ask")
+    await HANDOFF.begin(ctx, "ask")
     return [Reply(t("handoff_ask"))]
 
 
-@router.payload("tv")
-async def counsellor_pressed(ctx: Ctx) -> list[Reply]:
-    """"Gặp tư vấn viên" under an unanswered question or a 👎 (tv:q: the latest unanswered question, else
-    the latest question), or in the menu (tv: ask for the question)."""
-    if ctx.args and ctx.args[0] == "q":
-        question = (await ctx.store.questions.latest(ctx.user.id, answered=False)
-                    or await ctx.store.questions.latest(ctx.user.id))
+@router.button(Counsellor)
+async def counsellor_pressed(ctx: Ctx, pressed: Counsellor) -> list[Reply]:
+    """"Gặp tư vấn viên" under an unanswered question or a 👎 (about "q": the latest unanswered question,
+    else the latest question), or in the menu (ask for the question)."""
+    if pressed.about == "q":
+        question = (await ctx.store.questions.latest(ctx.profile.id, answered=False)
+                    or await ctx.store.questions.latest(ctx.profile.id))
         if question is not None:
             return await open_case(ctx, question.text)
     return await begin(ctx)
 
 
-@router.payload("tvx")
-async def done_pressed(ctx: Ctx) -> list[Reply]:
+@router.button(HandoffDone)
+async def done_pressed(ctx: Ctx, _pressed: HandoffDone) -> list[Reply]:
+    """"Đã xong": the person closes their case."""
     t = ctx.t
     if await close_by_user(ctx):
         return [menu_reply(t, t("handoff_closed_by_user"))]
     return [menu_reply(t)]
 
 
-@router.flow(FLOW)
-async def flow_text(ctx: Ctx) -> list[Reply]:
+@HANDOFF.step("ask")
+async def question_typed(ctx: Ctx) -> list[Reply]:
+    """The question for the counsellor."""
+    if not ctx.text.strip():
+        return [Reply(ctx.t("no_text"))]
+    return await open_case(ctx, ctx.text)
+
+
+@HANDOFF.step("open")
+async def followup_typed(ctx: Ctx) -> list[Reply]:
+    """While a case is open, what the person writes goes to it."""
     t = ctx.t
-    if ctx.state.step == "ask":
-        if not ctx.text.strip():
-            return [Reply(t("no_text"))]
-        return await open_case(ctx, ctx.text)
-    case = await ctx.store.cases.open_for(ctx.user.id)
+    case = await ctx.store.cases.open_for(ctx.profile.id)
     if case is None:  # closed meanwhile (by staff, or the staff chat was unreachable)
-        await ctx.store.users.clear_state(ctx.user.id)
+        await HANDOFF.end(ctx)
         return await faq.answer_question(ctx)
     if not ctx.text.strip():
         return [Reply(t("no_text"))]
@@ -102,30 +110,30 @@ async def open_case(ctx: Ctx, question: str) -> list[Reply]:
     t = ctx.t
     staff = ctx.services.staff_chat
     if staff is None:
-        await ctx.store.users.clear_state(ctx.user.id)
+        await HANDOFF.end(ctx)
         return [menu_reply(t, t("handoff_unavailable"))]
-    existing = await ctx.store.cases.open_for(ctx.user.id)
+    existing = await ctx.store.cases.open_for(ctx.profile.id)
     if existing is not None and existing.staff_message_id:
-        await ctx.store.users.set_state(ctx.user.id, FLOW, "open", {"case": existing.id})
+        await HANDOFF.goto(ctx, "open", HandoffData(case=existing.id))
         return await _forward_text(ctx, existing, question)
-    case = existing or await ctx.store.cases.open(ctx.user.id, question)
-    recent = await ctx.store.questions.recent(ctx.user.id, limit=RECENT)
+    case = existing or await ctx.store.cases.open(ctx.profile.id, question)
+    recent = await ctx.store.questions.recent(ctx.profile.id, limit=RECENT)
     if recent:
         lines = "\n".join(f"• {clip(q.text, 200)} ({'bot đã trả lời' if q.answered else 'bot chưa trả lời được'})"
                           for q in recent)
         context = t("staff_context", lines=lines)
     else:
         context = t("staff_no_context")
-    card = Reply(t("staff_card", case=case.id, who=_who(ctx.user), question=clip(question, QUESTION_MAX),
+    card = Reply(t("staff_card", case=case.id, who=_who(ctx.profile), question=clip(question, QUESTION_MAX),
                    context=context))
     message_id = await ctx.services.messenger.send(staff, card)
     if message_id is None:
         log.warning("handoff case %s could not be posted to the staff chat", case.id)
         await ctx.store.cases.close(case.id)
-        await ctx.store.users.clear_state(ctx.user.id)
+        await HANDOFF.end(ctx)
         return [menu_reply(t, t("handoff_failed"))]
     await ctx.store.cases.set_message(case.id, staff.user_id, str(message_id))
-    await ctx.store.users.set_state(ctx.user.id, FLOW, "open", {"case": case.id})
+    await HANDOFF.goto(ctx, "open", HandoffData(case=case.id))
     log.info("handoff case %s opened for %s", case.id, ctx.ref)
     return [Reply(t("handoff_sent", when=_when(ctx)) + "\n\n" + t("handoff_open_note"))]
 
@@ -139,20 +147,19 @@ async def _forward_text(ctx: Ctx, case, text: str) -> list[Reply]:
     staff = ctx.services.staff_chat
     if staff is None:
         return [menu_reply(t, t("handoff_unavailable"))]
-    name = ctx.user.display_name or f"{ctx.user.channel}:{ctx.user.platform_id}"
+    name = ctx.profile.display_name or f"{ctx.profile.channel}:{ctx.profile.platform_id}"
     message_id = await ctx.services.messenger.send(
         staff, Reply(t("staff_followup", case=case.id, who=name, text=clip(text, FOLLOWUP_MAX))))
     if message_id is None:
         return [Reply(t("handoff_failed"))]
     await ctx.store.cases.link_message(case.id, staff.user_id, str(message_id))
-    return [Reply(t("handoff_forwarded"), ((Button(t.button("handoff_done"), payload="tvx"),),))]
+    return [Reply(t("handoff_forwarded"), ((Button(t.button("handoff_done"), payload=HandoffDone().pack()),),))]
 
 
 async def close_by_user(ctx: Ctx) -> bool:
     """Close the person's open case (telling the staff chat); False when none was open."""
-    case = await ctx.store.cases.open_for(ctx.user.id)
-    if ctx.state.flow == FLOW:
-        await ctx.store.users.clear_state(ctx.user.id)
+    case = await ctx.store.cases.open_for(ctx.profile.id)
+    await HANDOFF.end(ctx)
     if case is None:
         return False
     await ctx.store.cases.close(case.id)
@@ -177,11 +184,11 @@ async def relay(ctx: Ctx) -> list[Reply]:
     person = await ctx.store.users.by_id(case.user_id) if case is not None and case.user_id else None
     if case is None or person is None:
         # Staff also reply to each other; speak up only when they replied to one of the bot's messages.
-        return [Reply(t("staff_case_unknown"))] if ctx.incoming.extra.get("reply_to_self") else []
+        return [Reply(t("staff_case_unknown"))] if ctx.incoming.reply_to_self else []
     if not ctx.text.strip():
         return [Reply(t("no_text"))]
     to = UserRef(person.channel, person.platform_id)
-    buttons = () if case.status != "open" else ((Button(t.button("handoff_done"), payload="tvx"),),)
+    buttons = () if case.status != "open" else ((Button(t.button("handoff_done"), payload=HandoffDone().pack()),),)
     sent = await ctx.services.messenger.send(to, Reply(t("handoff_reply", text=ctx.text.strip()), buttons))
     await ctx.store.audit.record(ctx.ref, f"relay #{case.id}", True)
     if sent is None:
@@ -214,7 +221,7 @@ async def close_by_staff(ctx: Ctx) -> list[Reply]:
     person = await ctx.store.users.by_id(case.user_id) if case.user_id else None
     if person is not None:
         state = await ctx.store.users.get_state(person.id)
-        if state.flow == FLOW:
+        if state.flow == HANDOFF.name:
             await ctx.store.users.clear_state(person.id)
         await ctx.services.messenger.send(UserRef(person.channel, person.platform_id),
                                           Reply(t("handoff_closed_by_staff"), (menu_row(t),)))

@@ -1,7 +1,7 @@
 """/xoadulieu: show what is stored about the person, delete all of it after an explicit confirmation
 (subscriptions, state, cases; their questions stay for statistics, unlinked), and say it is done.
 
-Flow "privacy", step "confirm" (data {"at": ISO time}); the confirmation button works for 15 minutes.
+Flow PRIVACY (handlers.steps), step "confirm"; the confirmation button works for 15 minutes.
 """
 
 from __future__ import annotations
@@ -11,15 +11,17 @@ from datetime import datetime, timedelta
 
 from bot.types import Button, Reply
 from handlers import faq
+from handlers.buttons import ConfirmDelete
 from handlers.common import fold, menu_reply, vn_date
 from handlers.router import Ctx, Router
+from handlers.steps import PRIVACY, PrivacyData
 from handlers.texts import CHANNEL_LABELS, ROLES
 
 log = logging.getLogger(__name__)
 
 router = Router()
 
-FLOW = "privacy"
+router.flow(PRIVACY)
 CONFIRM_WINDOW = timedelta(minutes=15)
 YES = {"co", "xoa", "xoa het", "dong y", "co xoa", "yes"}
 NO = {"khong", "khong xoa", "no", "thoi"}
@@ -28,7 +30,7 @@ NO = {"khong", "khong xoa", "no", "thoi"}
 @router.command("xoadulieu")
 async def show(ctx: Ctx) -> list[Reply]:
     t = ctx.t
-    user = ctx.user
+    user = ctx.profile
     data = await ctx.store.privacy.user_data(user.id)
     topics = ", ".join(ctx.base.topics[x].label if x in ctx.base.topics else x for x in data["topics"])
     age = {True: "dưới 16 tuổi", False: "từ 16 tuổi trở lên"}.get(user.under_16, "chưa hỏi")
@@ -42,48 +44,48 @@ async def show(ctx: Ctx) -> list[Reply]:
         f"• Số lần đăng ký/hủy nhận tin: {data['subscription_events']}",
         f"• Yêu cầu gặp tư vấn viên: {data['handoff_cases']}",
     ]
-    await ctx.store.users.set_state(user.id, FLOW, "confirm", {"at": ctx.services.clock.now().isoformat()})
+    await PRIVACY.begin(ctx, "confirm", PrivacyData(at=ctx.services.clock.now().isoformat()))
     return [Reply(t("privacy_show", lines="\n".join(lines)),
-                  ((Button(t.button("delete_yes"), payload="xd:y"), Button(t.button("delete_no"), payload="xd:n")),))]
+                  ((Button(t.button("delete_yes"), payload=ConfirmDelete("y").pack()),
+                    Button(t.button("delete_no"), payload=ConfirmDelete("n").pack())),))]
 
 
-@router.payload("xd")
-async def answer(ctx: Ctx) -> list[Reply]:
-    return await _decide(ctx, bool(ctx.args) and ctx.args[0] == "y")
+@router.button(ConfirmDelete)
+async def answer(ctx: Ctx, pressed: ConfirmDelete) -> list[Reply]:
+    """"Xóa" or "Không xóa" pressed."""
+    return await _decide(ctx, pressed.answer == "y")
 
 
-@router.flow(FLOW)
+@PRIVACY.step("confirm")
 async def typed(ctx: Ctx) -> list[Reply]:
     """Typed "có"/"xóa" confirms, "không" keeps; anything else leaves the flow and is a question."""
     folded = fold(ctx.text)
     if folded in YES or folded in NO:
         return await _decide(ctx, folded in YES)
-    await ctx.store.users.clear_state(ctx.user.id)
+    await PRIVACY.end(ctx)
     return await faq.answer_question(ctx)
 
 
 async def _decide(ctx: Ctx, delete: bool) -> list[Reply]:
     t = ctx.t
-    pending = ctx.state.flow == FLOW and ctx.state.step == "confirm"
+    pending = PRIVACY.at(ctx, "confirm")
     if not delete:
-        if pending:
-            await ctx.store.users.clear_state(ctx.user.id)
+        await PRIVACY.end(ctx)
         return [menu_reply(t, t("privacy_kept"))]
     if not pending or _expired(ctx):
-        if pending:
-            await ctx.store.users.clear_state(ctx.user.id)
+        await PRIVACY.end(ctx)
         return [Reply(t("privacy_expired"))]
-    case = await ctx.store.cases.open_for(ctx.user.id)
+    case = await ctx.store.cases.open_for(ctx.profile.id)
     if case is not None and ctx.services.staff_chat is not None:
         await ctx.services.messenger.send(ctx.services.staff_chat, Reply(t("staff_user_deleted", case=case.id)))
-    await ctx.store.privacy.delete(ctx.user.id)
+    await ctx.store.privacy.delete(ctx.profile.id)
     log.info("user %s deleted their data", ctx.ref)
     return [Reply(t("privacy_deleted"))]
 
 
 def _expired(ctx: Ctx) -> bool:
     try:
-        asked = datetime.fromisoformat(ctx.state.data["at"])
-    except (KeyError, TypeError, ValueError):
+        asked = datetime.fromisoformat(PRIVACY.data(ctx).at or "")
+    except ValueError:
         return True
     return ctx.services.clock.now() - asked > CONFIRM_WINDOW

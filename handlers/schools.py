@@ -7,7 +7,9 @@ import math
 
 from bot.content.loader import LEVELS, PROVINCES
 from bot.types import Button, Reply
-from handlers.common import clip, menu_reply, menu_row, payload, ref, unref, vn_date
+from handlers.buttons import Province, Subscribe, Trade
+from handlers.buttons import School as SchoolButton
+from handlers.common import clip, menu_reply, menu_row, ref, unref, vn_date
 from handlers.router import Ctx, Router
 
 router = Router()
@@ -23,20 +25,16 @@ def provinces(ctx: Ctx) -> list[Reply]:
         return [menu_reply(t, t("no_schools"))]
     if len(present) == 1:
         return _school_list(ctx, present[0], 1)
-    buttons = [(Button(PROVINCES[p], payload=payload("tr", p, 1)),) for p in present]
+    buttons = [(Button(PROVINCES[p], payload=Province(p).pack()),) for p in present]
     buttons.append(menu_row(t))
     return [Reply(t("schools_where"), tuple(buttons))]
 
 
-@router.payload("tr")
-async def province_pressed(ctx: Ctx) -> list[Reply]:
-    if not ctx.args or ctx.args[0] not in PROVINCES:
+@router.button(Province)
+async def province_pressed(ctx: Ctx, pressed: Province) -> list[Reply]:
+    if pressed.province not in PROVINCES:
         return provinces(ctx)
-    try:
-        page = int(ctx.args[1]) if len(ctx.args) > 1 else 1
-    except ValueError:
-        page = 1
-    return _school_list(ctx, ctx.args[0], page)
+    return _school_list(ctx, pressed.province, pressed.page)
 
 
 def _school_list(ctx: Ctx, province: str, page: int) -> list[Reply]:
@@ -47,24 +45,24 @@ def _school_list(ctx: Ctx, province: str, page: int) -> list[Reply]:
     pages = max(1, math.ceil(len(schools) / PAGE))
     page = min(max(1, page), pages)
     shown = schools[(page - 1) * PAGE: page * PAGE]
-    buttons: list[tuple[Button, ...]] = [(Button(clip(s.name, 60), payload=payload("t", ref(s.id))),)
+    buttons: list[tuple[Button, ...]] = [(Button(clip(s.name, 60), payload=SchoolButton(ref(s.id)).pack()),)
                                          for s in shown]
     nav = []
     if page > 1:
-        nav.append(Button(t.button("prev"), payload=payload("tr", province, page - 1)))
+        nav.append(Button(t.button("prev"), payload=Province(province, page - 1).pack()))
     if page < pages:
-        nav.append(Button(t.button("more"), payload=payload("tr", province, page + 1)))
+        nav.append(Button(t.button("more"), payload=Province(province, page + 1).pack()))
     if nav:
         buttons.append(tuple(nav))
-    buttons.append((Button(t.button("back_provinces"), payload="tr"),))
+    buttons.append((Button(t.button("back_provinces"), payload=Province().pack()),))
     return [Reply(t("schools_list", province=PROVINCES[province], page=page, pages=pages), tuple(buttons))]
 
 
-@router.payload("t")
-async def school_pressed(ctx: Ctx) -> list[Reply]:
+@router.button(SchoolButton)
+async def school_pressed(ctx: Ctx, pressed: SchoolButton) -> list[Reply]:
     t = ctx.t
     base = ctx.base
-    school_id = unref(ctx.args[0], base.schools) if ctx.args else None
+    school_id = unref(pressed.school, base.schools)
     if school_id is None:
         return [menu_reply(t, t("entry_gone"))]
     school = base.schools[school_id]
@@ -75,10 +73,10 @@ async def school_pressed(ctx: Ctx) -> list[Reply]:
     if trades:
         parts.append(t("school_trades") + "\n" + "\n".join(f"- {tr.title}" for tr in trades))
     parts.append(t("source", source=clip(school.source, 300), reviewed=vn_date(school.reviewed)))
-    buttons: list[tuple[Button, ...]] = [(Button(clip(tr.title, 60), payload=payload("n", ref(tr.id))),)
+    buttons: list[tuple[Button, ...]] = [(Button(clip(tr.title, 60), payload=Trade(ref(tr.id)).pack()),)
                                          for tr in trades[:TRADES_ON_PAGE]]
     if school.website:
         buttons.append((Button(t.button("website"), url=school.website),))
-    buttons.append((Button(t.button("subscribe"), payload="dk"),))
-    buttons.append((Button(t.button("back_provinces"), payload=payload("tr", school.former_province, 1)),))
+    buttons.append((Button(t.button("subscribe"), payload=Subscribe().pack()),))
+    buttons.append((Button(t.button("back_provinces"), payload=Province(school.former_province).pack()),))
     return [Reply("\n\n".join(parts), tuple(buttons))]

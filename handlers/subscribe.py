@@ -5,16 +5,18 @@ subscribes only after saying a parent agreed. Every change is recorded with time
 from __future__ import annotations
 
 from bot.types import Button, Reply
-from handlers.common import find_topic, menu_row, payload
+from handlers.buttons import ParentConsent, PickAge, Subscribe, Unsubscribe
+from handlers.common import find_topic, menu_row
 from handlers.router import Ctx, Router
+from handlers.steps import ONBOARDING, OnboardData
 from handlers.texts import STUDENT_ROLES
 
 router = Router()
 
 
 def age_buttons(ctx: Ctx) -> tuple[tuple[Button, ...], ...]:
-    return ((Button(ctx.t.button("under_16"), payload="age:u16"),
-             Button(ctx.t.button("over_16"), payload="age:16")),)
+    return ((Button(ctx.t.button("under_16"), payload=PickAge("u16").pack()),
+             Button(ctx.t.button("over_16"), payload=PickAge("16").pack())),)
 
 
 def _label(ctx: Ctx, topic_id: str) -> str:
@@ -29,11 +31,11 @@ def _topic_list(ctx: Ctx) -> str:
 async def choose(ctx: Ctx, head: str | None = None) -> list[Reply]:
     """Buttons for every topic, ✅ on those already subscribed."""
     t = ctx.t
-    mine = set(await ctx.store.subscriptions.topics(ctx.user.id))
-    buttons = [(Button(("✅ " if tid in mine else "") + topic.label, payload=payload("dk", tid)),)
+    mine = set(await ctx.store.subscriptions.topics(ctx.profile.id))
+    buttons = [(Button(("✅ " if tid in mine else "") + topic.label, payload=Subscribe(tid).pack()),)
                for tid, topic in ctx.base.topics.items()]
     if len(ctx.base.topics) > 1:
-        buttons.append((Button(t.button("all_topics"), payload="dk:*"),))
+        buttons.append((Button(t.button("all_topics"), payload=Subscribe("*").pack()),))
     buttons.append(menu_row(t))
     text = t("topics_choose") if head is None else head + "\n\n" + t("topics_choose")
     return [Reply(text, tuple(buttons))]
@@ -50,11 +52,11 @@ async def subscribe_command(ctx: Ctx) -> list[Reply]:
     return await subscribe(ctx, topic)
 
 
-@router.payload("dk")
-async def subscribe_pressed(ctx: Ctx) -> list[Reply]:
-    if not ctx.args:
+@router.button(Subscribe)
+async def subscribe_pressed(ctx: Ctx, pressed: Subscribe) -> list[Reply]:
+    if pressed.topic is None:
         return await choose(ctx)
-    topic = ctx.args[0]
+    topic = pressed.topic
     if topic != "*" and topic not in ctx.base.topics:
         return await choose(ctx, ctx.t("stale_button"))
     return await subscribe(ctx, topic)
@@ -62,14 +64,14 @@ async def subscribe_pressed(ctx: Ctx) -> list[Reply]:
 
 async def subscribe(ctx: Ctx, topic: str, parent_ok: bool = False) -> list[Reply]:
     t = ctx.t
-    user = ctx.user
+    user = ctx.profile
     if user.role in STUDENT_ROLES and user.under_16 is None:
         # A student who skipped the age question: ask it now, then carry on with this subscription.
-        await ctx.store.users.set_state(user.id, "onboard", "age", {"topic": topic})
+        await ONBOARDING.goto(ctx, "age", OnboardData(role=user.role, topic=topic))
         return [Reply(t("age_before_subscribe"), age_buttons(ctx))]
     if user.under_16 and user.consent != "parent_confirmed" and not parent_ok:
-        return [Reply(t("parent_needed"), ((Button(t.button("parent_yes"), payload=payload("pc", topic)),
-                                            Button(t.button("parent_later"), payload="pc")),))]
+        return [Reply(t("parent_needed"), ((Button(t.button("parent_yes"), payload=ParentConsent(topic).pack()),
+                                            Button(t.button("parent_later"), payload=ParentConsent().pack())),))]
     notice = ""
     if user.consent == "none":
         # Subscribing means we keep their chat id to write later: say so once.
@@ -84,17 +86,17 @@ async def subscribe(ctx: Ctx, topic: str, parent_ok: bool = False) -> list[Reply
     return [Reply(t("subscribed", topic=_label(ctx, topic), topic_id=topic) + notice)]
 
 
-@router.payload("pc")
-async def parent_answer(ctx: Ctx) -> list[Reply]:
-    """The under-16 question: "Cha mẹ đã đồng ý" (pc:<topic>) or "Để sau" (pc)."""
+@router.button(ParentConsent)
+async def parent_answer(ctx: Ctx, pressed: ParentConsent) -> list[Reply]:
+    """The under-16 question: "Cha mẹ đã đồng ý" (with the topic) or "Để sau" (none)."""
     t = ctx.t
-    if not ctx.args:
+    if pressed.topic is None:
         return [Reply(t("parent_later"), (menu_row(t),))]
-    topic = ctx.args[0]
+    topic = pressed.topic
     if topic != "*" and topic not in ctx.base.topics:
         return await choose(ctx, t("stale_button"))
-    await ctx.store.users.update(ctx.user.id, consent="parent_confirmed")
-    ctx.user.consent = "parent_confirmed"
+    await ctx.store.users.update(ctx.profile.id, consent="parent_confirmed")
+    ctx.profile.consent = "parent_confirmed"
     return await subscribe(ctx, topic, parent_ok=True)
 
 
@@ -106,7 +108,7 @@ async def unsubscribe_command(ctx: Ctx) -> list[Reply]:
     wanted = " ".join(ctx.args)
     topic = find_topic(ctx.base, wanted)
     if topic is None:
-        mine = await ctx.store.subscriptions.topics(ctx.user.id)
+        mine = await ctx.store.subscriptions.topics(ctx.profile.id)
         if held := next((m for m in mine if m == wanted.strip().lower()), None):
             topic = held  # a topic removed from content that someone still holds
         else:
@@ -116,25 +118,25 @@ async def unsubscribe_command(ctx: Ctx) -> list[Reply]:
 
 async def _unsubscribe_choices(ctx: Ctx) -> list[Reply]:
     t = ctx.t
-    mine = await ctx.store.subscriptions.topics(ctx.user.id)
+    mine = await ctx.store.subscriptions.topics(ctx.profile.id)
     if not mine:
         return [Reply(t("nothing_to_cancel"), (menu_row(t),))]
-    buttons = [(Button("❌ " + _label(ctx, tid), payload=payload("huy", tid)),) for tid in mine]
+    buttons = [(Button("❌ " + _label(ctx, tid), payload=Unsubscribe(tid).pack()),) for tid in mine]
     if len(mine) > 1:
-        buttons.append((Button(t.button("cancel_all"), payload="huy:*"),))
+        buttons.append((Button(t.button("cancel_all"), payload=Unsubscribe("*").pack()),))
     return [Reply(t("unsubscribe_choose"), tuple(buttons))]
 
 
-@router.payload("huy")
-async def unsubscribe_pressed(ctx: Ctx) -> list[Reply]:
-    if not ctx.args:
+@router.button(Unsubscribe)
+async def unsubscribe_pressed(ctx: Ctx, pressed: Unsubscribe) -> list[Reply]:
+    if pressed.topic is None:
         return await _unsubscribe_choices(ctx)
-    return await unsubscribe(ctx, ctx.args[0])
+    return await unsubscribe(ctx, pressed.topic)
 
 
 async def unsubscribe(ctx: Ctx, topic: str) -> list[Reply]:
     t = ctx.t
-    left = await ctx.store.subscriptions.remove(ctx.user.id, None if topic == "*" else topic, ctx.ref.channel)
+    left = await ctx.store.subscriptions.remove(ctx.profile.id, None if topic == "*" else topic, ctx.ref.channel)
     if topic == "*":
         if not left:
             return [Reply(t("nothing_to_cancel"))]
@@ -147,9 +149,9 @@ async def unsubscribe(ctx: Ctx, topic: str) -> list[Reply]:
 @router.command("chude")
 async def my_topics(ctx: Ctx) -> list[Reply]:
     t = ctx.t
-    mine = await ctx.store.subscriptions.topics(ctx.user.id)
+    mine = await ctx.store.subscriptions.topics(ctx.profile.id)
     if not mine:
-        return [Reply(t("my_topics_none"), ((Button(t.button("subscribe"), payload="dk"),),))]
+        return [Reply(t("my_topics_none"), ((Button(t.button("subscribe"), payload=Subscribe().pack()),),))]
     lines = "\n".join(f"• {_label(ctx, tid)} ({tid})" for tid in mine)
-    return [Reply(t("my_topics", topics=lines), ((Button(t.button("subscribe"), payload="dk"),),
-                                                 (Button(t.button("unsubscribe"), payload="huy"),)))]
+    return [Reply(t("my_topics", topics=lines), ((Button(t.button("subscribe"), payload=Subscribe().pack()),),
+                                                 (Button(t.button("unsubscribe"), payload=Unsubscribe().pack()),)))]

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from bot.storage.models import Broadcast, Delivery
+from scheduler.dispatcher import FOOTER
 from scheduler.quiet import QuietHours
 from scheduler.store import BROADCAST_CHANNELS, FINISHED, PROMO_CHANNEL, BroadcastStore, PromoLimits, loads
 
@@ -132,6 +133,16 @@ class Broadcasts:
         self.on_change: Callable[[], None] | None = None  # the running scheduler's wake-up
 
     # --- formatting ----------------------------------------------------------------------------
+
+    @staticmethod
+    def as_received(text: str) -> str:
+        """The text as recipients see it: with the footer saying how to stop broadcasts."""
+        return text.rstrip() + FOOTER
+
+    @staticmethod
+    def topics_of(row: Broadcast) -> list[str]:
+        """The topic ids a broadcast row is for."""
+        return loads(row.topics)
 
     def local(self, when: datetime | None) -> str:
         return "chưa đặt giờ" if when is None else when.astimezone(self.zone).strftime("%Y-%m-%d %H:%M")

@@ -171,19 +171,16 @@ def parse_update(update: dict, bot_id: int | None = None) -> Incoming | None:
             return None  # channel posts, anonymous admins, other bots
         text = message.get("text") if isinstance(message.get("text"), str) else None
         caption = message.get("caption") if isinstance(message.get("caption"), str) else None
-        extra: dict[str, str] = {}
-        if text is None and caption is None:
-            extra["media"] = "1"  # a sticker, photo, voice note...
-        reply_to = None
+        reply_to, reply_to_self = None, False
         replied = message.get("reply_to_message")
         if isinstance(replied, dict):
             reply_to = _id(replied.get("message_id"))
             author = replied.get("from") if isinstance(replied.get("from"), dict) else {}
-            if bot_id is not None and author.get("id") == bot_id:
-                extra["reply_to_self"] = "1"
+            reply_to_self = bot_id is not None and author.get("id") == bot_id
         return Incoming(UserRef(CHANNEL, _id(sender["id"]) or ""), text=text or caption or "", chat_id=chat_id,
                         message_id=_id(message.get("message_id")), reply_to=reply_to, display_name=_name(sender),
-                        extra=extra)
+                        media=text is None and caption is None,  # a sticker, photo, voice note...
+                        reply_to_self=reply_to_self)
     member = update.get("my_chat_member")
     if isinstance(member, dict):
         chat = member.get("chat") or {}

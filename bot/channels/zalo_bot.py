@@ -20,7 +20,7 @@ Receiving: polling (default) or webhook.
 Updates look like `{"event_name": "message.text.received", "message": {"from": {"id", "display_name"},
 "chat": {"id", "chat_type"}, "text", "message_id", "date"}}`, possibly wrapped in `{"ok", "result"}`;
 both are accepted. Other message events (images, stickers...) reach the handlers as a message without
-text (extra["media"]), which they answer with "Hiện mình chỉ đọc được tin nhắn dạng chữ...".
+text (Incoming.media), which they answer with "Hiện mình chỉ đọc được tin nhắn dạng chữ...".
 
 Sending: `sendMessage {chat_id, text}`, plain text only, 2,000 characters per message (longer replies are
 split at paragraph, line or sentence ends). The platform has no buttons: bot.channels.numbered renders
@@ -220,7 +220,7 @@ def unwrap(data: Any) -> list[dict]:
 
 def parse_update(update: dict) -> Incoming | None:
     """The neutral Incoming for one update, or None for what the bot ignores (malformed, not a message,
-    sent by a bot). Text messages carry their text; other message events carry extra["media"]."""
+    sent by a bot). Text messages carry their text; other message events are Incoming.media."""
     event = update.get("event_name")
     message = update.get("message")
     if not isinstance(message, dict):
@@ -237,8 +237,8 @@ def parse_update(update: dict) -> Incoming | None:
     name = name if isinstance(name, str) and name.strip() else None
     extra: dict[str, str] = {"event": str(event or TEXT_EVENT)}
     text = message.get("text") if isinstance(message.get("text"), str) else None
-    if event not in (None, TEXT_EVENT) or text is None:
-        extra["media"] = "1"  # an image, a sticker, a voice note...: the handlers say we read text only
+    media = event not in (None, TEXT_EVENT) or text is None  # an image, a sticker, a voice note...
+    if media:
         text = ""
     if group:
         if sender_id is None or chat_id is None:
@@ -251,7 +251,7 @@ def parse_update(update: dict) -> Incoming | None:
         if sender_id and sender_id != user:
             extra["from_id"] = sender_id
     return Incoming(UserRef(CHANNEL, user or ""), text=text, chat_id=where, message_id=_id(message.get("message_id")),
-                    display_name=name, extra=extra)
+                    display_name=name, media=media, extra=extra)
 
 
 def dedup_key(incoming: Incoming) -> str | None:

@@ -188,7 +188,7 @@ def parse_event(event: dict) -> tuple[Incoming | None, str | None]:
             return Incoming(UserRef(CHANNEL, user), text=text, chat_id=user, message_id=msg_id), key
         # A picture, sticker, voice note...: the handlers answer that the bot reads text.
         return Incoming(UserRef(CHANNEL, user), text="", chat_id=user, message_id=msg_id,
-                        extra={"media": name.removeprefix("user_send_")}), key
+                        media=True, extra={"media": name.removeprefix("user_send_")}), key
     return None, None  # oa_send_*, user_seen_message, user_received_message, reactions...
 
 

@@ -46,7 +46,7 @@ def test_staff_reply_in_group_keeps_chat_and_replied_message():
         "reply_to_message": {"message_id": 3, "date": 1, "chat": {"id": -100500, "type": "supergroup"},
                              "from": {"id": 123, "is_bot": True, "first_name": "bot"}, "text": "card"}}}), bot_id=123)
     assert (inc.user.user_id, inc.chat_id, inc.reply_to) == ("42", "-100500", "3")
-    assert inc.extra["reply_to_self"] == "1"
+    assert inc.reply_to_self
 
 
 def test_button_press_and_sticker_and_ignored_updates():
@@ -60,7 +60,7 @@ def test_button_press_and_sticker_and_ignored_updates():
         "from": {"id": 55, "is_bot": False, "first_name": "B"},
         "sticker": {"file_id": "a", "file_unique_id": "b", "type": "regular", "width": 1, "height": 1,
                     "is_animated": False, "is_video": False}}}))
-    assert sticker.text == "" and sticker.extra["media"] == "1"
+    assert sticker.text == "" and sticker.media
     assert parse_update(update({"edited_message": {
         "message_id": 8, "date": 1, "edit_date": 2, "chat": {"id": 55, "type": "private"},
         "from": {"id": 55, "is_bot": False, "first_name": "B"}, "text": "x"}})) is None

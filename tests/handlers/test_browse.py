@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from handlers.common import MAX_PAYLOAD, payload, ref, unref
+from handlers.buttons import TradeSchools
+from handlers.callbacks import MAX_PAYLOAD
+from handlers.common import ref, unref
 from tests.handlers.conftest import Person
 
 
@@ -51,7 +53,7 @@ async def test_stale_browser_buttons(an: Person):
 def test_long_ids_are_shortened_and_found_again():
     long_id = "nghe." + "cong_nghe_thong_tin_ung_dung_phan_mem_may_tinh" * 2
     token = ref(long_id)
-    assert token.startswith("~") and len(payload("nt", token).encode()) <= MAX_PAYLOAD
+    assert token.startswith("~") and len(TradeSchools(token).pack().encode()) <= MAX_PAYLOAD
     assert unref(token, ["nghe.han", long_id]) == long_id
     assert unref("nghe.han", ["nghe.han"]) == "nghe.han"
     assert unref("nghe.xyz", ["nghe.han"]) is None

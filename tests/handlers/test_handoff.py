@@ -67,7 +67,7 @@ async def test_from_the_no_answer_button(an: Person, messenger, store):
 async def test_staff_chat_chatter_and_unknown_replies(an: Person, staff: Person, messenger):
     assert await staff.say("Mọi người ơi họp lúc 2 giờ nhé") == []
     assert await staff.say("ok", reply_to="999") == []  # a reply to a colleague
-    (unknown,) = await staff.say("trả lời", reply_to="999", extra={"reply_to_self": "1"})
+    (unknown,) = await staff.say("trả lời", reply_to="999", reply_to_self=True)
     assert "Không tìm thấy yêu cầu" in unknown.text
     (usage,) = await staff.say("/dong")
     assert "Cách dùng" in usage.text
@@ -116,5 +116,5 @@ async def test_relay_after_the_person_deleted_their_data(an: Person, staff: Pers
     await an.say("/xoadulieu")
     await an.tap("Xóa hết")
     assert "người hỏi đã xóa dữ liệu" in messenger.to(STAFF_CHAT)[-1].text
-    (unknown,) = await staff.say("trả lời muộn", reply_to="1001", extra={"reply_to_self": "1"})
+    (unknown,) = await staff.say("trả lời muộn", reply_to="1001", reply_to_self=True)
     assert "Không tìm thấy yêu cầu" in unknown.text

@@ -70,7 +70,7 @@ async def test_greeting_thanks_and_bad_input_are_logged(an: Person, store):
     assert "Không có gì" in thanks.text
     (empty,) = await an.say("!!! ???")
     assert "gõ câu hỏi" in empty.text
-    (sticker,) = await an.say("", extra={"media": "1"})
+    (sticker,) = await an.say("", media=True)
     assert "chỉ đọc được tin nhắn dạng chữ" in sticker.text
     long = "học phí " + "rất dài " * 2000
     (reply,) = await an.say(long)

@@ -6,8 +6,10 @@ import pytest
 
 from bot.types import Incoming, UserRef
 from handlers import broadcasts as h
+from handlers.buttons import Wizard
 from handlers.router import Ctx
 from handlers.services import Services
+from handlers.steps import WIZARD
 from tests.scheduler.conftest import add_subscribers
 
 STAFF = UserRef("telegram", "42")
@@ -30,15 +32,13 @@ async def say(services: Services, who: UserRef, text: str = "", payload: str | N
     state = await services.store.users.get_state(user.id)
     incoming = Incoming(who, text=text, payload=payload)
     if payload:
-        prefix, *args = payload.split(":")
-        assert prefix == h.P
-        return await h.wizard_button(Ctx(incoming, user, state, services, args))
+        return await h.wizard_button(Ctx(incoming, user, state, services), Wizard.unpack(payload))
     command = incoming.command
     if command:
         handler = {"guitin": h.start_wizard, "lichgui": h.upcoming}[command[0]]
         return await handler(Ctx(incoming, user, state, services, command[1]))
-    assert state.flow == h.FLOW
-    return await h.wizard_text(Ctx(incoming, user, state, services))
+    assert state.flow == WIZARD.name
+    return await WIZARD.steps[state.step](Ctx(incoming, user, state, services))
 
 
 def payloads(replies) -> list[str]:
@@ -115,7 +115,7 @@ async def test_non_staff_is_refused_and_logged(services, store):
 
 
 def test_routes_are_staff_only():
-    assert all(route.staff for table in (h.router.commands, h.router.payloads, h.router.flows)
+    assert all(route.staff for table in (h.router.commands, h.router.buttons, h.router.flows)
                for route in table.values())
     assert set(h.router.commands) == {"guitin", "lichgui"}
 
