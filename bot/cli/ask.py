@@ -68,6 +68,19 @@ def _questions(path: str) -> list[str]:
     return [line.split("\t")[-1] for line in lines]
 
 
+def explain(question: str, match, answer: str) -> dict:
+    """The JSON object `ask --json` prints: the decision, why, and the three best candidates."""
+    return {
+        "question": question,
+        "id": match.id,
+        "kind": match.kind,
+        "score": match.score,
+        "reason": match.reason,
+        "candidates": [{"id": ident, "probability": p, "coverage": cov} for ident, p, cov in match.candidates],
+        "answer": answer,
+    }
+
+
 def run_ask(args: argparse.Namespace) -> int:
     if not args.question and not args.file:
         print("chonnghe ask: give a question or --file FILE", file=sys.stderr)
@@ -78,7 +91,7 @@ def run_ask(args: argparse.Namespace) -> int:
         m = engine.answer(q)
         answer = reply_text(base, m)
         if args.json:
-            print(json.dumps({"question": q, "id": m.id, "score": m.score, "answer": answer}, ensure_ascii=False))
+            print(json.dumps(explain(q, m, answer), ensure_ascii=False))
         else:
             if args.file:
                 print(f"? {q}")
