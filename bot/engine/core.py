@@ -120,7 +120,9 @@ def _fold_word(word: str) -> str:
 
 # Multi-word forms rewritten before matching: "bằng cấp 3" is the upper secondary diploma, "khi nào"
 # asks for a time, "không muốn" negates (see language.yaml).
-PHRASES = _rewrites("phrases") + _rewrites("intent_phrases") + _rewrites("negation")
+PHRASES = _rewrites("phrases") + _rewrites("intent_phrases") + _rewrites("negation") + _rewrites("synonyms")
+# Question words and negation are made of filler words: typed as content words ("cơ khí nào") they are not.
+FILLER_PHRASES = frozenset(p for p, _ in _rewrites("intent_phrases") + _rewrites("negation"))
 # Words that fold onto content words, decided by their diacritics when the person typed them.
 ACCENTED = {k: tuple(str(v).split()) for k, v in language()["accented"].items()}
 FINAL_PARTICLES = _words("final_particles")
@@ -196,7 +198,8 @@ def _phrases(toks: list[str]) -> list[str]:
     i = 0
     while i < len(toks):
         for pattern, replacement in _PHRASES_BY_FIRST.get(toks[i], ()):
-            if tuple(toks[i:i + len(pattern)]) == pattern and not any(type(t) is Kept for t in toks[i:i + len(pattern)]):
+            if tuple(toks[i:i + len(pattern)]) == pattern and not (
+                    pattern in FILLER_PHRASES and any(type(t) is Kept for t in toks[i:i + len(pattern)])):
                 out += replacement
                 i += len(pattern)
                 break
@@ -416,7 +419,7 @@ class AnswerEngine:
     FIT_MAX_ENTRIES = 400  # above this the decision is fitted on a fixed sample of entries
     WRONG_COST = 5.0  # a wrong answer costs as much as this many declined questions that had an answer
     DISK_CACHE = True  # keep fitted decisions between runs (see _cache_dir)
-    FLOOR_COST = 1.0  # below the threshold of this cost (break-even) nothing is answered
+    FLOOR_COST = 1.5  # the cost of a wrong answer the floor (for what the coverage rule answers) is fitted at
     OUT_OF_SCOPE_SHARE = 0.2  # the share of questions the base has no entry for, assumed when fitting
 
     def __init__(self, entries: list, fit: bool = True) -> None:
@@ -587,7 +590,8 @@ class AnswerEngine:
                     continue
                 x = r.features
                 y = [res[0] == expected for res in r.results]
-                asked.append((len(rows), len(rows) + len(x), any(y), expected is None))
+                rule = RuleDecision().decide(r, x[:, 0], list(range(len(x)))) == "answered"
+                asked.append((len(rows), len(rows) + len(x), rule, expected is None))
                 rows += list(x)
                 labels += y
         if not rows or not any(labels) or all(labels):
@@ -601,20 +605,22 @@ class AnswerEngine:
         n_in = len(asked) - n_out
         out_weight = (cls.OUT_OF_SCOPE_SHARE / (1 - cls.OUT_OF_SCOPE_SHARE)) * n_in / n_out if n_out else 0.0
         best = []  # (probability of the best candidate, its outcome: +1 right, -WRONG_COST wrong)
-        for start, end, _, out in asked:
+        for start, end, rule, out in asked:
             n = start + int(np.argmax(p[start:end]))
-            best.append((p[n], 1.0 if y[n] else -cls.WRONG_COST * (out_weight if out else 1.0)))
+            best.append((p[n], 1.0 if y[n] else -cls.WRONG_COST * (out_weight if out else 1.0),
+                         rule and n == start))
         best.sort(key=lambda b: -b[0])
 
-        def threshold_for(cost: float) -> float:
+        def threshold_for(subset: list[tuple[float, float, bool]], cost: float = cls.WRONG_COST) -> float:
             gain, top, threshold = 0.0, 0.0, 1.0
-            for prob, value in best:
+            for prob, value, _ in subset:
                 gain += value if value > 0 else value * cost / cls.WRONG_COST
                 if gain > top:
                     top, threshold = gain, prob
             return float(threshold)
 
-        decision = FittedDecision(w, mean, scale, threshold_for(cls.WRONG_COST), threshold_for(cls.FLOOR_COST))
+        # The floor applies to what the coverage rule answers: fitted on those questions alone.
+        decision = FittedDecision(w, mean, scale, threshold_for(best), threshold_for([b for b in best if b[2]], cls.FLOOR_COST))
         _FIT_CACHE[key] = decision
         if cls.DISK_CACHE:
             _save_decision(key, decision)
