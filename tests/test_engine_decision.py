@@ -142,3 +142,14 @@ def test_an_entry_with_one_question_is_never_emptied():
 
     cv = cross_validate([one, dataclasses.replace(one, id="x.two", questions=("a", "b"))], k=2, build=Keep)
     assert all(qs == ("câu hỏi duy nhất",) for qs in seen) and cv.per_entry["x.one"].asked == 0
+
+
+def test_a_handful_of_examples_per_entry_rotates_with_the_fold():
+    from bot.engine.crossval import split
+
+    qs = tuple("abcdefg")
+    asked0, kept0 = split(qs, 0, 5, 3)
+    asked1, kept1 = split(qs, 1, 5, 3)
+    assert kept0 == ("a", "b", "c") and asked0 == list("defg")
+    assert kept1 == ("a", "d", "e", "f")[1:] and set(asked1) == set(qs) - set(kept1)
+    assert split(("a", "b"), 0, 5, 3) == ([], ("a", "b"))  # too few: nothing asked, all kept

@@ -30,6 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--cross-validate", metavar="K", type=int, nargs="?", const=5, default=None,
                     help="split each entry's example questions into K folds (default 5); per fold, build "
                          "without them and ask them")
+    ev.add_argument("--examples", metavar="N", type=int,
+                    help="with --cross-validate: each entry keeps only N example questions (rotating with the "
+                         "fold) and is asked all its others, as a new entry with a handful of phrasings")
     ev.add_argument("--brief", action="store_true", help="with --cross-validate: no per-entry table")
     add_content_option(ev)
     ev.set_defaults(func=run_eval)
@@ -108,7 +111,7 @@ def run_cross_validation(args: argparse.Namespace) -> int:
         print("chonnghe eval: --cross-validate needs K >= 2", file=sys.stderr)
         return 2
     base = content_or_exit(settings_or_exit(args))
-    cv = cross_validate(base.entries.values(), k=args.cross_validate)
+    cv = cross_validate(base.entries.values(), k=args.cross_validate, examples=args.examples)
     print("\n".join(report(cv, per_entry=not args.brief)))
     return 0
 

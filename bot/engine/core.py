@@ -133,6 +133,19 @@ NUMBER_CUES = _words("number_cues")
 PLAIN_NUMBERS = frozenset(NUMBERS) - {"nam", "tu", "nhat", "nhi"}
 
 
+_THOUSANDS = re.compile(r"(\d+)k")
+_ALNUM = re.compile(r"[a-z0-9]+")
+_DOUBLED_END = re.compile(r"([a-z])\1+$")
+
+
+@lru_cache(maxsize=65536)
+def _parts(word: str) -> tuple[str, ...]:
+    """The folded pieces of one written word, a doubled final letter collapsed unless an abbreviation
+    ("cntt"): no Vietnamese syllable ends in a doubled letter."""
+    abbr = abbreviations()
+    return tuple(tok if tok in abbr else _DOUBLED_END.sub(r"\1", tok) for tok in _ALNUM.findall(fold(word)))
+
+
 def tokens(text: str) -> list[str]:
     """Folded words with abbreviations expanded (see `_tokens`); a fresh list each call."""
     return list(_tokens(text))
@@ -150,10 +163,8 @@ def _tokens(text: str) -> tuple[str, ...]:
         if word in ACCENTED:
             raw += ACCENTED[word]
             continue
-        parts = re.findall(r"[a-z0-9]+", fold(word))
+        parts = _parts(word)
         for tok in parts:
-            if tok not in abbr:  # "cntt" is an abbreviation; otherwise no syllable ends in a doubled letter
-                tok = re.sub(r"([a-z])\1+$", r"\1", tok)
             if tok in FINAL_PARTICLES and j == len(words) - 1:
                 continue
             if (accents and tok in STOP and len(parts) == 1 and tok not in abbr and tok not in GENERIC
@@ -162,7 +173,7 @@ def _tokens(text: str) -> tuple[str, ...]:
             raw.append(tok)
     out: list[str] = []
     for i, tok in enumerate(raw):
-        m = re.fullmatch(r"(\d+)k", tok)
+        m = _THOUSANDS.fullmatch(tok) if tok[-1:] == "k" else None
         if m:
             out += [m.group(1), "nghin"]
             continue

@@ -24,6 +24,7 @@ class CrossValidation:
     """Outcomes over all folds: overall, per entry, and the wrong answers (expected, got)."""
 
     k: int
+    examples: int | None = None
     asked: int = 0
     correct: int = 0
     declined: int = 0
@@ -43,23 +44,38 @@ def folds_of(questions: tuple[str, ...], k: int) -> list[int]:
     return [i % k for i in range(len(questions))]
 
 
+def split(questions: tuple[str, ...], fold: int, k: int, examples: int | None) -> tuple[list[str], tuple[str, ...]]:
+    """(asked, kept) of one entry in one fold. Without `examples`: round-robin folds, the fold's questions
+    are asked. With `examples`: the entry keeps only that many examples, rotating with the fold (a new
+    entry with a handful of phrasings), and all its other questions are asked."""
+    if examples is None:
+        where = folds_of(questions, k)
+        return ([q for q, f in zip(questions, where, strict=True) if f == fold],
+                tuple(q for q, f in zip(questions, where, strict=True) if f != fold))
+    if len(questions) <= examples:
+        return [], questions
+    start = (fold * examples) % len(questions)
+    chosen = {(start + i) % len(questions) for i in range(examples)}
+    return ([q for i, q in enumerate(questions) if i not in chosen],
+            tuple(q for i, q in enumerate(questions) if i in chosen))
+
+
 def cross_validate(entries: Iterable, k: int = 5, build: Callable | None = None,
-                   min_kept: int = 1) -> CrossValidation:
+                   min_kept: int = 1, examples: int | None = None) -> CrossValidation:
     """Cross-validate `build` (default `AnswerEngine.build`) over `entries` with `k` folds. An entry
-    keeps at least `min_kept` questions in every fold (its others are asked); its title always stays."""
+    keeps at least `min_kept` questions in every fold (its others are asked); its title always stays.
+    With `examples`, each entry keeps only that many example questions per fold (see `split`)."""
     if build is None:
         from bot.engine.core import AnswerEngine
 
         build = AnswerEngine.build
     entries = list(entries)
-    result = CrossValidation(k)
+    result = CrossValidation(k, examples)
     for fold in range(k):
         train, asked = [], []
         for e in entries:
             qs = tuple(e.questions)
-            where = folds_of(qs, k)
-            held = [q for q, f in zip(qs, where, strict=True) if f == fold]
-            kept = tuple(q for q, f in zip(qs, where, strict=True) if f != fold)
+            held, kept = split(qs, fold, k, examples)
             if len(kept) < min_kept:
                 held, kept = [], qs
             train.append(dataclasses.replace(e, questions=kept))
@@ -89,7 +105,8 @@ def cross_validate(entries: Iterable, k: int = 5, build: Callable | None = None,
 def report(cv: CrossValidation, worst: int = 10, per_entry: bool = True) -> list[str]:
     """The printed report of a cross-validation (the lines `chonnghe eval --cross-validate` prints)."""
     lines = [
-        f"cross-validation: {cv.k} folds, {cv.asked} held-out questions",
+        f"cross-validation: {cv.k} folds, {cv.asked} held-out questions"
+        + (f", {cv.examples} examples kept per entry" if cv.examples else ""),
         f"answered correctly: {cv.share(cv.correct):.3f} ({cv.correct}/{cv.asked})",
         f"declined: {cv.share(cv.declined):.3f} ({cv.declined}/{cv.asked})",
         f"answered wrongly: {cv.share(cv.wrong):.3f} ({cv.wrong}/{cv.asked})",
