@@ -153,3 +153,12 @@ def test_a_handful_of_examples_per_entry_rotates_with_the_fold():
     assert kept0 == ("a", "b", "c") and asked0 == list("defg")
     assert kept1 == ("a", "d", "e", "f")[1:] and set(asked1) == set(qs) - set(kept1)
     assert split(("a", "b"), 0, 5, 3) == ([], ("a", "b"))  # too few: nothing asked, all kept
+
+
+def test_a_small_content_change_does_not_swing_the_decision(entries, monkeypatch):
+    """The thresholds are recalibrated smoothly: leaving one entry out moves them only a little."""
+    monkeypatch.setattr(AnswerEngine, "DISK_CACHE", False)
+    full = AnswerEngine.build(entries).decision
+    for drop in (3, 29):
+        d = AnswerEngine.build([e for i, e in enumerate(sorted(entries, key=lambda e: e.id)) if i != drop]).decision
+        assert abs(d.threshold - full.threshold) < 0.05 and abs(d.floor - full.floor) < 0.05, (drop, d.floor)

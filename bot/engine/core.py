@@ -338,8 +338,11 @@ class FittedDecision:
         return "declined: low confidence"
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-2, steps: int = 30) -> tuple[np.ndarray, ...]:
-    """Weights (bias first), mean and scale of a logistic regression fitted by Newton's method."""
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-2, steps: int = 30,
+                 weights: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    """Weights (bias first), mean and scale of a logistic regression fitted by Newton's method
+    (`weights`: one per row, default 1)."""
+    sw = np.ones(len(x)) if weights is None else weights
     mean = x.mean(axis=0)
     scale = x.std(axis=0)
     scale[scale < 1e-9] = 1.0
@@ -349,8 +352,8 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-2, steps: int = 30
     reg[0, 0] = 0.0
     for _ in range(steps):
         p = 1.0 / (1.0 + np.exp(-(z @ w)))
-        grad = z.T @ (p - y) + reg @ w
-        hess = (z * (p * (1 - p))[:, None]).T @ z + reg + 1e-9 * np.eye(z.shape[1])
+        grad = z.T @ (sw * (p - y)) + reg @ w
+        hess = (z * (sw * p * (1 - p))[:, None]).T @ z + reg + 1e-9 * np.eye(z.shape[1])
         step = np.linalg.solve(hess, grad)
         w -= step
         if np.abs(step).max() < 1e-6:
@@ -430,7 +433,7 @@ class AnswerEngine:
     FIT_MAX_ENTRIES = 400  # above this the decision is fitted on a fixed sample of entries
     WRONG_COST = 5.0  # a wrong answer costs as much as this many declined questions that had an answer
     DISK_CACHE = True  # keep fitted decisions between runs (see _cache_dir)
-    FLOOR_COST = 1.5  # the cost of a wrong answer the floor (for what the coverage rule answers) is fitted at
+    FLOOR_COST = 1.0  # the cost of a wrong answer the floor (what the coverage rule answers) is set at
     OUT_OF_SCOPE_SHARE = 0.2  # the share of questions the base has no entry for, assumed when fitting
 
     def __init__(self, entries: list, fit: bool = True) -> None:
@@ -616,22 +619,31 @@ class AnswerEngine:
         n_in = len(asked) - n_out
         out_weight = (cls.OUT_OF_SCOPE_SHARE / (1 - cls.OUT_OF_SCOPE_SHARE)) * n_in / n_out if n_out else 0.0
         best = []  # (probability of the best candidate, its outcome: +1 right, -WRONG_COST wrong)
+        best = []  # (probability of the best candidate, right?, weight, would the coverage rule answer it?)
         for start, end, rule, out in asked:
             n = start + int(np.argmax(p[start:end]))
-            best.append((p[n], 1.0 if y[n] else -cls.WRONG_COST * (out_weight if out else 1.0),
-                         rule and n == start))
-        best.sort(key=lambda b: -b[0])
+            best.append((float(p[n]), bool(y[n]), out_weight if out else 1.0, rule and n == start))
 
-        def threshold_for(subset: list[tuple[float, float, bool]], cost: float = cls.WRONG_COST) -> float:
-            gain, top, threshold = 0.0, 0.0, 1.0
-            for prob, value, _ in subset:
-                gain += value if value > 0 else value * cost / cls.WRONG_COST
-                if gain > top:
-                    top, threshold = gain, prob
-            return float(threshold)
+        def threshold_for(subset: list[tuple[float, bool, float, bool]], cost: float) -> float:
+            """The probability above which answering pays at `cost`: the best candidate's probability is
+            recalibrated on `subset` (a one-variable logistic on its logit, smooth where a search for
+            the best cut is not), and answering pays when the recalibrated one reaches cost/(1+cost)."""
+            if len(subset) < 10 or all(b[1] for b in subset) or not any(b[1] for b in subset):
+                return 1.0
+            probs = np.clip(np.array([b[0] for b in subset]), 1e-6, 1 - 1e-6)
+            logit = np.log(probs / (1 - probs))[:, None]
+            cw, cmean, cscale = fit_logistic(logit, np.array([b[1] for b in subset], dtype=np.float64),
+                                             weights=np.array([b[2] for b in subset]))
+            slope = cw[1] / cscale[0]
+            if slope <= 0:
+                return 1.0
+            target = math.log(cost)  # logit of cost/(1+cost)
+            at = cmean[0] + (target - cw[0]) * cscale[0] / cw[1]  # the logit of p where it is reached
+            return float(min(1.0, max(0.0, 1 / (1 + math.exp(-at)))))
 
-        # The floor applies to what the coverage rule answers: fitted on those questions alone.
-        decision = FittedDecision(w, mean, scale, threshold_for(best), threshold_for([b for b in best if b[2]], cls.FLOOR_COST))
+        # The floor applies to what the coverage rule answers: recalibrated on those questions alone.
+        decision = FittedDecision(w, mean, scale, threshold_for(best, cls.WRONG_COST),
+                                  threshold_for([b for b in best if b[3]], cls.FLOOR_COST))
         _FIT_CACHE[key] = decision
         if cls.DISK_CACHE:
             _save_decision(key, decision)
