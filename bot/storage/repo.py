@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.clock import Clock, SystemClock
 from bot.storage.db import sessionmaker
+from bot.storage.mailbox import clear_statement as clear_mailbox
 from bot.storage.models import (
     ConversationState,
     Delivery,
@@ -576,6 +577,7 @@ class Store:
             if user is not None:  # what channel adapters keep about the chat (menus shown, button labels)
                 prefix = chat_key(user.channel, user.platform_id, "")
                 await s.execute(sa.delete(KeyValue).where(KeyValue.key.startswith(prefix, autoescape=True)))
+                await s.execute(clear_mailbox(user.channel, user.platform_id))  # the web chat's messages
             await s.execute(sa.delete(User).where(User.id == user_id))
 
     # --- small service state -------------------------------------------------------------------
