@@ -498,13 +498,17 @@ class WebChannel:
                     group.discard(conn)
                     if not group:
                         del self.conns[conn.visitor]
-                        await self._keep_read(conn.visitor)
+                        # Its own task: aiohttp cancels this handler when the peer goes away.
+                        keep = asyncio.ensure_future(self._keep_read(conn.visitor))
+                        self._tasks.add(keep)
+                        keep.add_done_callback(self._tasks.discard)
             if not ws.closed:
                 await ws.close()
         return ws
 
     async def _keep_read(self, visitor: str) -> None:
         ident = self.read.pop(visitor, None)
+        log.debug("web: visitor %s left, read up to %s", visitor[:6], ident)
         if ident is not None:
             try:
                 await self.store.kv_set(self._read_key(visitor), str(ident))
