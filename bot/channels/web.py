@@ -353,11 +353,12 @@ class WebChannel:
 
     async def send(self, chat_id: str, reply: Reply) -> str | None:
         """Put the reply in the visitor's mailbox and push it to their open pages; returns its id."""
+        body = body_of(reply)
         try:
-            ident = await self.mailbox.append(chat_id, "bot", body_of(reply))
+            ident = await self.mailbox.append(chat_id, "bot", body)
         except Exception as exc:
             raise Transient(f"web mailbox: {type(exc).__name__}: {exc}") from None
-        await self._push_letter(chat_id, Letter(ident, "bot", body_of(reply), self.store.clock.now()))
+        await self._push_letter(chat_id, Letter(ident, "bot", body, self.store.clock.now()))
         return str(ident)
 
     async def _push_letter(self, visitor: str, letter: Letter, cid: str | None = None) -> None:
@@ -572,11 +573,10 @@ class WebChannel:
                 await conn.push(frame)
         await ws.send_str('{"t":"synced"}')
         if not letters and not after and visitor not in self._welcoming:
-            if await self.mailbox.count(visitor) == 0:
-                # A first visit (or the mailbox emptied): greet as every channel greets a new chat.
-                self._welcoming.add(visitor)
-                self._submit(Incoming(UserRef(CHANNEL, visitor), chat_id=visitor, event="follow"),
-                             done=lambda: self._welcoming.discard(visitor))
+            # An empty mailbox: a first visit (or one emptied). Greet as every channel greets a new chat.
+            self._welcoming.add(visitor)
+            self._submit(Incoming(UserRef(CHANNEL, visitor), chat_id=visitor, event="follow"),
+                         done=lambda: self._welcoming.discard(visitor))
         return conn
 
     async def _serve(self, conn: Conn) -> None:
@@ -631,17 +631,26 @@ class WebChannel:
         if wait:
             await self._refuse(conn, cid, TOO_FAST, wait)
             return
-        letter = await self._echo(conn.visitor, text, cid)
-        self._submit(Incoming(UserRef(CHANNEL, conn.visitor), text=text, chat_id=conn.visitor,
-                              message_id=str(letter.id)))
+        self._echo(conn.visitor, text, cid)
+        self._submit(Incoming(UserRef(CHANNEL, conn.visitor), text=text, chat_id=conn.visitor))
 
-    async def _echo(self, visitor: str, text: str, cid: str | None) -> Letter:
-        """Store what the visitor said and show it on all their pages."""
+    def _echo(self, visitor: str, text: str, cid: str | None) -> None:
+        """Store what the visitor said and show it on all their pages. Not awaited: the answer need not
+        wait for it, and it still comes first (the mailbox writes in the order it is given messages)."""
         body = json.dumps({"text": text, "buttons": []}, ensure_ascii=False)
-        ident = await self.mailbox.append(visitor, "user", body)
-        letter = Letter(ident, "user", body, self.store.clock.now())
-        await self._push_letter(visitor, letter, cid)
-        return letter
+        stored = self.mailbox.put(visitor, "user", body)
+
+        async def echo() -> None:
+            try:
+                ident = await stored
+            except Exception as exc:
+                log.warning("web: a message of visitor %s was not kept in the mailbox: %s", visitor[:6], exc)
+                return
+            await self._push_letter(visitor, Letter(ident, "user", body, self.store.clock.now()), cid)
+
+        task = asyncio.ensure_future(echo())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _on_press(self, conn: Conn, data: dict[str, Any]) -> None:
         ident, index = data.get("id"), data.get("i")
@@ -658,10 +667,8 @@ class WebChannel:
         if button is None or not button.get("payload"):
             await self._refuse(conn, None, STALE)
             return
-        label = str(button.get("label", ""))[:LABEL_MAX]
-        echoed = await self._echo(conn.visitor, label, None)
-        self._submit(Incoming(UserRef(CHANNEL, conn.visitor), payload=str(button["payload"]), chat_id=conn.visitor,
-                              message_id=str(echoed.id)))
+        self._echo(conn.visitor, str(button.get("label", ""))[:LABEL_MAX], None)
+        self._submit(Incoming(UserRef(CHANNEL, conn.visitor), payload=str(button["payload"]), chat_id=conn.visitor))
 
     async def _on_restart(self, conn: Conn) -> None:
         wait = self._slowed(conn)

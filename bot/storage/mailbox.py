@@ -65,14 +65,19 @@ class Mailbox:
             async with gate(urgent=True):
                 yield
 
-    async def append(self, visitor: str, sender: str, body: str) -> int:
-        """Store one message; returns its id once committed."""
+    def put(self, visitor: str, sender: str, body: str) -> asyncio.Future[int]:
+        """Queue one message now (messages get their ids in the order they are put); the future gives its
+        id once committed."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[int] = loop.create_future()
         self._queue.append(({"visitor": visitor, "sender": sender, "body": body, "at": self.clock.now()}, future))
         if self._flusher is None or self._flusher.done():
             self._flusher = loop.create_task(self._flush(), name="web-mailbox-writer")
-        return await future
+        return future
+
+    async def append(self, visitor: str, sender: str, body: str) -> int:
+        """Store one message; returns its id once committed."""
+        return await self.put(visitor, sender, body)
 
     async def _flush(self) -> None:
         while self._queue:
