@@ -270,7 +270,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--questions", type=int, default=5000)
     parser.add_argument("--subscribers", type=int, default=20_000)
     parser.add_argument("--only", choices=["conversation", "broadcast"])
-    args = parser.parse_args(argv)
+    # benchmarks/__main__.py passes its own arguments to every benchmark: ignore the ones not ours.
+    args, _unknown = parser.parse_known_args(argv)
     results = asyncio.run(bench(args))
     for name, figures in results.items():
         print(f"\n{name}:")
