@@ -46,8 +46,8 @@ def pct(values: list[float], q: float) -> float:
 class Serve:
     """`chonnghe serve` in its own process; the port is read from its log."""
 
-    def __init__(self, db: Path, log: Path):
-        self.db, self.log_path = db, log
+    def __init__(self, db: Path, log: Path, **settings: str):
+        self.db, self.log_path, self.settings = db, log, settings
         self.proc: asyncio.subprocess.Process | None = None
         self.port = 0
 
@@ -55,6 +55,7 @@ class Serve:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CHONNGHE_")}
         env.update({"CHONNGHE_DATABASE_URL": f"sqlite:///{self.db}", "CHONNGHE_HTTP_PORT": "0",
                     "CHONNGHE_QUIET_HOURS": "", "CHONNGHE_LOG_LEVEL": "INFO", "PYTHONPATH": str(ROOT)})
+        env.update({f"CHONNGHE_{k.upper()}": v for k, v in self.settings.items()})
         self.env = env
         with open(self.log_path, "ab") as out:  # noqa: ASYNC230 - the child inherits it
             profile = os.environ.get("BENCH_PROFILE")  # BENCH_PROFILE=FILE: a cProfile of the serve process
@@ -217,14 +218,14 @@ async def make_subscribers(db: Path, count: int) -> None:
     await engine.dispose()
 
 
-async def broadcast(tmp: Path, count: int) -> dict:
+async def broadcast(tmp: Path, count: int, concurrency: int) -> dict:
     import sqlalchemy as sa
 
     from bot.storage.db import create_engine
 
     db = tmp / "broadcast.db"
     await make_subscribers(db, count)
-    async with Serve(db, tmp / "serve-broadcast.log") as serve:
+    async with Serve(db, tmp / "serve-broadcast.log", broadcast_concurrency=str(concurrency)) as serve:
         out = await serve.cli("broadcast", "create", "--topic", "tuyen_sinh", "--channel", "web",
                               "--text", "Thông báo tuyển sinh: ngày hội tư vấn tại trường (bản thử).")
         broadcast_id = int(out.split()[0])
@@ -245,7 +246,7 @@ async def broadcast(tmp: Path, count: int) -> dict:
             "SELECT count(DISTINCT visitor), count(*) FROM web_messages"))).one()
     await engine.dispose()
     span = (datetime.fromisoformat(str(last)) - datetime.fromisoformat(str(first))).total_seconds()
-    return {"subscribers": count, "status": shown["status"], "sent": sent, "mailboxes": boxes, "letters": letters,
+    return {"subscribers": count, "concurrency": concurrency, "status": shown["status"], "sent": sent, "mailboxes": boxes, "letters": letters,
             "rate_per_s": round(sent / span, 1) if span > 0 else None, "send_span_s": round(span, 2),
             "wall_s_incl_start_and_polling": round(wall, 1), "rss_mb": round(peak / 2**20, 1)}
 
@@ -259,7 +260,7 @@ async def bench(args: argparse.Namespace) -> dict:
             async with Serve(tmp / "chat.db", tmp / "serve-chat.log") as serve:
                 results["conversation"] = await conversation(serve, args.visitors, args.rate, args.questions)
         if args.only in (None, "broadcast"):
-            results["broadcast"] = await broadcast(tmp, args.subscribers)
+            results["broadcast"] = await broadcast(tmp, args.subscribers, args.concurrency)
     return results
 
 
@@ -269,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=300.0, help="questions per second offered")
     parser.add_argument("--questions", type=int, default=5000)
     parser.add_argument("--subscribers", type=int, default=20_000)
+    parser.add_argument("--concurrency", type=int, default=256,
+                        help="CHONNGHE_BROADCAST_CONCURRENCY for the broadcast (default of the service: 16)")
     parser.add_argument("--only", choices=["conversation", "broadcast"])
     # benchmarks/__main__.py passes its own arguments to every benchmark: ignore the ones not ours.
     args, _unknown = parser.parse_known_args(argv)
