@@ -155,3 +155,47 @@ async def test_new_conversation_starts_over(web_bot, browser_pages):
     await page.wait_for_function("() => !document.querySelector('[role=log] [data-from=user]')"
                                  " && document.querySelectorAll('[role=log] [data-from=bot]').length >= 1")
     assert "Nghề Hàn" not in await page.get_by_role("log").inner_text()
+
+
+CONTRAST_JS = """
+(selectors) => {
+  const parse = (c) => { const m = c.match(/[\\d.]+/g).map(Number); return m.length > 3 ? m : [...m, 1]; };
+  const lin = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+  const lum = ([r, g, b]) => 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+  const background = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c[3] > 0) return c;
+    }
+    return [255, 255, 255, 1];
+  };
+  return selectors.map((sel) => {
+    const el = document.querySelector(sel);
+    const fg = lum(parse(getComputedStyle(el).color)), bg = lum(background(el));
+    return [sel, (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05)];
+  });
+}
+"""
+
+
+async def test_accessibility_contract_and_contrast(web_bot, browser_pages):
+    page = await browser_pages.new()
+    await open_chat(page, web_bot.url + "/")
+    await ask(page, "hoc nghe han o dau")
+    log = page.get_by_role("log")
+    assert await log.get_attribute("aria-live") == "polite"
+    froms = await page.locator("[role=log] .msg").evaluate_all("els => els.map(e => e.dataset.from)")
+    assert froms and set(froms) <= {"user", "bot"}
+    assert await page.locator("[role=log] [data-from=bot] .buttons > button").count() >= 6
+    assert await page.get_by_role("textbox", name="Nhập câu hỏi của bạn").count() == 1
+    ratios = dict(await page.evaluate(CONTRAST_JS, [
+        "[data-from=bot] p", "[data-from=user]", "[data-from=bot] .buttons button", "[data-from=bot] p.source",
+        ".bar h1", ".bar .sub", "#restart", ".send"]))
+    low = {sel: round(r, 2) for sel, r in ratios.items() if r < 4.5}
+    assert not low, f"below WCAG AA 4.5:1: {low}"
+    # A school's light colour keeps readable text (the page picks dark text on it).
+    embedded = await browser_pages.new(phone=True)
+    await embedded.goto(web_bot.url + "/?embed=1&title=Tr%C6%B0%E1%BB%9Dng&colour=%23ffd700")
+    await embedded.locator(BOT).nth(1).wait_for()
+    ratios = dict(await embedded.evaluate(CONTRAST_JS, [".bar h1", "#restart", ".send", "[data-from=bot] button"]))
+    assert min(ratios.values()) >= 4.5, ratios

@@ -33,19 +33,25 @@
   var dividerShown = false;
 
   // --- accent colour of an embedding site (validated on the server) -------------------------------
+  // Text on the colour is white or near-black, whichever reads (WCAG AA 4.5:1); text *in* the colour on
+  // white (reply buttons) uses the colour darkened until it reads.
   var accent = document.body.getAttribute("data-accent");
   if (accent && /^#[0-9a-fA-F]{6}$/.test(accent)) {
-    document.documentElement.style.setProperty("--accent", accent);
-    document.documentElement.style.setProperty("--accent-text", readableOn(accent));
+    var rgb = [1, 3, 5].map(function (i) { return parseInt(accent.substr(i, 2), 16); });
+    var root = document.documentElement.style;
+    root.setProperty("--accent", accent);
+    root.setProperty("--accent-text", 1.05 / (luminance(rgb) + 0.05) >= 4.5 ? "#ffffff" : "#111111");
+    var ink = rgb.slice();
+    while (1.05 / (luminance(ink) + 0.05) < 4.6) ink = ink.map(function (c) { return Math.floor(c * 0.9); });
+    root.setProperty("--accent-ink", "rgb(" + ink.join(",") + ")");
   }
 
-  function readableOn(hex) {
-    var rgb = [1, 3, 5].map(function (i) {
-      var c = parseInt(hex.substr(i, 2), 16) / 255;
-      return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4);
+  function luminance(rgb) {
+    var c = rgb.map(function (v) {
+      v /= 255;
+      return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
     });
-    var lum = 0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2];
-    return (1.05) / (lum + 0.05) >= 4.5 ? "#ffffff" : "#111111";
+    return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
   }
 
   // --- the phone's on-screen keyboard: keep the text box above it ---------------------------------
