@@ -31,6 +31,7 @@
   var cidCounter = 0;
   var pending = {};       // cid -> element of a message not yet confirmed by the server
   var dividerShown = false;
+  var typingTimer = null;
 
   // --- accent colour of an embedding site (validated on the server) -------------------------------
   // Text on the colour is white or near-black, whichever reads (WCAG AA 4.5:1); text *in* the colour on
@@ -309,8 +310,16 @@
       acknowledgeSoon();
       return;
     } else if (f.t === "typing") {
-      typing.hidden = !f.on;
-      if (f.on && nearBottom()) stickToBottom();
+      // Shown only when an answer takes a moment: a quick one would just make it flicker.
+      clearTimeout(typingTimer);
+      if (f.on) {
+        typingTimer = setTimeout(function () {
+          typing.hidden = false;
+          if (nearBottom()) stickToBottom();
+        }, 250);
+      } else {
+        typing.hidden = true;
+      }
     } else if (f.t === "refused") {
       var el = f.cid && pending[f.cid];
       if (el) {
