@@ -355,7 +355,7 @@ class WebChannel:
         """Put the reply in the visitor's mailbox and push it to their open pages; returns its id."""
         body = body_of(reply)
         try:
-            ident = await self.mailbox.append(chat_id, "bot", body)
+            ident = await self.mailbox.put(chat_id, "bot", body)
         except Exception as exc:
             raise Transient(f"web mailbox: {type(exc).__name__}: {exc}") from None
         await self._push_letter(chat_id, Letter(ident, "bot", body, self.store.clock.now()))
@@ -631,16 +631,17 @@ class WebChannel:
         if wait:
             await self._refuse(conn, cid, TOO_FAST, wait)
             return
-        self._echo(conn.visitor, text, cid)
-        self._submit(Incoming(UserRef(CHANNEL, conn.visitor), text=text, chat_id=conn.visitor))
+        self._submit(Incoming(UserRef(CHANNEL, conn.visitor), text=text, chat_id=conn.visitor),
+                     said=(self._said(text), cid))
 
-    def _echo(self, visitor: str, text: str, cid: str | None) -> None:
-        """Store what the visitor said and show it on all their pages. Not awaited: the answer need not
-        wait for it, and it still comes first (the mailbox writes in the order it is given messages)."""
-        body = json.dumps({"text": text, "buttons": []}, ensure_ascii=False)
+    def _said(self, text: str) -> str:
+        return json.dumps({"text": text, "buttons": []}, ensure_ascii=False)
+
+    def _keep_said(self, visitor: str, body: str, cid: str | None) -> None:
+        """Store what the visitor said in the message being answered, and show it on all their pages."""
         stored = self.mailbox.put(visitor, "user", body)
 
-        async def echo() -> None:
+        async def show() -> None:
             try:
                 ident = await stored
             except Exception as exc:
@@ -648,7 +649,7 @@ class WebChannel:
                 return
             await self._push_letter(visitor, Letter(ident, "user", body, self.store.clock.now()), cid)
 
-        task = asyncio.ensure_future(echo())
+        task = asyncio.ensure_future(show())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -667,8 +668,8 @@ class WebChannel:
         if button is None or not button.get("payload"):
             await self._refuse(conn, None, STALE)
             return
-        self._echo(conn.visitor, str(button.get("label", ""))[:LABEL_MAX], None)
-        self._submit(Incoming(UserRef(CHANNEL, conn.visitor), payload=str(button["payload"]), chat_id=conn.visitor))
+        self._submit(Incoming(UserRef(CHANNEL, conn.visitor), payload=str(button["payload"]), chat_id=conn.visitor),
+                     said=(self._said(str(button.get("label", ""))[:LABEL_MAX]), None))
 
     async def _on_restart(self, conn: Conn) -> None:
         wait = self._slowed(conn)
@@ -680,11 +681,22 @@ class WebChannel:
         await self._push(conn.visitor, {"t": "cleared"})
         self._submit(Incoming(UserRef(CHANNEL, conn.visitor), text="/start", chat_id=conn.visitor))
 
-    def _submit(self, incoming: Incoming, done: Callable[[], None] | None = None) -> None:
-        """Hand an update to the conversation; the visitor's pages show "typing" until it is answered."""
+    def _submit(self, incoming: Incoming, done: Callable[[], None] | None = None,
+                said: tuple[str, str | None] | None = None) -> None:
+        """Hand an update to the conversation; the visitor's pages show "typing" until it is answered.
+        `said`: what the visitor's message shows in the chat (stored JSON body, the page's cid)."""
         visitor = incoming.user.user_id
+
+        async def its_turn() -> bool:
+            # The conversation takes one message of a chat at a time: this one is now being answered, so it
+            # goes into the mailbox now (queued, not awaited: the answer does not wait for the write, and
+            # comes after it), before anything the handler does (a /xoadulieu deletes it with the rest).
+            if said is not None:
+                self._keep_said(visitor, *said)
+            return True
+
         try:
-            task = self.inbox.submit(incoming)
+            task = self.inbox.submit(incoming, once=its_turn)
         except RuntimeError:  # shutting down
             return
         typing = asyncio.ensure_future(self._push(visitor, {"t": "typing", "on": True}))

@@ -272,6 +272,7 @@
     };
     ws.onclose = function (event) {
       ws = null;
+      clearTimeout(typingTimer);
       typing.hidden = true;
       if (event.code === 1009) notice("Tin nhắn quá lớn nên kết nối bị đóng. Đang kết nối lại…");
       scheduleReconnect();
