@@ -111,8 +111,13 @@ async def test_a_grant_cancelled_before_sending_gives_its_place_back(clock):
     first = await gate.acquire(live=False)
     waiter = asyncio.create_task(gate.acquire(live=False))
     await asyncio.sleep(0)  # it queues
-    # The grant loop hands it the token, but it is cancelled before it resumes.
-    gate.bulk[0].add_done_callback(lambda _: waiter.cancel())
+    take = gate._take
+
+    def take_and_cancel(now: float) -> float:  # the grant loop hands it the token, and in the same
+        asyncio.get_running_loop().call_soon(waiter.cancel)  # turn of the loop it is cancelled
+        return take(now)
+
+    gate._take = take_and_cancel  # type: ignore[method-assign]
     gate.release(first)
     with pytest.raises(asyncio.CancelledError):
         await waiter
