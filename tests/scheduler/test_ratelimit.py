@@ -45,9 +45,10 @@ async def test_pace_stays_within_the_rate_in_every_window(clock):
     limiter = RateLimiter({"telegram": 50}, bulk_concurrency=64, clock=clock)
     times = await timed_sends(limiter, [str(i) for i in range(120)])
     elapsed = times[-1] - times[0]
-    assert 119 / elapsed <= 50.5  # never faster than configured (but for a burst of two) ...
+    assert most_in_one_second(times) <= 50  # never faster than configured ...
     assert 119 / elapsed >= 49  # ... and hardly slower (answers are instant here)
-    assert most_in_one_second(times) <= 50
+    burst = limiter.gates["telegram"].burst  # even: a late grant makes up for at most a short burst
+    assert max(times.count(t) for t in times) <= burst < 50 / 5
 
 
 async def arrivals_through(limiter: RateLimiter, clock: FakeClock, count: int, outward, back) -> list[float]:
@@ -169,9 +170,11 @@ async def test_live_replies_go_before_waiting_bulk_sends(clock):
 
     bulk = [asyncio.create_task(take(f"b{i}", False)) for i in range(6)]
     await clock.sleep(0.06)  # a few bulk sends went out; the rest wait for tokens
+    ahead = len(order)
+    assert 0 < ahead < 6
     live = asyncio.create_task(take("live", True))
     await asyncio.gather(*bulk, live)
-    assert order.index("live") <= 3, order  # served at the next token, ahead of the queue
+    assert order.index("live") == ahead, order  # served at the next token, ahead of the queue
 
 
 async def test_the_grant_hook_fires_inside_the_slot(clock):
