@@ -26,7 +26,7 @@ seen in the last 10 s (the part of every round trip that is just distance). At m
 requests at a time. This holds whatever the jitter (a request that stalls for 100 ms is simply counted
 100 ms longer) and costs only what jitter there actually is: on loopback ~1 % below the configured rate;
 at 30/s over a 200 ms round trip to Telegram the fixed distance is not lost. The even pace under the
-cap may make up for up to 100 ms of late grants at once (a busy event loop), as the cap, not the
+cap may make up for up to 500 ms of late grants at once (a busy event loop), as the cap, not the
 pace, is what keeps the limit. Measured in
 benchmarks/bench_dispatch.py (`--jitter`), recorded in docs/benchmarks.md, "Rate limit and jitter".
 
@@ -62,7 +62,7 @@ WINDOW = 1.0  # the platform's "per second"
 WINDOW_MARGIN = 0.005
 RTT_MEMORY = 10.0  # seconds of round trips the least one is taken from ...
 RTT_SAMPLES = 20  # ... once there are this many (a few, all stalled together, say nothing about distance)
-CATCH_UP = 0.1  # seconds of pace a late grant may make up for (GCRA burst), within the cap
+CATCH_UP = 0.5  # seconds of pace late grants may make up for at once (GCRA burst), within the cap
 PER_CHAT_INTERVAL = 1.0  # Telegram: one message per second per chat
 PER_CHAT_LIVE_BURST = 3  # "works in short bursts": a reply of two or three messages is not delayed
 GROUP_LIMIT = 20  # Telegram: at most 20 messages per minute in one group
