@@ -61,8 +61,8 @@ ROOT = Path(__file__).resolve().parent.parent
 class FakeServer:
     """`python -m tests.fakes.telegram_api` in another process, driven through its control API."""
 
-    def __init__(self, rate: float | None = None, blocked: tuple[int, ...] = (), *, arrival_window: bool = False,
-                 gc: bool = False, jitter: str | None = None):
+    def __init__(self, rate: float | None = None, blocked: tuple[int, ...] = (), *,
+                 arrival_window: bool = False, gc: bool = False, jitter: str | None = None):
         self.rate = rate
         self.blocked = blocked
         self.arrival_window = arrival_window  # count by arrival time (see tests/fakes/telegram_api.py)
@@ -333,7 +333,8 @@ async def scenario(name: str, backend: str, recipients: int, server_rate: float 
         "server_rate": server_rate, "concurrency": concurrency, "workers": workers,
         "received": len(sent), "unique": len(per_chat), "duplicates": sum(n - 1 for n in per_chat.values()),
         "http_429": stats.get("status_counts", {}).get("429", 0),
-        "jitter": ("arrival window, GC on" + (f", {stats['jitter']}" if stats.get("jitter") else "")) if jitter else "-",
+        "jitter": (("arrival window, GC on" + (f", {stats['jitter']}" if stats.get("jitter") else ""))
+                   if jitter else "-"),
         "jitter_events": stats.get("jitter_events", 0), "peak_window": stats.get("peak_window"),
         "counts": counts, "per_worker": per_worker,
         "msg_per_s": round((len(times) - 1) / span, 1) if span else None,
@@ -365,11 +366,13 @@ async def main(args: argparse.Namespace) -> None:
         result = await scenario(name, **params, sender=args.sender, jitter=args.jitter)
         results.append(result)
         print(json.dumps(result, ensure_ascii=False), flush=True)
-    print("\n| scenario | server jitter | backend | recipients | received | dup | 429 | msg/s | wall s | peak RSS MB |")
+    print("\n| scenario | server jitter | backend | recipients | received | dup | 429 | msg/s | wall s "
+          "| peak RSS MB |")
     print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in results:
         print(f"| {r['name']} | {r['jitter']} | {r['backend']} | {r['recipients']:,} | {r['received']:,} | "
-              f"{r['duplicates']} | {r['http_429']} | {r['msg_per_s']} | {r['wall_s']} | {r['peak_rss_mb'] or '-'} |")
+              f"{r['duplicates']} | {r['http_429']} | {r['msg_per_s']} | {r['wall_s']} | "
+              f"{r['peak_rss_mb'] or '-'} |")
 
 
 def cli() -> None:

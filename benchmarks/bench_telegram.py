@@ -240,8 +240,8 @@ async def bench(args: argparse.Namespace) -> dict:
                      "cpus": os.cpu_count()}
     server: dict = {"record_calls": False}
     if args.jitter:  # a server counting arrivals at the bot's rate, disturbed (its GC is on: same process)
-        server.update(arrival_window=True, rate_limit=BOT_RATE, jitter=Jitter.parse(None if args.jitter == "gc"
-                                                                                    else args.jitter))
+        jitter = Jitter.parse(None if args.jitter == "gc" else args.jitter)
+        server.update(arrival_window=True, rate_limit=BOT_RATE, jitter=jitter)
     results["jitter"] = (f"arrival window at {BOT_RATE}/s" + (f", {server['jitter'].label()}"
                                                                if server.get("jitter") else "")
                          if args.jitter else "-")
@@ -318,7 +318,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"p50 {t['p50_ms']} ms, p99 {t['p99_ms']} ms under saturation")
             print(f"  latency at {lat['offered_rate']:.0f} msg/s offered: {lat['msg_per_s']} msg/s, p50 {lat['p50_ms']} "
                   f"ms, p90 {lat['p90_ms']} ms, p99 {lat['p99_ms']} ms, max {lat['max_ms']} ms")
-            print(f"  targets (>= 300 msg/s, p99 < 100 ms, no 429): {'met' if result['targets_met'] else 'NOT met'}")
+            met = "met" if result["targets_met"] else "NOT met"
+            print(f"  targets (>= 300 msg/s, p99 < 100 ms, no 429): {met}")
     if args.json:
         print(json.dumps(runs if args.both else runs[0], ensure_ascii=False, indent=2))
     return 0 if all(r["targets_met"] for r in runs if r["transport"] == "aiohttp") else 1

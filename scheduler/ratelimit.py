@@ -27,8 +27,8 @@ requests at a time. This holds whatever the jitter (a request that stalls for 10
 100 ms longer) and costs only what jitter there actually is: on loopback ~1 % below the configured rate;
 at 30/s over a 200 ms round trip to Telegram the fixed distance is not lost. The even pace under the
 cap may make up for up to 500 ms of late grants at once (a busy event loop), as the cap, not the
-pace, is what keeps the limit. Measured in
-benchmarks/bench_dispatch.py (`--jitter`), recorded in docs/benchmarks.md, "Rate limit and jitter".
+pace, is what keeps the limit. Measured in benchmarks/bench_dispatch.py (`--jitter`), recorded in
+docs/benchmarks.md, "Rate limit and jitter".
 
 Live replies go first: a waiting live reply takes the next token before any waiting bulk send, so
 answers stay fast while a broadcast runs.
@@ -71,11 +71,11 @@ GROUP_WINDOW = 60.0
 
 class ChannelGate:
     """Tokens for one channel: an even pace (GCRA, rate per second, with a burst of CATCH_UP seconds'
-    worth so a grant that came late, because the event loop was busy or no sender was waiting, is made
-    up for instead of lost) and a cap of floor(rate) requests counted at a time (in flight, or answered less than a
-    second, net of the least round trip, ago: see the module docstring), with two queues so live
-    waiters are served before bulk ones, and a pause for 429s. `acquire` returns the grant's time, to
-    be handed back to `release` when the request is answered (or failed)."""
+    worth, so a grant that came late because the event loop was busy or no sender was waiting is made
+    up for instead of lost) under a cap of floor(rate) requests counted at a time (in flight, or
+    answered less than a second ago net of the least round trip: see the module docstring), with two
+    queues so live waiters are served before bulk ones, and a pause for 429s. `acquire` returns the
+    grant's time, to be handed back to `release` when the request is answered (or failed)."""
 
     def __init__(self, name: str, rate: float, clock: Ticker | None = None):
         self.name = name

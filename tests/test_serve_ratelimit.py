@@ -58,5 +58,5 @@ async def test_default_rate_broadcast_gets_no_429_from_an_arrival_window(tmp_pat
     times = sorted(m["at"] for m in await fake.sent() if "E2E-RATE" in m["text"])
     assert len(times) == RECIPIENTS
     rate = (len(times) - 1) / (times[-1] - times[0])
-    print(f"broadcast at the default rate: {rate:.2f} msg/s, peak {stats['peak_window']} in one second, no 429")
+    print(f"broadcast at the default rate: {rate:.2f} msg/s, peak {stats['peak_window']} in a second, no 429")
     assert rate >= 29, f"{rate:.2f} msg/s"

@@ -88,7 +88,8 @@ class Jitter:
         if not text or text == "none":
             return None
         parts = text.split(":")
-        return cls(parts[0], float(parts[1]) if len(parts) > 1 else 100.0, int(parts[2]) if len(parts) > 2 else 300)
+        max_ms = float(parts[1]) if len(parts) > 1 else 100.0
+        return cls(parts[0], max_ms, int(parts[2]) if len(parts) > 2 else 300)
 
 
 @dataclass
@@ -865,7 +866,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--arrival-window", action="store_true",
                         help="count sendMessage calls by their arrival, before the body is read")
     parser.add_argument("--gc", action="store_true", help="keep the cyclic garbage collector on")
-    parser.add_argument("--jitter", default=None, help="MODE[:MAX_MS[:EVERY]], MODE one of stall, delay, bunch")
+    parser.add_argument("--jitter", default=None,
+                        help="MODE[:MAX_MS[:EVERY]], MODE one of stall, delay, bunch")
     args = parser.parse_args(argv)
     asyncio.run(_serve(args))
 
