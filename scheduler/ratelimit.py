@@ -20,12 +20,13 @@ platform counts our requests in a sliding one-second window by the time they ARR
 unknown moment between the moment we send one and the moment its answer is back (event-loop stalls on
 either side, garbage collections, the network). Counting grants by the moment they were granted, with
 a fixed margin, only works if that jitter stays under the margin. So each channel counts a request
-from its grant until it is answered (in flight), and after that for one second (plus a 5 ms margin)
-after the latest moment the platform can have counted it: its answer's time minus the least round trip
-seen in the last 10 s (the part of every round trip that is just distance). At most floor(rate) counted
-requests at a time. This holds whatever the jitter (a request that stalls for 100 ms is simply counted
-100 ms longer) and costs only what jitter there actually is: on loopback ~1 % below the configured rate;
-at 30/s over a 200 ms round trip to Telegram the fixed distance is not lost. The even pace under the
+from its grant until it is answered (in flight), and after that for one second (plus a 2 ms margin)
+after its answer came back: the platform cannot have counted it later than that. At most floor(rate)
+counted requests at a time. This holds whatever the jitter (a request that stalls for 100 ms is simply
+counted 100 ms longer) and costs one round trip per request-second: on loopback 1-2 % below the
+configured rate. (Subtracting the least recent round trip, as "distance", was tried and drew 429s on a
+loaded machine: in a burst, one request's outward delay and another's return delay are not at their
+minimum together, so the least round trip overstates what can be subtracted.) The even pace under the
 cap may make up for up to 500 ms of late grants at once (a busy event loop), as the cap, not the
 pace, is what keeps the limit. Measured in benchmarks/bench_dispatch.py (`--jitter`), recorded in
 docs/benchmarks.md, "Rate limit and jitter".
@@ -58,10 +59,7 @@ log = logging.getLogger(__name__)
 ON_GRANT: ContextVar[Callable[[], None] | None] = ContextVar("chonnghe_on_grant", default=None)
 
 WINDOW = 1.0  # the platform's "per second"
-# Covers what the least round trip cannot: its estimate from recent samples, timer granularity.
-WINDOW_MARGIN = 0.005
-RTT_MEMORY = 10.0  # seconds of round trips the least one is taken from ...
-RTT_SAMPLES = 20  # ... once there are this many (a few, all stalled together, say nothing about distance)
+WINDOW_MARGIN = 0.002  # timer granularity
 CATCH_UP = 0.5  # seconds of pace late grants may make up for at once (GCRA burst), within the cap
 PER_CHAT_INTERVAL = 1.0  # Telegram: one message per second per chat
 PER_CHAT_LIVE_BURST = 3  # "works in short bursts": a reply of two or three messages is not delayed
@@ -73,7 +71,7 @@ class ChannelGate:
     """Tokens for one channel: an even pace (GCRA, rate per second, with a burst of CATCH_UP seconds'
     worth, so a grant that came late because the event loop was busy or no sender was waiting is made
     up for instead of lost) under a cap of floor(rate) requests counted at a time (in flight, or
-    answered less than a second ago net of the least round trip: see the module docstring), with two
+    answered less than a second ago: see the module docstring), with two
     queues so live waiters are served before bulk ones, and a pause for 429s. `acquire` returns the
     grant's time, to be handed back to `release` when the request is answered (or failed)."""
 
@@ -85,8 +83,6 @@ class ChannelGate:
         self.cap = max(1, math.floor(rate))
         self.in_flight = 0
         self.expiries: list[float] = []  # a heap: when each answered request leaves the platform's window
-        self._rtts: deque[tuple[float, float]] = deque()  # (answered at, round trip), round trips increasing
-        self._answers: deque[float] = deque()  # when each of the last RTT_MEMORY seconds' answers came
         self.tat = 0.0  # GCRA theoretical arrival time
         self.paused_until = 0.0
         self.live: deque[asyncio.Future[float]] = deque()
@@ -97,11 +93,6 @@ class ChannelGate:
 
     def now(self) -> float:
         return self.clock.monotonic()
-
-    @property
-    def least_rtt(self) -> float:
-        """The least round trip of the last RTT_MEMORY seconds (0 until there are RTT_SAMPLES of them)."""
-        return self._rtts[0][1] if len(self._answers) >= RTT_SAMPLES else 0.0
 
     def counted(self, now: float) -> int:
         """Requests the platform may still count in its window: in flight, or answered recently."""
@@ -122,27 +113,12 @@ class ChannelGate:
         return now
 
     def release(self, granted_at: float, *, answered: bool = True) -> None:
-        """The request granted at `granted_at` is over. `answered=False`: it never went out (cancelled
-        between grant and send); it is still counted for a full window, and its time is no sample."""
+        """The request granted at `granted_at` is over (answered, failed, or cancelled before it went
+        out: `answered=False`, counted the same). The platform counted it no later than now, and counts
+        any later request no earlier than that request's grant: it stays counted for a window from now."""
         now = self.now()
         self.in_flight -= 1
-        if answered:
-            rtt = max(0.0, now - granted_at)
-            rtts = self._rtts
-            while rtts and rtts[-1][1] >= rtt:
-                rtts.pop()
-            rtts.append((now, rtt))
-            while rtts[0][0] < now - RTT_MEMORY:
-                rtts.popleft()
-            answers = self._answers
-            answers.append(now)
-            while answers[0] < now - RTT_MEMORY:
-                answers.popleft()
-            # The platform counted it no later than now minus the return part of the least round trip,
-            # and counts a later request no earlier than that request's grant plus the outward part.
-            heapq.heappush(self.expiries, now - self.least_rtt + WINDOW + WINDOW_MARGIN)
-        else:
-            heapq.heappush(self.expiries, max(now, granted_at) + WINDOW + WINDOW_MARGIN)
+        heapq.heappush(self.expiries, max(now, granted_at) + WINDOW + WINDOW_MARGIN)
         if self._freed is not None and not self._freed.done():
             self._freed.set_result(None)
 
