@@ -10,6 +10,10 @@ docs/benchmarks.md "## Broadcasts":
   memory-100k                  100,000 recipients; target: RSS under 200 MB throughout
   two-workers                  two processes on PostgreSQL share one broadcast; target: no duplicates
 
+`--jitter stall:100:300` (or delay / bunch, or `gc`): the server counts requests by their arrival,
+with its garbage collector on, and 0-100 ms of injected jitter about every 300 requests; the table
+shows the jitter next to the rate. Target with jitter: no 429 (issue 15).
+
 The server is tests/fakes/telegram_api.py (standalone, its sliding one-second rate limit). The sender
 is the project's Telegram channel (python-telegram-bot over its aiohttp transport); `--sender http`
 uses a bare aiohttp client instead, to see the dispatcher's own ceiling. PostgreSQL runs need CHONNGHE_BENCH_PG_URL or
@@ -57,9 +61,13 @@ ROOT = Path(__file__).resolve().parent.parent
 class FakeServer:
     """`python -m tests.fakes.telegram_api` in another process, driven through its control API."""
 
-    def __init__(self, rate: float | None = None, blocked: tuple[int, ...] = ()):
+    def __init__(self, rate: float | None = None, blocked: tuple[int, ...] = (), *,
+                 arrival_window: bool = False, gc: bool = False, jitter: str | None = None):
         self.rate = rate
         self.blocked = blocked
+        self.arrival_window = arrival_window  # count by arrival time (see tests/fakes/telegram_api.py)
+        self.gc = gc  # keep the server's cyclic garbage collector on
+        self.jitter = jitter  # "MODE[:MAX_MS[:EVERY]]"
         self.url = ""
         self.proc: asyncio.subprocess.Process | None = None
         self.client: FakeTelegramClient | None = None
@@ -70,6 +78,12 @@ class FakeServer:
             cmd += ["--rate-limit", str(self.rate)]
         if self.blocked:
             cmd += ["--blocked", ",".join(map(str, self.blocked))]
+        if self.arrival_window:
+            cmd.append("--arrival-window")
+        if self.gc:
+            cmd.append("--gc")
+        if self.jitter:
+            cmd += ["--jitter", self.jitter]
         self.proc = await asyncio.create_subprocess_exec(*cmd, cwd=ROOT, stdout=subprocess.PIPE)
         assert self.proc.stdout is not None
         port = int((await asyncio.wait_for(self.proc.stdout.readline(), 30)).strip())
@@ -277,8 +291,11 @@ class Database:
 
 
 async def scenario(name: str, backend: str, recipients: int, server_rate: float | None, bot_rate: float,
-                   concurrency: int, workers: int = 1, memory: bool = False, sender: str = "telegram") -> dict:
-    server = FakeServer(server_rate)
+                   concurrency: int, workers: int = 1, memory: bool = False, sender: str = "telegram",
+                   jitter: str | None = None) -> dict:
+    # With jitter: a server that counts arrivals, its garbage collector on, and the injected jitter.
+    server = FakeServer(server_rate, arrival_window=bool(jitter), gc=bool(jitter),
+                        jitter=jitter if jitter and jitter != "gc" else None)
     try:
         await server.start()
         async with Database(backend) as url:
@@ -316,6 +333,9 @@ async def scenario(name: str, backend: str, recipients: int, server_rate: float 
         "server_rate": server_rate, "concurrency": concurrency, "workers": workers,
         "received": len(sent), "unique": len(per_chat), "duplicates": sum(n - 1 for n in per_chat.values()),
         "http_429": stats.get("status_counts", {}).get("429", 0),
+        "jitter": (("arrival window, GC on" + (f", {stats['jitter']}" if stats.get("jitter") else ""))
+                   if jitter else "-"),
+        "jitter_events": stats.get("jitter_events", 0), "peak_window": stats.get("peak_window"),
         "counts": counts, "per_worker": per_worker,
         "msg_per_s": round((len(times) - 1) / span, 1) if span else None,
         "wall_s": round(result["elapsed"], 1), "peak_rss_mb": round(max(rss), 1) if rss else None,
@@ -343,14 +363,16 @@ async def main(args: argparse.Namespace) -> None:
         if args.quick:
             params["recipients"] = QUICK[name]
         print(f"running {name} ({params['recipients']:,} recipients) ...", file=sys.stderr, flush=True)
-        result = await scenario(name, **params, sender=args.sender)
+        result = await scenario(name, **params, sender=args.sender, jitter=args.jitter)
         results.append(result)
         print(json.dumps(result, ensure_ascii=False), flush=True)
-    print("\n| scenario | backend | recipients | received | dup | 429 | msg/s | wall s | peak RSS MB |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("\n| scenario | server jitter | backend | recipients | received | dup | 429 | msg/s | wall s "
+          "| peak RSS MB |")
+    print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in results:
-        print(f"| {r['name']} | {r['backend']} | {r['recipients']:,} | {r['received']:,} | {r['duplicates']} | "
-              f"{r['http_429']} | {r['msg_per_s']} | {r['wall_s']} | {r['peak_rss_mb'] or '-'} |")
+        print(f"| {r['name']} | {r['jitter']} | {r['backend']} | {r['recipients']:,} | {r['received']:,} | "
+              f"{r['duplicates']} | {r['http_429']} | {r['msg_per_s']} | {r['wall_s']} | "
+              f"{r['peak_rss_mb'] or '-'} |")
 
 
 def cli() -> None:
@@ -363,6 +385,9 @@ def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller runs (a smoke test)")
     parser.add_argument("--only", action="append", choices=list(SCENARIOS))
+    parser.add_argument("--jitter", default=None, metavar="MODE[:MAX_MS[:EVERY]]|gc",
+                        help="a server that counts arrivals with its garbage collector on, and (MODE: stall, "
+                             "delay, bunch) 0-MAX_MS ms of jitter about every EVERY requests; 'gc': no more")
     parser.add_argument("--sender", choices=["telegram", "http"], default="telegram",
                         help="telegram: the project's channel (default); http: a bare aiohttp client")
     asyncio.run(main(parser.parse_args()))

@@ -12,7 +12,24 @@ Limits and where they come from:
   messages per minute" in one group (same FAQ entry): at most 20 in any 60 s, live or bulk, on top of
   the per-chat pace.
 - In flight: at most CHONNGHE_BROADCAST_CONCURRENCY bulk sends at once; live replies are not counted.
-- A 429's retry_after pauses the whole channel (Telegram's limit is per bot, not per chat).
+- A 429's retry_after pauses the whole channel (Telegram's limit is per bot, not per chat), for exactly
+  that long.
+
+How the per-second limit is kept when requests reach the platform late or bunched (issue 15): the
+platform counts our requests in a sliding one-second window by the time they ARRIVE, which is some
+unknown moment between the moment we send one and the moment its answer is back (event-loop stalls on
+either side, garbage collections, the network). Counting grants by the moment they were granted, with
+a fixed margin, only works if that jitter stays under the margin. So each channel counts a request
+from its grant until it is answered (in flight), and after that for one second (plus a 2 ms margin)
+after its answer came back: the platform cannot have counted it later than that. At most floor(rate)
+counted requests at a time. This holds whatever the jitter (a request that stalls for 100 ms is simply
+counted 100 ms longer) and costs one round trip per request-second: on loopback 1-2 % below the
+configured rate. (Subtracting the least recent round trip, as "distance", was tried and drew 429s on a
+loaded machine: in a burst, one request's outward delay and another's return delay are not at their
+minimum together, so the least round trip overstates what can be subtracted.) The even pace under the
+cap may make up for up to 500 ms of late grants at once (a busy event loop), as the cap, not the
+pace, is what keeps the limit. Measured in benchmarks/bench_dispatch.py (`--jitter`), recorded in
+docs/benchmarks.md, "Rate limit and jitter".
 
 Live replies go first: a waiting live reply takes the next token before any waiting bulk send, so
 answers stay fast while a broadcast runs.
@@ -21,13 +38,16 @@ answers stay fast while a broadcast runs.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import math
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
+
+from bot.clock import SystemClock, Ticker
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -38,14 +58,9 @@ log = logging.getLogger(__name__)
 # uses it to record the row as in flight at the last possible moment (see scheduler.dispatcher).
 ON_GRANT: ContextVar[Callable[[], None] | None] = ContextVar("chonnghe_on_grant", default=None)
 
-# A platform counting "per second" sees our requests after some jitter (event-loop stalls, the
-# database thread, the network), which can bunch them closer together than we granted them. Keeping
-# every slightly longer window within the limit absorbs that: 15 ms at ordinary rates, 30 ms at high
-# rates, where a busy process delays requests more (measured: 15 ms gave occasional 429s at 1,000/s
-# with SQLite on 2 cores, 30 ms none). Cost: at most 1.5 % / 3 % below the configured rate.
-WINDOW_MARGIN = 0.015
-WINDOW_MARGIN_FAST = 0.03
-FAST_RATE = 100.0
+WINDOW = 1.0  # the platform's "per second"
+WINDOW_MARGIN = 0.002  # timer granularity
+CATCH_UP = 0.5  # seconds of pace late grants may make up for at once (GCRA burst), within the cap
 PER_CHAT_INTERVAL = 1.0  # Telegram: one message per second per chat
 PER_CHAT_LIVE_BURST = 3  # "works in short bursts": a reply of two or three messages is not delayed
 GROUP_LIMIT = 20  # Telegram: at most 20 messages per minute in one group
@@ -53,55 +68,78 @@ GROUP_WINDOW = 60.0
 
 
 class ChannelGate:
-    """Tokens for one channel: an even pace (GCRA, rate per second, a small burst to absorb timer
-    overshoot) and a sliding window (never more than floor(rate) grants in any 1.015 s / 1.03 s), with two
-    queues so live waiters are served before bulk ones, and a pause for 429s."""
+    """Tokens for one channel: an even pace (GCRA, rate per second, with a burst of CATCH_UP seconds'
+    worth, so a grant that came late because the event loop was busy or no sender was waiting is made
+    up for instead of lost) under a cap of floor(rate) requests counted at a time (in flight, or
+    answered less than a second ago: see the module docstring), with two
+    queues so live waiters are served before bulk ones, and a pause for 429s. `acquire` returns the
+    grant's time, to be handed back to `release` when the request is answered (or failed)."""
 
-    def __init__(self, name: str, rate: float, time_fn: Callable[[], float] | None = None):
+    def __init__(self, name: str, rate: float, clock: Ticker | None = None):
         self.name = name
         self.rate = rate
         self.interval = 1.0 / rate
-        self.burst = max(2, math.ceil(rate * 0.01))
+        self.burst = max(2, math.ceil(rate * CATCH_UP) + 1)
         self.cap = max(1, math.floor(rate))
-        self.window = 1.0 + (WINDOW_MARGIN_FAST if rate > FAST_RATE else WINDOW_MARGIN)
-        self.recent: deque[float] = deque(maxlen=self.cap)
+        self.in_flight = 0
+        self.expiries: list[float] = []  # a heap: when each answered request leaves the platform's window
         self.tat = 0.0  # GCRA theoretical arrival time
         self.paused_until = 0.0
-        self.live: deque[asyncio.Future] = deque()
-        self.bulk: deque[asyncio.Future] = deque()
+        self.live: deque[asyncio.Future[float]] = deque()
+        self.bulk: deque[asyncio.Future[float]] = deque()
         self._task: asyncio.Task | None = None
-        self._time = time_fn
+        self._freed: asyncio.Future[None] | None = None
+        self.clock: Ticker = clock or SystemClock()
 
     def now(self) -> float:
-        return self._time() if self._time else asyncio.get_running_loop().time()
+        return self.clock.monotonic()
+
+    def counted(self, now: float) -> int:
+        """Requests the platform may still count in its window: in flight, or answered recently."""
+        while self.expiries and self.expiries[0] <= now:
+            heapq.heappop(self.expiries)
+        return self.in_flight + len(self.expiries)
 
     def delay(self, now: float) -> float:
-        """Seconds until the next token may be granted."""
+        """Seconds until the next token may be granted (inf: when a request in flight is answered)."""
         wait = max(0.0, self.paused_until - now, self.tat - (self.burst - 1) * self.interval - now)
-        if len(self.recent) == self.cap:
-            wait = max(wait, self.recent[0] + self.window - now)
+        if self.counted(now) >= self.cap:
+            wait = max(wait, self.expiries[0] - now if self.expiries else math.inf)
         return wait
 
-    def _take(self, now: float) -> None:
+    def _take(self, now: float) -> float:
         self.tat = max(self.tat, now) + self.interval
-        self.recent.append(now)
+        self.in_flight += 1
+        return now
 
-    async def acquire(self, live: bool) -> None:
+    def release(self, granted_at: float, *, answered: bool = True) -> None:
+        """The request granted at `granted_at` is over (answered, failed, or cancelled before it went
+        out: `answered=False`, counted the same). The platform counted it no later than now, and counts
+        any later request no earlier than that request's grant: it stays counted for a window from now."""
+        now = self.now()
+        self.in_flight -= 1
+        heapq.heappush(self.expiries, max(now, granted_at) + WINDOW + WINDOW_MARGIN)
+        if self._freed is not None and not self._freed.done():
+            self._freed.set_result(None)
+
+    async def acquire(self, live: bool) -> float:
+        """Wait for a token; returns the grant's time, for `release`."""
         queue = self.live if live else self.bulk
         ahead = bool(self.live) if live else bool(self.live or self.bulk)
         now = self.now()
         if not ahead and self.delay(now) <= 0:
-            self._take(now)
-            return
-        fut = asyncio.get_running_loop().create_future()
+            return self._take(now)
+        fut: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         queue.append(fut)
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._grant(), name=f"ratelimit-{self.name}")
         try:
-            await fut
+            return await fut
         except asyncio.CancelledError:
             if not fut.done():
                 fut.cancel()
+            elif not fut.cancelled():  # granted, but the waiter was cancelled before it could send
+                self.release(fut.result(), answered=False)
             try:
                 queue.remove(fut)
             except ValueError:
@@ -112,15 +150,18 @@ class ChannelGate:
         while self.live or self.bulk:
             now = self.now()
             wait = self.delay(now)
+            if wait == math.inf:  # every counted request is in flight: wait for an answer
+                self._freed = asyncio.get_running_loop().create_future()
+                await self._freed
+                continue
             if wait > 0:
-                await asyncio.sleep(wait)
+                await self.clock.sleep(wait)
                 continue
             queue = self.live if self.live else self.bulk
             fut = queue.popleft()
             if fut.done():  # cancelled while waiting
                 continue
-            self._take(now)
-            fut.set_result(None)
+            fut.set_result(self._take(now))
 
     def pause(self, seconds: float) -> None:
         until = self.now() + max(0.0, seconds)
@@ -134,11 +175,9 @@ class RateLimiter:
     are not paced); `per_chat`: channels with Telegram's one-message-per-second-per-chat rule."""
 
     def __init__(self, rates: dict[str, float], *, bulk_concurrency: int = 16,
-                 per_chat: tuple[str, ...] = ("telegram",), time_fn: Callable[[], float] | None = None,
-                 sleep_fn: Callable[[float], Awaitable[None]] | None = None):
-        self._time = time_fn
-        self._sleep = sleep_fn or asyncio.sleep  # per-chat and per-group waits (tests pass a fake)
-        self.gates = {name: ChannelGate(name, rate, time_fn) for name, rate in rates.items()}
+                 per_chat: tuple[str, ...] = ("telegram",), clock: Ticker | None = None):
+        self.clock: Ticker = clock or SystemClock()  # tests pass a bot.clock.FakeClock and move time
+        self.gates = {name: ChannelGate(name, rate, self.clock) for name, rate in rates.items()}
         self.per_chat = set(per_chat)
         self.bulk_concurrency = bulk_concurrency
         self._bulk = asyncio.Semaphore(bulk_concurrency)
@@ -151,7 +190,7 @@ class RateLimiter:
                     "zalo_bot": settings.zalo_bot_rate}, bulk_concurrency=settings.broadcast_concurrency)
 
     def now(self) -> float:
-        return self._time() if self._time else asyncio.get_running_loop().time()
+        return self.clock.monotonic()
 
     def slot(self, channel: str, chat_id: str, *, bulk: bool) -> AbstractAsyncContextManager[None]:
         return self._slot(channel, chat_id, bulk)
@@ -166,12 +205,15 @@ class RateLimiter:
                     await self._group_turn(channel, chat_id)
                 await self._chat_turn(channel, chat_id, bulk)
             gate = self.gates.get(channel)
-            if gate is not None:
-                await gate.acquire(live=not bulk)
-            hook = ON_GRANT.get()
-            if hook is not None:
-                hook()
-            yield
+            granted_at = None if gate is None else await gate.acquire(live=not bulk)
+            try:
+                hook = ON_GRANT.get()
+                if hook is not None:
+                    hook()
+                yield
+            finally:
+                if gate is not None and granted_at is not None:
+                    gate.release(granted_at)
         finally:
             if bulk:
                 self._bulk.release()
@@ -189,7 +231,7 @@ class RateLimiter:
                 if len(self._chat_tat) > 50_000:
                     self._prune(now)
                 return
-            await self._sleep(wait)
+            await self.clock.sleep(wait)
 
     async def _group_turn(self, channel: str, chat_id: str) -> None:
         """Reserve a place among the group's last GROUP_LIMIT messages (a sliding 60 s window). Groups
@@ -200,7 +242,7 @@ class RateLimiter:
             if len(sent) < GROUP_LIMIT or now - sent[0] >= GROUP_WINDOW:
                 sent.append(now)
                 return
-            await self._sleep(sent[0] + GROUP_WINDOW - now)
+            await self.clock.sleep(sent[0] + GROUP_WINDOW - now)
 
     def _prune(self, now: float) -> None:
         for key in [k for k, tat in self._chat_tat.items() if tat <= now]:

@@ -88,11 +88,11 @@ async def cli(env: dict[str, str], tmp_path: Path, *args: str) -> tuple[int, str
     return proc.returncode, out.decode(), err.decode()
 
 
-async def subscribe_everyone(fake) -> None:
+async def subscribe_everyone(fake, users: int = USERS) -> None:
     updates = [{"message": {"message_id": i + 1, "date": 0, "text": "/dangky tuyen_sinh",
                             "chat": {"id": FIRST_ID + i, "type": "private"},
                             "from": {"id": FIRST_ID + i, "is_bot": False, "first_name": f"HS{i}"}}}
-               for i in range(USERS)]
+               for i in range(users)]
     for update in updates:
         await fake.client._call("POST", "update", update)
 
@@ -129,10 +129,10 @@ async def show(env, tmp_path, bid: int) -> dict:
     return json.loads(out)
 
 
-async def setup(env, tmp_path, fake) -> asyncio.subprocess.Process:
+async def setup(env, tmp_path, fake, users: int = USERS) -> asyncio.subprocess.Process:
     proc = await serve(env, tmp_path)
-    await subscribe_everyone(fake)
-    await until(lambda: _at_least(subscribers(tmp_path / "e2e.db"), USERS), 60)
+    await subscribe_everyone(fake, users)
+    await until(lambda: _at_least(subscribers(tmp_path / "e2e.db"), users), 60)
     return proc
 
 

@@ -16,6 +16,16 @@ Failure injection for sendMessage: chats that answer 403 "Forbidden: bot was blo
 server-side rate limit (`rate_limit` messages per second overall, `chat_rate_limit` per chat, sliding
 one-second windows) answering 429 with retry_after when exceeded.
 
+Arrival jitter (issue 15): `arrival_window=True` counts sendMessage calls against `rate_limit` by the
+time each request reached the server (stamped before its body is read; by default a call is counted
+when it is handled), and `jitter=Jitter(mode, max_ms, every)` disturbs arrivals about every `every`
+sendMessage calls (seeded): "stall" blocks the server's event loop for 0-max_ms (everything that
+arrives meanwhile is stamped together afterwards, as a garbage collection does), "delay" holds one
+request 0-max_ms before it is stamped (it arrives late; the ones behind it do not wait), "bunch" holds
+every arriving request for 0-max_ms and lets them in together. The standalone server (`_serve`) runs
+with the cyclic garbage collector off unless `--gc`; `--arrival-window --gc` is a server as jittery as
+any real path.
+
 Tests push updates with `push_message`, `push_callback` or `push_update`, then wait for what the bot
 sent with `wait_for` / `wait_messages` (polling a condition with a deadline, no sleeps). `latencies` holds,
 for each reply, the seconds from the moment its update was handed to the bot (returned by getUpdates or
@@ -36,6 +46,7 @@ import logging
 import random
 import time
 from collections import defaultdict, deque
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +63,33 @@ BOT_USERNAME = "chonnghe_test_bot"
 JSON_FIELDS = ("reply_markup", "allowed_updates", "reply_parameters", "entities", "link_preview_options")
 INT_FIELDS = ("chat_id", "offset", "limit", "message_id", "reply_to_message_id", "max_connections")
 FLOAT_FIELDS = ("timeout",)
+JITTER_MODES = ("stall", "delay", "bunch")
+_COUNTED: ContextVar[bool] = ContextVar("fake_telegram_counted", default=False)  # arrival window passed
+
+
+@dataclass(frozen=True)
+class Jitter:
+    """Disturbed arrivals: about every `every` sendMessage calls, a `mode` event of 0-`max_ms` ms."""
+
+    mode: str = "stall"
+    max_ms: float = 100.0
+    every: int = 300
+
+    def __post_init__(self) -> None:
+        if self.mode not in JITTER_MODES:
+            raise ValueError(f"jitter mode {self.mode!r}: one of {JITTER_MODES}")
+
+    def label(self) -> str:
+        return f"{self.mode} 0-{self.max_ms:g} ms every ~{self.every} requests"
+
+    @classmethod
+    def parse(cls, text: str | None) -> Jitter | None:
+        """"stall:100:300" (mode, max ms, every), "stall" (defaults), "" or "none": None."""
+        if not text or text == "none":
+            return None
+        parts = text.split(":")
+        max_ms = float(parts[1]) if len(parts) > 1 else 100.0
+        return cls(parts[0], max_ms, int(parts[2]) if len(parts) > 2 else 300)
 
 
 @dataclass
@@ -103,8 +141,12 @@ class FakeTelegram(ChangeWaiters):
 
     def __init__(self, token: str = DEFAULT_TOKEN, *, host: str = "127.0.0.1", rate_limit: float | None = None,
                  chat_rate_limit: int | None = None, p429: float = 0.0, p502: float = 0.0,
-                 retry_after: int = 1, seed: int = 0, record_calls: bool = True):
+                 retry_after: int = 1, seed: int = 0, record_calls: bool = True, arrival_window: bool = False,
+                 jitter: Jitter | None = None):
         self.token = token
+        self.arrival_window = arrival_window
+        self.jitter = jitter
+        self._jitter_random = random.Random(seed + 1)
         self.host = host
         self.rate_limit = rate_limit
         self.chat_rate_limit = chat_rate_limit
@@ -141,6 +183,11 @@ class FakeTelegram(ChangeWaiters):
         self.messages: dict[tuple[str, int], dict] = {}
         self._msg_ids: dict[str, int] = defaultdict(int)
         self._window: deque[float] = deque()
+        self.peak_window = 0  # the most sendMessage calls counted in one second
+        self.jitter_events = 0
+        self._arrivals = 0
+        self._next_jitter = self._jitter_gap()
+        self._bunch: asyncio.Future | None = None
         self._chat_windows: dict[Any, deque[float]] = defaultdict(deque)
         self._waiters: list[asyncio.Future] = []
         self._chat_waiters: dict[str, list[asyncio.Future]] = {}
@@ -388,6 +435,45 @@ class FakeTelegram(ChangeWaiters):
 
     # --- failure injection ---------------------------------------------------------------------
 
+    def _jitter_gap(self) -> int:
+        every = self.jitter.every if self.jitter else 0
+        return self._jitter_random.randint(max(1, every // 2), max(1, every * 3 // 2)) if every else 0
+
+    async def _arrive(self) -> None:
+        """A sendMessage request reaches the server: disturb it (jitter), then count it by its arrival."""
+        self._arrivals += 1
+        jitter = self.jitter
+        if self._bunch is not None and not self._bunch.done():
+            await asyncio.shield(self._bunch)
+        if jitter is not None and self._arrivals >= self._next_jitter:
+            self._next_jitter = self._arrivals + self._jitter_gap()
+            self.jitter_events += 1
+            pause = self._jitter_random.uniform(0.0, jitter.max_ms / 1000)
+            if jitter.mode == "stall":
+                time.sleep(pause)  # noqa: ASYNC251 - the whole server stops, as in a garbage collection
+            elif jitter.mode == "delay":
+                await asyncio.sleep(pause)
+            else:
+                loop = asyncio.get_running_loop()
+                self._bunch = loop.create_future()
+                loop.call_later(pause, lambda f=self._bunch: f.done() or f.set_result(None))
+                await asyncio.shield(self._bunch)
+        if self.arrival_window and self.rate_limit is not None:
+            _COUNTED.set(True)
+            return self._count(time.monotonic())
+        return None
+
+    def _count(self, now: float) -> web.Response | None:
+        """The overall sliding one-second window: a 429 when `rate_limit` calls are in it already."""
+        while self._window and now - self._window[0] >= 1.0:
+            self._window.popleft()
+        if len(self._window) >= (self.rate_limit or 0):
+            self.rate_limited += 1
+            return _error(429, f"Too Many Requests: retry after {self.retry_after}", self.retry_after)
+        self._window.append(now)
+        self.peak_window = max(self.peak_window, len(self._window))
+        return None
+
     def fail_next(self, status: int, count: int = 1, method: str = "sendMessage") -> None:
         """The next `count` calls of `method` answer `status` (429 with retry_after, 502, 500...)."""
         if method == "sendMessage":
@@ -411,7 +497,8 @@ class FakeTelegram(ChangeWaiters):
         if status is not None:
             return _error(status, "Bad Gateway" if status == 502 else f"Error {status}")
         now = time.monotonic()
-        if self.rate_limit is not None:
+        overall = self.rate_limit is not None and not _COUNTED.get()
+        if overall:
             while self._window and now - self._window[0] >= 1.0:
                 self._window.popleft()
             if len(self._window) >= self.rate_limit:
@@ -425,8 +512,9 @@ class FakeTelegram(ChangeWaiters):
                 self.rate_limited += 1
                 return _error(429, f"Too Many Requests: retry after {self.retry_after}", self.retry_after)
             window.append(now)
-        if self.rate_limit is not None:
+        if overall:
             self._window.append(now)
+            self.peak_window = max(self.peak_window, len(self._window))
         return None
 
     # --- the Bot API ---------------------------------------------------------------------------
@@ -463,6 +551,12 @@ class FakeTelegram(ChangeWaiters):
         if request.match_info["token"] != self.token:
             return _error(401, "Unauthorized")
         method = request.match_info["method"]
+        _COUNTED.set(False)  # a keep-alive connection's requests share one task, hence one context
+        if method.lower() == "sendmessage" and (self.arrival_window or self.jitter is not None):
+            refused = await self._arrive()
+            if refused is not None:
+                self.status_counts[refused.status] += 1
+                return refused
         try:
             params = await self._params(request)
         except ValueError:
@@ -647,6 +741,8 @@ class FakeTelegram(ChangeWaiters):
         return {"sent": sum(1 for s in self.sent if s.method == "sendMessage"), "pending_updates": len(self.updates),
                 "status_counts": dict(self.status_counts), "rate_limited": self.rate_limited,
                 "callback_answers": len(self.callback_answers), "webhook": self.webhook,
+                "peak_window": self.peak_window, "jitter_events": self.jitter_events,
+                "jitter": self.jitter.label() if self.jitter else None, "arrival_window": self.arrival_window,
                 "latency": self.latency_summary()}
 
     async def _control(self, request: web.Request) -> web.Response:
@@ -733,10 +829,13 @@ async def _serve(args: argparse.Namespace) -> None:
     # trip its own one-second rate window, so the benchmark measured the fake, not the bot (2 x 429
     # per 20,000 messages at 1,000/s). A standalone fake lives for one test or benchmark run: no
     # cyclic GC (reference counting still frees nearly everything).
+    # `--gc` keeps it on: a server with the jitter of any real path (issue 15).
     import gc
-    gc.disable()
+    if not args.gc:
+        gc.disable()
     fake = FakeTelegram(args.token, host=args.host, rate_limit=args.rate_limit, p429=args.p429, p502=args.p502,
-                        retry_after=args.retry_after, seed=args.seed, record_calls=not args.no_record_calls)
+                        retry_after=args.retry_after, seed=args.seed, record_calls=not args.no_record_calls,
+                        arrival_window=args.arrival_window, jitter=Jitter.parse(args.jitter))
     fake.blocked = {int(x) for x in args.blocked.split(",") if x.strip()}
     fake.missing = {int(x) for x in args.missing.split(",") if x.strip()}
     port = await fake.start(args.port)
@@ -764,6 +863,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--blocked", default="", help="comma-separated chat ids answering 403")
     parser.add_argument("--missing", default="", help="comma-separated chat ids answering 400 chat not found")
     parser.add_argument("--no-record-calls", action="store_true", help="do not keep every call (long runs)")
+    parser.add_argument("--arrival-window", action="store_true",
+                        help="count sendMessage calls by their arrival, before the body is read")
+    parser.add_argument("--gc", action="store_true", help="keep the cyclic garbage collector on")
+    parser.add_argument("--jitter", default=None,
+                        help="MODE[:MAX_MS[:EVERY]], MODE one of stall, delay, bunch")
     args = parser.parse_args(argv)
     asyncio.run(_serve(args))
 
