@@ -40,6 +40,17 @@ def parse_duration(value: object) -> timedelta:
     return timedelta(seconds=amount * unit)
 
 
+def parse_months(value: object) -> object:
+    """Parse a number of months: "12", "12mo", "18 months", "12 tháng" -> 12 (other values are left to the
+    field's own validation, which names the variable)."""
+    if isinstance(value, str):
+        match = re.fullmatch(r"\s*(\d{1,4})\s*(mo|month|months|tháng|thang)?\s*", value.lower())
+        if not match:
+            raise ValueError("expected a number of months such as 12, 12mo or 18 months")
+        return int(match.group(1))
+    return value
+
+
 class Settings(BaseSettings):
     """The service's configuration. Build it with `Settings.load()`."""
 
@@ -77,6 +88,9 @@ class Settings(BaseSettings):
     broadcast_grace: timedelta = timedelta(hours=6)
     broadcast_max_attempts: int = Field(default=5, ge=1, le=50)
 
+    # Registrations for counselling: kept this many months, then anonymised (name and phone cleared)
+    lead_retention: int = Field(default=12, ge=1, le=120)
+
     # Zalo Official Account
     zalo_oa_app_id: str | None = None
     zalo_oa_app_secret: str | None = None
@@ -100,6 +114,11 @@ class Settings(BaseSettings):
     @classmethod
     def _csv_ids(cls, value: object) -> object:
         return _split_csv(value)
+
+    @field_validator("lead_retention", mode="before")
+    @classmethod
+    def _months(cls, value: object) -> object:
+        return parse_months(value)
 
     @field_validator("timezone")
     @classmethod
