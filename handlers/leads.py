@@ -49,7 +49,7 @@ EDITABLE = ("name", "phone", "who", "birth", "trade", "school", "time")
 
 # --- validation (pure) -----------------------------------------------------------------------------------
 
-_PHONE_CHARS = re.compile(r"^\+?[\d\s.\-()]+$")
+_PHONE_CHARS = re.compile(r"^[(\s]*\+?[\d\s.\-()]+$")  # one leading "+", maybe in brackets: "(+84) 912..."
 MOBILE_PREFIXES = ("03", "05", "07", "08", "09")
 
 
@@ -64,7 +64,7 @@ def normalise_phone(text: str) -> str | None:
         digits = digits[4:]
     elif digits.startswith("84") and len(digits) in (11, 12):
         digits = digits[2:]  # "+84 912...", also "+84 0912..." as people write it
-    elif raw.startswith("+"):
+    elif "+" in raw:
         return None  # another country's number
     if len(digits) == 9:
         digits = "0" + digits
@@ -225,15 +225,16 @@ def _school_choices(ctx: Ctx, data: LeadData) -> list:
 
 def _lines(ctx: Ctx, data: LeadData) -> list[str]:
     base = ctx.base
-    birth = (f"năm sinh {data.birth_year}" if data.birth_year is not None
-             else f"lớp {data.grade}" if data.grade is not None else "—")
+    whose = " của con" if data.who == "parent" else ""
+    birth = (f"Năm sinh{whose}: {data.birth_year}" if data.birth_year is not None
+             else f"Lớp{whose}: {data.grade}" if data.grade is not None else f"Năm sinh hoặc lớp{whose}: —")
     trade = base.trades.get(data.trade or "")
     school = base.schools.get(data.school or "")
     return [
         f"• Họ tên: {data.name or '—'}",
         f"• Số điện thoại: {show_phone(data.phone) if data.phone else '—'}",
         f"• Người đăng ký: {WHO.get(data.who or '', '—')}",
-        f"• {'Con: ' if data.who == 'parent' else ''}{birth[0].upper() + birth[1:]}",
+        f"• {birth}",
         f"• Nghề quan tâm: {trade.title if trade else data.trade_text or 'chưa chọn (cần tư vấn)'}",
         f"• Trường quan tâm: {school.name if school else 'chưa chọn'}",
         f"• Gọi vào: {TIMES.get(data.time or '', '—').lower()}",
@@ -394,7 +395,7 @@ async def parent_typed(ctx: Ctx) -> list[Reply]:
         return await parent_pressed(ctx, LeadParent(True))
     if folded in NO_WORDS or folded in {"de sau", "chua dong y"}:
         return await parent_pressed(ctx, LeadParent(False))
-    return [_ask(ctx, "parent", LEAD.data(ctx))]
+    return [_ask(ctx, "parent", LEAD.data(ctx), problem=ctx.t("lead_pick"))]
 
 
 @LEAD.step("name")
@@ -422,7 +423,7 @@ async def who_typed(ctx: Ctx) -> list[Reply]:
     for key, words in WHO_WORDS.items():
         if folded in words or folded == fold(WHO[key]):
             return await advance(ctx, _with(data, who=key))
-    return [_ask(ctx, "who", data)]
+    return [_ask(ctx, "who", data, problem=ctx.t("lead_pick"))]
 
 
 @LEAD.step("birth")
@@ -483,7 +484,7 @@ async def school_typed(ctx: Ctx) -> list[Reply]:
     found = [s.id for s in choices if len(folded) >= 4 and folded in fold(s.name)]
     if len(found) == 1:
         return await advance(ctx, _with(data, school=found[0], school_asked=True))
-    return [_ask(ctx, "school", data)]
+    return [_ask(ctx, "school", data, problem=ctx.t("lead_pick"))]
 
 
 @LEAD.step("time")
@@ -493,7 +494,7 @@ async def time_typed(ctx: Ctx) -> list[Reply]:
     for key, words in TIME_WORDS.items():
         if folded in words or folded == fold(TIMES[key]):
             return await advance(ctx, _with(data, time=key))
-    return [_ask(ctx, "time", data)]
+    return [_ask(ctx, "time", data, problem=ctx.t("lead_pick"))]
 
 
 @LEAD.step("confirm")

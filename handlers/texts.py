@@ -189,14 +189,15 @@ DEFAULTS: dict[str, str] = {
     "lead_future_birth": "Năm {year} chưa tới. Bạn kiểm tra lại và gõ năm sinh (ví dụ: 2010) hoặc lớp đang học nhé.",
     "lead_absurd_birth": ("Năm sinh {year} có vẻ chưa đúng (người đăng ký học thường sinh từ {low} đến {high}). "
                           "Bạn kiểm tra lại giúp mình nhé."),
-    "lead_parent_needed": ("Vì bạn dưới 16 tuổi, bạn cần được cha mẹ (hoặc người giám hộ) đồng ý trước khi để lại "
-                           "họ tên và số điện thoại. Cha mẹ bạn đã đồng ý chưa?"),
+    "lead_parent_needed": ("Vì bạn dưới 16 tuổi, bạn cần được cha mẹ (hoặc người giám hộ) đồng ý trước khi gửi họ "
+                           "tên và số điện thoại cho cán bộ tư vấn. Cha mẹ bạn đã đồng ý chưa?"),
     "lead_parent_later": ("Không sao! Thông tin bạn vừa nhập không được lưu. Khi cha mẹ đồng ý, bạn gõ "
                           "/dangkytuvan nhé, hoặc cha mẹ có thể đăng ký giúp bạn."),
     "lead_ask_trade": "Bạn quan tâm nghề nào? Chọn bên dưới hoặc gõ tên nghề.",
     "lead_bad_trade": "Bạn gõ tên nghề ngắn gọn (ví dụ: hàn, logistics, kế toán) hoặc chọn bên dưới nhé.",
     "lead_ask_school": "Bạn có muốn chọn trường không? (không bắt buộc)",
     "lead_ask_time": "Bạn muốn được gọi vào lúc nào?",
+    "lead_pick": "Bạn hãy bấm một nút bên dưới nhé.",
     "lead_summary": ("Bạn kiểm tra lại thông tin đăng ký:\n{lines}\n\n{consent}\n\nNếu đúng, bấm «Xác nhận gửi»; "
                      "cần sửa, bấm nút «Sửa» tương ứng."),
     "lead_consent": ("🔒 Khi xác nhận, bạn đồng ý để {who_sees} xem các thông tin trên để gọi điện tư vấn. Thông "
