@@ -93,8 +93,9 @@ class QuizCounts:
     types: dict[str, int]
 
     def top_types(self, n: int = 3) -> list[tuple[str, int]]:
-        """The most frequent types, most frequent first."""
-        return sorted(self.types.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+        """The most frequent types, most frequent first (ties in Holland's R I A S E C order)."""
+        order = "RIASEC"
+        return sorted(self.types.items(), key=lambda kv: (-kv[1], order.find(kv[0]) % 7, kv[0]))[:n]
 
 
 LEAD_FIELDS = ("full_name", "phone", "who", "birth_year", "grade", "trade_id", "trade_text", "school_id",
@@ -140,11 +141,13 @@ class Leads:
             return (await s.execute(sa.select(sa.func.count()).select_from(Lead)
                                     .where(Lead.user_id == user_id))).scalar_one()
 
-    async def count(self, since: datetime | None = None) -> int:
-        """Registrations created since `since` (all when None)."""
+    async def count(self, since: datetime | None = None, until: datetime | None = None) -> int:
+        """Registrations created in [since, until) (no bound when None)."""
         query = sa.select(sa.func.count()).select_from(Lead)
         if since is not None:
             query = query.where(Lead.created_at >= since)
+        if until is not None:
+            query = query.where(Lead.created_at < until)
         async with self.db.session() as s:
             return (await s.execute(query)).scalar_one()
 
