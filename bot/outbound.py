@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING
 
 from bot.ports import Blocked, ChannelAdapter, Deferred, Limiter, RateLimited, Transient
+from bot.retry import retry_send
 from bot.types import Reply, UserRef
 
 if TYPE_CHECKING:
@@ -34,6 +34,7 @@ class Outbound:
     """Sends replies through the adapters. Live replies retry briefly; broadcasts handle errors themselves."""
 
     LIVE_ATTEMPTS = 3
+    LIVE_LONGEST_WAIT = 30.0  # seconds of a 429's retry_after a live reply waits out; longer drops it
 
     def __init__(self, store: Store | None, limiter: Limiter | None = None):
         self.store = store
@@ -66,20 +67,13 @@ class Outbound:
 
     async def send(self, to: UserRef, reply: Reply) -> str | None:
         """A live reply: retried on 429 and transient errors; returns the message id or None if it failed."""
-        for attempt in range(1, self.LIVE_ATTEMPTS + 1):
-            try:
-                return await self.send_once(to, reply)
-            except (RateLimited, Deferred) as exc:
-                if attempt == self.LIVE_ATTEMPTS or exc.retry_after > 30:
-                    log.warning("reply to %s dropped after rate limit: %s", to, exc.reason)
-                    return None
-                await asyncio.sleep(exc.retry_after)
-            except Transient as exc:
-                if attempt == self.LIVE_ATTEMPTS:
-                    log.warning("reply to %s failed: %s", to, exc.reason)
-                    return None
-                await asyncio.sleep(0.5 * 2 ** (attempt - 1))
-            except Exception as exc:  # Blocked, Skipped, Permanent, or a bug in an adapter
-                log.warning("reply to %s not sent: %s", to, exc)
-                return None
+        try:
+            return await retry_send(lambda: self.send_once(to, reply), attempts=self.LIVE_ATTEMPTS,
+                                    longest_wait=self.LIVE_LONGEST_WAIT)
+        except (RateLimited, Deferred) as exc:
+            log.warning("reply to %s dropped after rate limit: %s", to, exc.reason)
+        except Transient as exc:
+            log.warning("reply to %s failed: %s", to, exc.reason)
+        except Exception as exc:  # Blocked, Skipped, Permanent, or a bug in an adapter
+            log.warning("reply to %s not sent: %s", to, exc)
         return None

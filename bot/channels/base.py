@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, TypeVar
 
-from bot.ports import Deferred, RateLimited, SendError, Transient
+from bot.ports import SendError
+from bot.retry import retry_send
 
 if TYPE_CHECKING:
     from bot.clock import Clock
@@ -133,17 +134,5 @@ async def send_pieces(pieces: Sequence[P], send_one: Callable[[P], Awaitable[str
 
 
 async def _send_later_piece(piece: P, send_one: Callable[[P], Awaitable[str | None]]) -> str | None:
-    backoff = PIECE_BACKOFF
-    for attempt in range(1, PIECE_ATTEMPTS + 1):
-        try:
-            return await send_one(piece)
-        except (RateLimited, Deferred) as exc:
-            if attempt == PIECE_ATTEMPTS or exc.retry_after > PIECE_MAX_WAIT:
-                raise
-            await asyncio.sleep(max(exc.retry_after, 0.0))
-        except Transient:
-            if attempt == PIECE_ATTEMPTS:
-                raise
-            await asyncio.sleep(backoff)
-            backoff *= 2
-    raise AssertionError("unreachable")  # pragma: no cover
+    return await retry_send(lambda: send_one(piece), attempts=PIECE_ATTEMPTS, longest_wait=PIECE_MAX_WAIT,
+                            backoff=PIECE_BACKOFF)
