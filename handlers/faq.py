@@ -78,10 +78,13 @@ def no_answer_reply(ctx: Ctx, match, note: str = "") -> Reply:
     lines = [t("no_answer")]
     if suggestions:
         lines.append(t("no_answer_suggest"))
+    with_actions = next((e for e in suggestions if e.actions), None)
+    if with_actions is not None and "quiz" in with_actions.actions:
+        lines.append(t("no_answer_quiz"))
     lines.append(t("no_answer_counsellor"))
     buttons = [(Button(clip(e.title, 60), payload=ShowEntry(ref(e.id)).pack()),) for e in suggestions]
-    if suggestions and suggestions[0].actions:  # e.g. "không biết nên học nghề gì": the quiz, straight away
-        buttons.append(action_buttons(ctx, suggestions[0]))
+    if with_actions is not None:  # e.g. "không biết nên học nghề gì": the quiz, straight away
+        buttons.append(action_buttons(ctx, with_actions))
     # "tv:q": the person's latest unanswered question goes to the counsellor.
     buttons.append((Button(t.button("counsellor"), payload=Counsellor("q").pack()),))
     buttons.append(menu_row(t))

@@ -64,6 +64,7 @@ DEFAULTS: dict[str, str] = {
     "no_answer": "Xin lỗi, mình chưa có câu trả lời chắc chắn cho câu hỏi này.",
     "no_answer_suggest": "Có thể bạn muốn hỏi một trong các nội dung sau:",
     "no_answer_counsellor": "Bạn cũng có thể gửi câu hỏi cho tư vấn viên.",
+    "no_answer_quiz": "Nếu bạn chưa biết nên học nghề gì, hãy thử bài trắc nghiệm chọn nghề (nút bên dưới).",
     "empty_question": "Bạn hãy gõ câu hỏi bằng chữ, ví dụ: «Học nghề gì dễ xin việc?»",
     "no_text": "Hiện mình chỉ đọc được tin nhắn dạng chữ. Bạn hãy gõ câu hỏi nhé.",
     "too_long": "(Câu hỏi khá dài nên mình chỉ đọc phần đầu; bạn có thể hỏi ngắn gọn hơn.)",

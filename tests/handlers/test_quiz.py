@@ -203,3 +203,20 @@ async def test_privacy_deletes_results_and_staff_counts(an: Person, staff: Perso
     assert (counts.started, counts.finished) == (2, 1)  # anonymous counts stay
     (none,) = await an.say("xem lại kết quả")
     assert "chưa có kết quả" in none.text
+
+
+@pytest.mark.parametrize("question", ["em khong biet nen hoc nghe gi", "không biết nên học nghề gì",
+                                      "Em không biết nên học nghề gì ạ", "em nên học nghề gì",
+                                      "làm trắc nghiệm chọn nghề"])
+async def test_the_real_engine_leads_not_knowing_what_to_learn_to_the_quiz(services, question):
+    from dataclasses import replace
+
+    from bot.content.holder import ContentHolder
+
+    handle = build_handler(replace(services, content=ContentHolder(CONTENT_DIR)))
+    hoa = Person(handle, "3003", "Hoa")
+    await hoa.say(question)
+    (reply,) = hoa.last
+    assert "qz" in [b.payload for b in reply.flat_buttons], reply.text
+    if "chưa có câu trả lời chắc chắn" in reply.text:
+        assert "trắc nghiệm chọn nghề" in reply.text
