@@ -178,7 +178,7 @@ DEFAULTS: dict[str, str] = {
     "lead_prefilled": "Nghề/trường bạn quan tâm: {what}.",
     "lead_ask_name": "Họ và tên của người đăng ký là gì? (ví dụ: Nguyễn Văn An)",
     "lead_bad_name": ("Xin lỗi, mình chưa ghi được họ tên này. Bạn hãy gõ họ và tên bằng chữ, không có chữ số, "
-                      "từ 2 đến {max} ký tự (ví dụ: Nguyễn Văn An)."),
+                      "từ 2 đến {max} ký tự (ví dụ: Nguyễn Văn An). Muốn dừng đăng ký: /huybo."),
     "lead_ask_phone": "Số điện thoại di động để cán bộ tư vấn gọi cho bạn? (ví dụ: 0912 345 678)",
     "lead_bad_phone": ("Số điện thoại này chưa đúng. Bạn hãy gõ số di động Việt Nam gồm 10 chữ số, bắt đầu bằng "
                        "03, 05, 07, 08 hoặc 09 (ví dụ: 0912 345 678 hoặc +84 912 345 678)."),
