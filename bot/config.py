@@ -40,6 +40,17 @@ def parse_duration(value: object) -> timedelta:
     return timedelta(seconds=amount * unit)
 
 
+def parse_months(value: object) -> object:
+    """Parse a number of months: "12", "12mo", "18 months", "12 tháng" -> 12 (other values are left to the
+    field's own validation, which names the variable)."""
+    if isinstance(value, str):
+        match = re.fullmatch(r"\s*(\d{1,4})\s*(mo|month|months|tháng|thang)?\s*", value.lower())
+        if not match:
+            raise ValueError("expected a number of months such as 12, 12mo or 18 months")
+        return int(match.group(1))
+    return value
+
+
 class Settings(BaseSettings):
     """The service's configuration. Build it with `Settings.load()`."""
 
@@ -76,6 +87,9 @@ class Settings(BaseSettings):
     broadcast_concurrency: int = Field(default=16, ge=1, le=512)
     broadcast_grace: timedelta = timedelta(hours=6)
     broadcast_max_attempts: int = Field(default=5, ge=1, le=50)
+
+    # Registrations for counselling: kept this many months, then anonymised (name and phone cleared)
+    lead_retention: int = Field(default=12, ge=1, le=120)
 
     # Zalo Official Account
     zalo_oa_app_id: str | None = None
@@ -127,6 +141,11 @@ class Settings(BaseSettings):
                                  "e.g. https://truong.edu.vn (or https://*.edu.vn)")
             origins.append(origin.lower())
         return origins
+
+    @field_validator("lead_retention", mode="before")
+    @classmethod
+    def _months(cls, value: object) -> object:
+        return parse_months(value)
 
     @field_validator("timezone")
     @classmethod

@@ -18,11 +18,23 @@ if TYPE_CHECKING:
 
 def build_router() -> Router:
     """Every handler module's router, wired in one place (a duplicate route fails here, at start-up)."""
-    from handlers import broadcasts, faq, handoff, privacy, schools, staff, start, subscribe, trades
+    from handlers import (
+        broadcasts,
+        faq,
+        handoff,
+        leads,
+        privacy,
+        quiz,
+        schools,
+        staff,
+        start,
+        subscribe,
+        trades,
+    )
     from handlers.router import Router
 
     router = Router()
-    for module in (start, faq, trades, schools, subscribe, handoff, privacy, staff, broadcasts):
+    for module in (start, faq, trades, schools, subscribe, handoff, privacy, staff, broadcasts, quiz, leads):
         router.include(module.router)
     return router
 

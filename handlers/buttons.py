@@ -129,3 +129,65 @@ class TradeSchools(CallbackData, prefix="nt"):
     """The schools that teach a trade (trade id ref)."""
 
     trade: str
+
+
+@dataclass(frozen=True)
+class QuizStart(CallbackData, prefix="qz"):
+    """"🧭 Trắc nghiệm chọn nghề": start the quiz (or carry on where the person is); `fresh`: start over."""
+
+    fresh: bool = False
+
+
+@dataclass(frozen=True)
+class QuizAnswer(CallbackData, prefix="qa"):
+    """An answer to one quiz item: the item id and the choice id (content/quiz.yaml)."""
+
+    item: str
+    choice: str
+
+
+@dataclass(frozen=True)
+class QuizBack(CallbackData, prefix="qb"):
+    """"⬅️ Câu trước": go back one question."""
+
+
+@dataclass(frozen=True)
+class QuizResult(CallbackData, prefix="qr"):
+    """"Xem lại kết quả": the person's last quiz result."""
+
+
+@dataclass(frozen=True)
+class LeadStart(CallbackData, prefix="dt"):
+    """"📝 Đăng ký tư vấn": start the registration, pre-filled with a trade ("n") or a school ("t") (id ref)."""
+
+    kind: str | None = None
+    ident: str | None = None
+
+
+@dataclass(frozen=True)
+class LeadPick(CallbackData, prefix="dp"):
+    """A choice in the registration form: a field (who, time, trade, school) and its value ("-": none)."""
+
+    field: str
+    value: str
+
+
+@dataclass(frozen=True)
+class LeadEdit(CallbackData, prefix="de"):
+    """"Sửa" one field of the registration's summary."""
+
+    field: str
+
+
+@dataclass(frozen=True)
+class LeadConfirm(CallbackData, prefix="dc"):
+    """The registration's summary: "y" sends it, "n" drops it."""
+
+    answer: str
+
+
+@dataclass(frozen=True)
+class LeadParent(CallbackData, prefix="dpa"):
+    """An under-16's parent agrees to the registration (True), or not yet (False)."""
+
+    agreed: bool

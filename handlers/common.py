@@ -11,7 +11,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from bot.types import Button, Reply
-from handlers.buttons import Menu
+from handlers.buttons import Menu, QuizStart
 
 if TYPE_CHECKING:
     from bot.content.loader import ContentBase
@@ -64,10 +64,11 @@ def clip(text: str, limit: int) -> str:
 
 
 def menu_buttons(t: Texts) -> tuple[tuple[Button, ...], ...]:
-    """The main menu: Hỏi đáp, Tìm nghề, Tìm trường, Nhận tin, Gặp tư vấn viên."""
+    """The main menu: Hỏi đáp, Tìm nghề, Tìm trường, Nhận tin, Trắc nghiệm chọn nghề, Gặp tư vấn viên."""
     return (
         (Button(t.button("menu_faq"), payload=Menu("faq").pack()), Button(t.button("menu_trades"), payload=Menu("nghe").pack())),
         (Button(t.button("menu_schools"), payload=Menu("truong").pack()), Button(t.button("menu_news"), payload=Menu("tin").pack())),
+        (Button(t.button("menu_quiz"), payload=QuizStart().pack()),),
         (Button(t.button("menu_counsellor"), payload=Menu("tv").pack()),),
     )
 

@@ -9,7 +9,7 @@ import logging
 
 from bot.content.loader import Entry
 from bot.types import Button, Reply
-from handlers.buttons import Counsellor, Feedback, ShowEntry, Subscribe, TradeSchools
+from handlers.buttons import Counsellor, Feedback, LeadStart, QuizStart, ShowEntry, Subscribe, TradeSchools
 from handlers.common import clip, menu_reply, menu_row, ref, unref, vn_date
 from handlers.router import Ctx, Router
 
@@ -49,6 +49,10 @@ async def answer_question(ctx: Ctx) -> list[Reply]:
     text = ctx.text
     if not text.strip():
         return [Reply(t("no_text") if ctx.incoming.media or not text else t("empty_question"))]
+    from handlers import quiz  # here, not at the top: the quiz answers stray text through this module
+
+    if quiz.wants_result(text):
+        return await quiz.show_last(ctx)
     match = await _match(ctx, text[:MAX_QUESTION])
     note = ("\n\n" + t("too_long")) if len(text) > MAX_QUESTION else ""
     kind = match.kind
@@ -74,8 +78,13 @@ def no_answer_reply(ctx: Ctx, match, note: str = "") -> Reply:
     lines = [t("no_answer")]
     if suggestions:
         lines.append(t("no_answer_suggest"))
+    with_actions = next((e for e in suggestions if e.actions), None)
+    if with_actions is not None and "quiz" in with_actions.actions:
+        lines.append(t("no_answer_quiz"))
     lines.append(t("no_answer_counsellor"))
     buttons = [(Button(clip(e.title, 60), payload=ShowEntry(ref(e.id)).pack()),) for e in suggestions]
+    if with_actions is not None:  # e.g. "không biết nên học nghề gì": the quiz, straight away
+        buttons.append(action_buttons(ctx, with_actions))
     # "tv:q": the person's latest unanswered question goes to the counsellor.
     buttons.append((Button(t.button("counsellor"), payload=Counsellor("q").pack()),))
     buttons.append(menu_row(t))
@@ -89,9 +98,12 @@ def answer_reply(ctx: Ctx, entry: Entry, feedback: bool = False) -> Reply:
     if not entry.id.startswith("bot."):
         text += "\n\n" + t("source", source=clip(entry.source, SOURCE_MAX), reviewed=vn_date(entry.reviewed))
     buttons: list[tuple[Button, ...]] = []
+    if entry.actions:
+        buttons.append(action_buttons(ctx, entry))
     if entry.kind == "trade":
         buttons.append((Button(t.button("schools_of_trade"), payload=TradeSchools(ref(entry.id)).pack()),
                         Button(t.button("subscribe"), payload=Subscribe().pack())))
+        buttons.append((Button(t.button("lead"), payload=LeadStart("n", ref(entry.id)).pack()),))
     for rid in entry.related:
         if len(buttons) >= RELATED_MAX + 1:
             break
@@ -102,6 +114,14 @@ def answer_reply(ctx: Ctx, entry: Entry, feedback: bool = False) -> Reply:
         buttons.append((Button(t.button("helpful"), payload=Feedback(ref(entry.id), True).pack()),
                         Button(t.button("wrong"), payload=Feedback(ref(entry.id), False).pack())))
     return Reply(text, tuple(buttons))
+
+
+def action_buttons(ctx: Ctx, entry: Entry) -> tuple[Button, ...]:
+    """The buttons an entry's `actions` ask for (bot.content.models.ACTIONS)."""
+    t = ctx.t
+    found = {"quiz": Button(t.button("menu_quiz"), payload=QuizStart().pack()),
+             "lead": Button(t.button("lead"), payload=LeadStart().pack())}
+    return tuple(found[a] for a in entry.actions if a in found)
 
 
 @router.button(ShowEntry)

@@ -1,5 +1,6 @@
 """/xoadulieu: show what is stored about the person, delete all of it after an explicit confirmation
-(subscriptions, state, cases; their questions stay for statistics, unlinked), and say it is done.
+(subscriptions, state, cases, quiz results, registrations for counselling; their questions stay for
+statistics, unlinked), and say it is done.
 
 Flow PRIVACY (handlers.steps), step "confirm"; the confirmation button works for 15 minutes.
 """
@@ -43,6 +44,8 @@ async def show(ctx: Ctx) -> list[Reply]:
         f"• Số câu hỏi đã gửi: {data['questions']}",
         f"• Số lần đăng ký/hủy nhận tin: {data['subscription_events']}",
         f"• Yêu cầu gặp tư vấn viên: {data['handoff_cases']}",
+        f"• Kết quả trắc nghiệm chọn nghề: {data['quiz_results']}",
+        f"• Đăng ký tư vấn (họ tên, số điện thoại...): {data['leads']}",
     ]
     await PRIVACY.begin(ctx, "confirm", PrivacyData(at=ctx.services.clock.now().isoformat()))
     return [Reply(t("privacy_show", lines="\n".join(lines)),

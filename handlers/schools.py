@@ -7,7 +7,7 @@ import math
 
 from bot.content.loader import LEVELS, PROVINCES
 from bot.types import Button, Reply
-from handlers.buttons import Province, Subscribe, Trade
+from handlers.buttons import LeadStart, Province, Subscribe, Trade
 from handlers.buttons import School as SchoolButton
 from handlers.common import clip, menu_reply, menu_row, ref, unref, vn_date
 from handlers.router import Ctx, Router
@@ -77,6 +77,7 @@ async def school_pressed(ctx: Ctx, pressed: SchoolButton) -> list[Reply]:
                                          for tr in trades[:TRADES_ON_PAGE]]
     if school.website:
         buttons.append((Button(t.button("website"), url=school.website),))
+    buttons.append((Button(t.button("lead"), payload=LeadStart("t", ref(school.id)).pack()),))
     buttons.append((Button(t.button("subscribe"), payload=Subscribe().pack()),))
     buttons.append((Button(t.button("back_provinces"), payload=Province(school.former_province).pack()),))
     return [Reply("\n\n".join(parts), tuple(buttons))]

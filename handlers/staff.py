@@ -36,6 +36,11 @@ async def stats(ctx: Ctx) -> list[Reply]:
     per_topic.update({k: v for k, v in s["subscribers_by_topic"].items() if k not in per_topic})
     asked, answered = s["questions"], s["answered"]
     share = f"{answered * 100 / asked:.0f}%" if asked else "—"
+    quiz = await ctx.store.quiz.counts(midnight)
+    quiz_all = await ctx.store.quiz.counts()
+    leads_today, leads_all = await ctx.store.leads.count(midnight), await ctx.store.leads.count()
+    names = {qt.code: qt.name for qt in ctx.base.quiz.types} if ctx.base.quiz else {}
+    types = ", ".join(f"{names.get(code, code)} ({code}) {_n(count)}" for code, count in quiz_all.top_types()) or "—"
     alerts = ctx.services.alerts()
     lines = [
         f"📊 Thống kê lúc {now:%H:%M %d/%m/%Y}",
@@ -44,6 +49,10 @@ async def stats(ctx: Ctx) -> list[Reply]:
         f"Đã chặn bot hoặc ngừng theo dõi: {_n(s['inactive_users'])}",
         f"Người nhận tin theo chủ đề: {_join(per_topic, topic_labels)}",
         f"Câu hỏi hôm nay: {_n(asked)}; bot trả lời được {_n(answered)} ({share})",
+        f"Trắc nghiệm chọn nghề hôm nay: {_n(quiz.started)} lượt bắt đầu, {_n(quiz.finished)} lượt hoàn thành; "
+        f"từ trước tới nay: {_n(quiz_all.started)} / {_n(quiz_all.finished)}",
+        f"Nhóm sở thích nổi bật thường gặp: {types}",
+        f"Đăng ký tư vấn: hôm nay {_n(leads_today)}, tổng {_n(leads_all)} (xuất: chonnghe leads export)",
     ]
     if alerts:
         lines.append("⚠️ Cảnh báo:\n" + "\n".join(f"- {a}" for a in alerts))

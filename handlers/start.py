@@ -16,7 +16,7 @@ from handlers import faq, handoff, schools, subscribe, trades
 from handlers.buttons import Menu, PickAge, PickRole
 from handlers.common import fold, menu_buttons, menu_reply, rows
 from handlers.router import Ctx, Router
-from handlers.steps import HANDOFF, ONBOARDING, OnboardData
+from handlers.steps import FLOWS, HANDOFF, ONBOARDING, OnboardData
 from handlers.subscribe import age_buttons
 from handlers.texts import ROLES, STUDENT_ROLES
 
@@ -183,5 +183,8 @@ async def cancel(ctx: Ctx) -> list[Reply]:
             return [menu_reply(t, t("handoff_closed_by_user"))]
     if ctx.state.flow is None:
         return [menu_reply(t, t("nothing_running"))]
+    flow = next((f for f in FLOWS if f.name == ctx.state.flow), None)
+    if flow is not None and flow.on_cancel is not None:  # the flow says what leaving it means
+        return await flow.on_cancel(ctx)
     await ctx.store.users.clear_state(ctx.profile.id)
     return [menu_reply(t, t("cancelled"))]

@@ -64,6 +64,7 @@ DEFAULTS: dict[str, str] = {
     "no_answer": "Xin lỗi, mình chưa có câu trả lời chắc chắn cho câu hỏi này.",
     "no_answer_suggest": "Có thể bạn muốn hỏi một trong các nội dung sau:",
     "no_answer_counsellor": "Bạn cũng có thể gửi câu hỏi cho tư vấn viên.",
+    "no_answer_quiz": "Nếu bạn chưa biết nên học nghề gì, hãy thử bài trắc nghiệm chọn nghề (nút bên dưới).",
     "empty_question": "Bạn hãy gõ câu hỏi bằng chữ, ví dụ: «Học nghề gì dễ xin việc?»",
     "no_text": "Hiện mình chỉ đọc được tin nhắn dạng chữ. Bạn hãy gõ câu hỏi nhé.",
     "too_long": "(Câu hỏi khá dài nên mình chỉ đọc phần đầu; bạn có thể hỏi ngắn gọn hơn.)",
@@ -144,6 +145,74 @@ DEFAULTS: dict[str, str] = {
     "privacy_deleted": "🗑️ Đã xóa toàn bộ dữ liệu của bạn. Nếu nhắn tiếp, bot sẽ coi bạn là người mới.",
     "privacy_kept": "Đã giữ nguyên dữ liệu, không có gì bị xóa.",
     "privacy_expired": "Yêu cầu xóa này đã hết hạn. Gõ /xoadulieu để xem lại và xác nhận.",
+    # interest quiz (/tracnghiem)
+    "quiz_intro": ("🧭 Trắc nghiệm chọn nghề: {count} câu ngắn về những việc bạn thích hay không thích. Không có "
+                   "câu đúng hay sai, bạn cứ chọn theo ý mình. Gõ /huybo để dừng bất cứ lúc nào."),
+    "quiz_question": "Câu {n}/{total}: {text}\n👉 Bạn có thích việc này không?",
+    "quiz_resume": "Bạn đang làm dở bài trắc nghiệm, mình hỏi tiếp nhé.",
+    "quiz_not_answer": ("Bạn đang làm bài trắc nghiệm: hãy chọn {choices}, gõ «câu trước» để quay lại, "
+                        "hoặc /huybo để dừng."),
+    "quiz_first": "Đây là câu đầu tiên rồi.",
+    "quiz_stale": "Câu hỏi đó đã qua rồi, mình hỏi tiếp câu hiện tại nhé.",
+    "quiz_not_running": "Bạn không ở trong bài trắc nghiệm nào. Gõ /tracnghiem để bắt đầu.",
+    "quiz_none": ("Bài trắc nghiệm chọn nghề đang được cập nhật. Bạn có thể xem các nghề trong «Tìm nghề» "
+                  "hoặc hỏi tư vấn viên."),
+    "quiz_result_head": "🧭 Kết quả trắc nghiệm của bạn\n\nNhóm sở thích nổi bật nhất:",
+    "quiz_type_line": "• {name} ({code}): {score}/{max}. {explain}",
+    "quiz_flat": ("Điểm các nhóm khá gần nhau nên chưa thấy rõ sở thích nổi bật; các nghề dưới đây chỉ để bạn "
+                  "tham khảo."),
+    "quiz_trades_head": "Một số nghề hợp với sở thích đó (bấm để xem nghề và trường đào tạo):",
+    "quiz_trade_line": "• {trade}: {why}",
+    "quiz_why": "hợp với nhóm {types} của bạn.",
+    "quiz_why_other": "để bạn tham khảo thêm.",
+    "quiz_disclaimer": ("⚠️ Kết quả chỉ là gợi ý dựa trên sở thích, không phải kết luận. Bạn nên trao đổi thêm với "
+                        "gia đình, thầy cô hoặc tư vấn viên, và cân nhắc năng lực, sức khỏe, nhu cầu việc làm "
+                        "trước khi chọn nghề."),
+    "quiz_result_again": "Xem lại kết quả này bất cứ lúc nào: gõ «xem lại kết quả» hoặc /ketqua.",
+    "quiz_result_when": "(Kết quả lần làm bài ngày {date})",
+    "quiz_no_result": "Bạn chưa có kết quả trắc nghiệm nào được lưu. Gõ /tracnghiem để làm bài.",
+    "quiz_cancelled": "Đã dừng bài trắc nghiệm. Muốn làm lại: /tracnghiem.",
+    # registration for counselling (/dangkytuvan)
+    "lead_intro": ("📝 Đăng ký tư vấn: bạn để lại vài thông tin, cán bộ tư vấn sẽ gọi lại cho bạn. Thông tin chỉ "
+                   "được lưu khi bạn xác nhận ở bước cuối; gõ /huybo để dừng bất cứ lúc nào."),
+    "lead_prefilled": "Nghề/trường bạn quan tâm: {what}.",
+    "lead_ask_name": "Họ và tên của người đăng ký là gì? (ví dụ: Nguyễn Văn An)",
+    "lead_bad_name": ("Xin lỗi, mình chưa ghi được họ tên này. Bạn hãy gõ họ và tên bằng chữ, không có chữ số, "
+                      "từ 2 đến {max} ký tự (ví dụ: Nguyễn Văn An). Muốn dừng đăng ký: /huybo."),
+    "lead_ask_phone": "Số điện thoại di động để cán bộ tư vấn gọi cho bạn? (ví dụ: 0912 345 678)",
+    "lead_bad_phone": ("Số điện thoại này chưa đúng. Bạn hãy gõ số di động Việt Nam gồm 10 chữ số, bắt đầu bằng "
+                       "03, 05, 07, 08 hoặc 09 (ví dụ: 0912 345 678 hoặc +84 912 345 678)."),
+    "lead_ask_who": "Ai là người đăng ký?",
+    "lead_ask_birth_student": "Bạn sinh năm nào, hoặc đang học lớp mấy? (ví dụ: 2010 hoặc lớp 9)",
+    "lead_ask_birth_parent": "Con của anh/chị sinh năm nào, hoặc đang học lớp mấy? (ví dụ: 2010 hoặc lớp 9)",
+    "lead_bad_birth": ("Mình chưa hiểu năm sinh hoặc lớp này. Bạn hãy gõ năm sinh đủ 4 chữ số (ví dụ: 2010) hoặc "
+                       "lớp từ 6 đến 12 (ví dụ: lớp 9)."),
+    "lead_future_birth": "Năm {year} chưa tới. Bạn kiểm tra lại và gõ năm sinh (ví dụ: 2010) hoặc lớp đang học nhé.",
+    "lead_absurd_birth": ("Năm sinh {year} có vẻ chưa đúng (người đăng ký học thường sinh từ {low} đến {high}). "
+                          "Bạn kiểm tra lại giúp mình nhé."),
+    "lead_parent_needed": ("Vì bạn dưới 16 tuổi, bạn cần được cha mẹ (hoặc người giám hộ) đồng ý trước khi gửi họ "
+                           "tên và số điện thoại cho cán bộ tư vấn. Cha mẹ bạn đã đồng ý chưa?"),
+    "lead_parent_later": ("Không sao! Thông tin bạn vừa nhập không được lưu. Khi cha mẹ đồng ý, bạn gõ "
+                          "/dangkytuvan nhé, hoặc cha mẹ có thể đăng ký giúp bạn."),
+    "lead_ask_trade": "Bạn quan tâm nghề nào? Chọn bên dưới hoặc gõ tên nghề.",
+    "lead_bad_trade": "Bạn gõ tên nghề ngắn gọn (ví dụ: hàn, logistics, kế toán) hoặc chọn bên dưới nhé.",
+    "lead_ask_school": "Bạn có muốn chọn trường không? (không bắt buộc)",
+    "lead_ask_time": "Bạn muốn được gọi vào lúc nào?",
+    "lead_pick": "Bạn hãy bấm một nút bên dưới nhé.",
+    "lead_summary": ("Bạn kiểm tra lại thông tin đăng ký:\n{lines}\n\n{consent}\n\nNếu đúng, bấm «Xác nhận gửi»; "
+                     "cần sửa, bấm nút «Sửa» tương ứng."),
+    "lead_consent": ("🔒 Khi xác nhận, bạn đồng ý để {who_sees} xem các thông tin trên để gọi điện tư vấn. Thông "
+                     "tin được lưu tối đa {months} tháng, sau đó họ tên và số điện thoại được xóa; bạn có thể xóa "
+                     "sớm hơn bằng /xoadulieu."),
+    "lead_sees_city": "cán bộ tư vấn của thành phố (nhóm tư vấn của chatbot)",
+    "lead_sees_school": "cán bộ tư vấn của thành phố (nhóm tư vấn của chatbot) và của {school}",
+    "lead_not_confirm": "Bạn bấm «Xác nhận gửi» để gửi, nút «Sửa» để sửa, hoặc gõ /huybo để hủy nhé.",
+    "lead_done": ("✅ Đã ghi nhận đăng ký tư vấn của bạn (mã số #{id}).\nTiếp theo: cán bộ tư vấn sẽ gọi cho bạn "
+                  "qua số {phone} ({time}). Trong lúc chờ, bạn có thể xem thông tin nghề và trường trong menu, "
+                  "hoặc nhắn /tuvan nếu cần hỏi ngay. Muốn xóa đăng ký: /xoadulieu."),
+    "lead_cancelled": "Đã hủy đăng ký; thông tin bạn vừa nhập không được lưu.",
+    "lead_not_running": "Phiếu đăng ký này đã kết thúc. Gõ /dangkytuvan để đăng ký lại nhé.",
+    "staff_lead": "📝 Đăng ký tư vấn #{id} ({channel}, {at})\n{lines}\nXuất danh sách: chonnghe leads export",
     # help, cancel, unknown, staff
     "help": ("Mình có thể:\n"
              "• Trả lời câu hỏi về học nghề, tuyển sinh, chính sách: cứ gõ câu hỏi.\n"
@@ -152,6 +221,8 @@ DEFAULTS: dict[str, str] = {
              "• /huy [chủ đề|tatca]: hủy nhận tin\n"
              "• /chude: xem các chủ đề đang nhận\n"
              "• /tuvan: gửi câu hỏi cho tư vấn viên\n"
+             "• /tracnghiem: trắc nghiệm sở thích chọn nghề; /ketqua: xem lại kết quả\n"
+             "• /dangkytuvan: để lại số điện thoại để được gọi tư vấn\n"
              "• /vaitro: đổi vai trò (học sinh, phụ huynh...)\n"
              "• /xoadulieu: xem và xóa dữ liệu bot lưu về bạn\n"
              "• /huybo: thoát thao tác đang làm\n"
@@ -193,6 +264,25 @@ BUTTONS: dict[str, str] = {
     "delete_yes": "🗑️ Xóa hết dữ liệu",
     "delete_no": "Không xóa",
     "change_role": "Đổi vai trò",
+    "menu_quiz": "🧭 Trắc nghiệm chọn nghề",
+    "quiz_back": "⬅️ Câu trước",
+    "quiz_restart": "🔁 Làm lại từ đầu",
+    "quiz_again": "🔁 Làm lại trắc nghiệm",
+    "quiz_result": "📊 Xem lại kết quả",
+    "lead": "📝 Đăng ký tư vấn",
+    "lead_student": "🎓 Học sinh (đăng ký cho mình)",
+    "lead_parent": "👪 Phụ huynh (đăng ký cho con)",
+    "lead_no_school": "Chưa chọn trường",
+    "lead_no_trade": "Chưa biết, cần tư vấn",
+    "lead_confirm": "✅ Xác nhận gửi",
+    "lead_drop": "❌ Hủy",
+    "lead_edit_name": "✏️ Sửa họ tên",
+    "lead_edit_phone": "✏️ Sửa số điện thoại",
+    "lead_edit_who": "✏️ Sửa người đăng ký",
+    "lead_edit_birth": "✏️ Sửa năm sinh/lớp",
+    "lead_edit_trade": "✏️ Sửa nghề",
+    "lead_edit_school": "✏️ Sửa trường",
+    "lead_edit_time": "✏️ Sửa giờ gọi",
 }
 
 DEFAULT_EXAMPLES = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.content import render_trade
 from bot.types import Button, Reply
-from handlers.buttons import Counsellor, Group, School, Subscribe, Trade, TradeSchools
+from handlers.buttons import Counsellor, Group, LeadStart, School, Subscribe, Trade, TradeSchools
 from handlers.common import clip, menu_reply, menu_row, ref, unref
 from handlers.faq import answer_reply
 from handlers.router import Ctx, Router
@@ -57,7 +57,8 @@ def trade_page(ctx: Ctx, trade_id: str) -> Reply:
     else:  # expired as an answer, still listed: show its fields without the schools' claims
         page = Reply(render_trade(trade, base.schools_for(trade_id), t),
                      ((Button(t.button("schools_of_trade"), payload=TradeSchools(ref(trade_id)).pack()),
-                       Button(t.button("subscribe"), payload=Subscribe().pack())),))
+                       Button(t.button("subscribe"), payload=Subscribe().pack())),
+                      (Button(t.button("lead"), payload=LeadStart("n", ref(trade_id)).pack()),)))
     back = (Button(t.button("back_groups"), payload=Group(ref(trade.group)).pack()),)
     return Reply(page.text, (*page.buttons, back))
 
@@ -73,8 +74,9 @@ async def schools_of_trade(ctx: Ctx, pressed: TradeSchools) -> list[Reply]:
     schools = sorted(base.schools_for(trade_id), key=lambda s: s.name)
     back = (Button("« " + clip(trade.title, 40), payload=Trade(ref(trade_id)).pack()),)
     subscribe = (Button(t.button("subscribe"), payload=Subscribe().pack()),)
+    lead = (Button(t.button("lead"), payload=LeadStart("n", ref(trade_id)).pack()),)
     if not schools:
         return [Reply(t("trade_no_schools", trade=trade.title),
-                      ((Button(t.button("counsellor"), payload=Counsellor().pack()),), subscribe, back))]
+                      ((Button(t.button("counsellor"), payload=Counsellor().pack()),), lead, subscribe, back))]
     buttons = [(Button(clip(s.name, 60), payload=School(ref(s.id)).pack()),) for s in schools]
-    return [Reply(t("trade_schools", trade=trade.title), (*buttons, subscribe, back))]
+    return [Reply(t("trade_schools", trade=trade.title), (*buttons, lead, subscribe, back))]

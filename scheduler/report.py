@@ -1,5 +1,6 @@
 """The yearly communication report (`chonnghe report --year N`): broadcasts and messages sent per
-topic, channel and month, reach, blocked recipients, questions asked and answered, compared with the
+topic, channel and month, reach, blocked recipients, questions asked and answered, the interest quiz's
+use (started, finished, most frequent types) and registrations for counselling, compared with the
 former Hải Dương province's target of at least 180 items a year (Kế hoạch 3066/KH-SLĐTBXH, I.2)."""
 
 from __future__ import annotations
@@ -13,11 +14,15 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from bot.storage.guidance import QuizCounts
 from bot.storage.models import QuestionLog
 from scheduler.store import BroadcastStore, loads
 
 YEARLY_TARGET = 180
 COLUMNS = ("sent", "blocked", "failed", "skipped", "unknown")
+# Holland's types as the quiz names them (content/quiz.yaml); the report runs without loading content.
+RIASEC_VI = {"R": "Kỹ thuật", "I": "Nghiên cứu", "A": "Nghệ thuật", "S": "Xã hội", "E": "Quản lý - Kinh doanh",
+             "C": "Nghiệp vụ"}
 
 
 def n(value: float) -> str:
@@ -37,6 +42,8 @@ class Report:
     items: int  # broadcasts that reached at least one person
     reach: int  # distinct people who received at least one broadcast
     questions: dict[int, tuple[int, int]]  # month -> (asked, answered)
+    quiz: QuizCounts = field(default_factory=lambda: QuizCounts(0, 0, {}))
+    leads: int = 0  # registrations for counselling made in the year
 
     def total(self, key: str) -> int:
         return sum(r.counts.get(key, 0) for r in self.rows.values())
@@ -77,7 +84,9 @@ async def build_report(bstore: BroadcastStore, year: int, zone: ZoneInfo) -> Rep
         values = (await s.execute(sa.select(*cols).where(q.c.asked_at >= start, q.c.asked_at < end))).one()
     questions = {m: (int(values[2 * i]), int(values[2 * i + 1])) for i, (m, _, _) in enumerate(bounds)
                  if values[2 * i]}
-    return Report(year, dict(sorted(rows.items())), len(reached), reach, questions)
+    quiz = await bstore.store.quiz.counts(start, end)
+    leads = await bstore.store.leads.count(start, end)
+    return Report(year, dict(sorted(rows.items())), len(reached), reach, questions, quiz, leads)
 
 
 def to_text(report: Report) -> str:
@@ -95,6 +104,10 @@ def to_text(report: Report) -> str:
         f"Lỗi: {n(report.total('failed'))}; bỏ qua: {n(report.total('skipped'))}; không rõ: {n(report.total('unknown'))}",
         f"Câu hỏi nhận được: {n(report.asked)}; bot trả lời được: {n(report.answered)}"
         + (f" ({report.answered / report.asked * 100:.0f}%)" if report.asked else ""),
+        f"Trắc nghiệm chọn nghề: {n(report.quiz.started)} lượt bắt đầu, {n(report.quiz.finished)} lượt hoàn thành",
+        "  Nhóm sở thích nổi bật thường gặp: " + (", ".join(
+            f"{RIASEC_VI.get(code, code)} ({code}) {n(count)}" for code, count in report.quiz.top_types(6)) or "—"),
+        f"Đăng ký tư vấn: {n(report.leads)}",
         "",
     ]
     header = ("Tháng", "Chủ đề", "Kênh", "Tin", "Đã gửi", "Chặn", "Lỗi", "Bỏ qua", "Không rõ")
@@ -129,6 +142,9 @@ def to_csv(report: Report) -> str:
     w.writerow(["metric", "value"])
     for key, value in (("items_sent", report.items), ("yearly_target", YEARLY_TARGET),
                        ("reach", report.reach), ("questions_asked", report.asked),
-                       ("questions_answered", report.answered)):
+                       ("questions_answered", report.answered), ("quiz_started", report.quiz.started),
+                       ("quiz_finished", report.quiz.finished),
+                       *((f"quiz_type_{code}", report.quiz.types.get(code, 0)) for code in RIASEC_VI),
+                       ("leads", report.leads)):
         w.writerow([key, value])
     return out.getvalue()

@@ -5,7 +5,8 @@ created by the CLI or another process are picked up without a restart), the lead
 - creates the campaign calendar's drafts (scheduler.calendar),
 - makes one APScheduler date job per scheduled broadcast (MemoryJobStore: rebuilt, never trusted),
 - starts broadcasts whose time has come; one that is late by more than CHONNGHE_BROADCAST_GRACE
-  (the service was down) is marked missed and reported to staff instead.
+  (the service was down) is marked missed and reported to staff instead,
+- once a day, anonymises registrations for counselling older than CHONNGHE_LEAD_RETENTION.
 Every process, leader or not, runs a dispatcher, so several processes can share one broadcast.
 
 APScheduler 3's default misfire_grace_time is 1 s: a job one second late (a busy loop, a slow start)
@@ -28,6 +29,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.storage.guidance import months_before
 from bot.types import Reply, UserRef
 from scheduler.broadcasts import CHANNEL_LABELS, STATUS_VI, Broadcasts
 from scheduler.calendar import materialise
@@ -48,6 +50,7 @@ log = logging.getLogger(__name__)
 
 POLL_INTERVAL = 2.0  # seconds between database syncs (new broadcasts from the CLI, cancels, ...)
 JOB_PREFIX = "broadcast:"
+RETENTION_ACTOR = UserRef("scheduler", "lead-retention")  # who the audit log names for anonymisations
 
 
 def n(value: int) -> str:
@@ -84,6 +87,7 @@ class SchedulerService:
                                                         "misfire_grace_time": int(self.grace.total_seconds())})
         self._jobs: dict[int, datetime] = {}
         self._calendar_day: date | None = None
+        self._retention_day: date | None = None
         self._sync_lock = asyncio.Lock()
         self._started = False
         broadcasts.on_change = self.poke
@@ -151,6 +155,7 @@ class SchedulerService:
                 await self.bstore.reap()
                 if await self.leader.acquire():
                     await self._calendar()
+                    await self._retention()
                     await self._rebuild_jobs()
                 elif self._jobs:
                     self._drop_jobs(set(self._jobs))
@@ -166,6 +171,15 @@ class SchedulerService:
         if campaigns:
             await materialise(self.bstore, campaigns, self.zone)
         self._calendar_day = today
+
+    async def _retention(self) -> None:
+        """Once a day: registrations older than the retention period lose their name, phone and user link."""
+        now = self.clock.now()
+        today = now.astimezone(self.zone).date()
+        if self._retention_day == today:
+            return
+        await self.store.leads.anonymise(months_before(now, self.settings.lead_retention), RETENTION_ACTOR)
+        self._retention_day = today
 
     async def _rebuild_jobs(self) -> None:
         now = self.clock.now()

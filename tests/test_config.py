@@ -81,3 +81,18 @@ def test_scheduler_job_runs_are_not_logged_at_info():
         assert not logging.getLogger("apscheduler.executors.default").isEnabledFor(logging.INFO)
     finally:
         executors.setLevel(logging.NOTSET)
+
+
+@pytest.mark.parametrize(("value", "months"), [("12", 12), ("18 months", 18), ("6mo", 6), ("24 tháng", 24)])
+def test_lead_retention_in_months(value, months):
+    assert Settings.load(_env_file=None, lead_retention=value).lead_retention == months
+
+
+@pytest.mark.parametrize("value", ["0", "abc", "12d", "500", "-3"])
+def test_bad_lead_retention_names_the_variable(value):
+    with pytest.raises(ConfigError, match="CHONNGHE_LEAD_RETENTION"):
+        Settings.load(_env_file=None, lead_retention=value)
+
+
+def test_lead_retention_default():
+    assert Settings.load(_env_file=None).lead_retention == 12

@@ -77,6 +77,8 @@ COMMANDS = [
     ("huy", "Hủy nhận tin (một chủ đề hoặc tatca)"),
     ("chude", "Xem các chủ đề đang nhận"),
     ("tuvan", "Gửi câu hỏi cho tư vấn viên"),
+    ("tracnghiem", "Trắc nghiệm sở thích chọn nghề"),
+    ("dangkytuvan", "Đăng ký để được gọi tư vấn"),
     ("xoadulieu", "Xem và xóa dữ liệu của bạn"),
     ("trogiup", "Hướng dẫn sử dụng"),
     ("huybo", "Thoát thao tác đang làm"),

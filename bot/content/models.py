@@ -22,6 +22,8 @@ PROVINCES = {"hai_phong": "Hải Phòng", "hai_duong": "Hải Dương (cũ)"}
 # Holland's six interest types, in their usual order (Realistic, Investigative, Artistic, Social,
 # Enterprising, Conventional).
 RIASEC = ("R", "I", "A", "S", "E", "C")
+# Buttons an FAQ entry's answer may carry (`actions:`): the interest quiz, the registration for counselling.
+ACTIONS = {"quiz": "the interest quiz (/tracnghiem)", "lead": "the registration for counselling (/dangkytuvan)"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +42,7 @@ class Entry:
     valid_until: date | None = None
     file: str = ""
     line: int = 0
+    actions: tuple[str, ...] = ()  # buttons under the answer, of ACTIONS
 
     def expired(self, today: date) -> bool:
         """True once `valid_until` has passed."""

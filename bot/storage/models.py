@@ -282,3 +282,43 @@ class WebMessage(SQLModel, table=True):
     sender: str = Field(max_length=8)  # "bot" | "user"
     body: str = Field(sa_type=sa.Text)  # JSON {"text": str, "buttons": [[{"label", "payload"|"url"}]]}
     at: datetime = ts()
+
+class QuizRun(SQLModel, table=True):
+    """One run of the interest quiz: started, and once finished its scores and strongest types. /xoadulieu
+    unlinks the run and clears its scores; the anonymous row stays for the counts (started, finished, types)."""
+
+    __tablename__ = "quiz_runs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int | None = Field(
+        default=None, sa_column_args=(sa.ForeignKey("users.id", ondelete="SET NULL"),), index=True
+    )
+    channel: str = Field(max_length=16)
+    started_at: datetime = ts(index=True)
+    finished_at: datetime | None = ts(nullable=True, default=None)
+    scores: str | None = Field(default=None, sa_type=sa.Text)  # JSON {"R": [5, 6], ...}: points and maximum
+    top: str | None = Field(default=None, max_length=8)  # the strongest types shown, strongest first ("RCI")
+
+
+class Lead(SQLModel, table=True):
+    """A registration for counselling (/dangkytuvan), written once on confirmation. After the retention
+    period (CHONNGHE_LEAD_RETENTION) the name and phone are cleared and the user link cut (anonymised)."""
+
+    __tablename__ = "leads"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int | None = Field(
+        default=None, sa_column_args=(sa.ForeignKey("users.id", ondelete="SET NULL"),), index=True
+    )
+    channel: str = Field(max_length=16)
+    full_name: str | None = Field(default=None, max_length=80)
+    phone: str | None = Field(default=None, max_length=10)  # canonical: ten digits, leading 0
+    who: str = Field(max_length=16)  # student | parent
+    birth_year: int | None = None
+    grade: int | None = None
+    trade_id: str | None = Field(default=None, max_length=64)
+    trade_text: str | None = Field(default=None, max_length=80)  # a trade typed that content does not list
+    school_id: str | None = Field(default=None, max_length=64, index=True)
+    call_time: str = Field(max_length=16)  # morning | afternoon | evening | any
+    created_at: datetime = ts(index=True)
+    anonymised_at: datetime | None = ts(nullable=True, default=None)

@@ -1,6 +1,6 @@
 """The store: one engine's sessions, clock and SQLite write gate, and the focused repositories over them
 (users and state, subscriptions, questions, handoff cases, key-value and dedup, personal data, audit and
-statistics). Broadcasts have theirs in scheduler.store."""
+statistics, quiz results and counselling registrations). Broadcasts have theirs in scheduler.store."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from bot.clock import Clock, SystemClock
 from bot.storage.cases import Cases
 from bot.storage.db import sessionmaker
+from bot.storage.guidance import Leads, QuizResults
 from bot.storage.kv import Dedup, KeyValues, chat_key
 from bot.storage.privacy import PersonalData
 from bot.storage.questions import Questions
@@ -88,6 +89,8 @@ class Store:
         self.privacy = PersonalData(self)
         self.audit = Audit(self)
         self.stats = Stats(self)
+        self.quiz = QuizResults(self)
+        self.leads = Leads(self)
 
     @property
     def is_postgres(self) -> bool:

@@ -88,7 +88,7 @@ async def test_onboarding_question_feedback(app, fake):
     await eventually(lambda: len(fake.callback_answers) == 1, what="answerCallbackQuery")
     (menu,) = await an.tap("Từ 16")
     assert [b["text"] for b in menu.buttons] == ["❓ Hỏi đáp", "🛠️ Tìm nghề", "🏫 Tìm trường", "🔔 Nhận tin",
-                                                 "🧑‍🏫 Gặp tư vấn viên"]
+                                                 "🧭 Trắc nghiệm chọn nghề", "🧑‍🏫 Gặp tư vấn viên"]
 
     (answer,) = await an.say("học phí học nghề bao nhiêu")
     assert "học phí học nghề" in answer.text

@@ -22,7 +22,7 @@ async def test_parent_role_goes_straight_to_the_menu(an: Person, store):
     await an.say("/start")
     (menu,) = await an.tap("Phụ huynh")
     assert "Phụ huynh" in menu.text
-    assert [b.payload for b in menu.flat_buttons] == ["m:faq", "m:nghe", "m:truong", "m:tin", "m:tv"]
+    assert [b.payload for b in menu.flat_buttons] == ["m:faq", "m:nghe", "m:truong", "m:tin", "qz", "m:tv"]
     user = await store.users.get(an.ref)
     assert user.role == "phu_huynh" and (await store.users.get_state(user.id)).flow is None
 
@@ -94,7 +94,7 @@ async def test_menu_buttons(an: Person):
     (ask,) = await an.press("m:tv")
     assert "gõ câu hỏi" in ask.text
     (menu,) = await an.say("/menu")
-    assert len(menu.flat_buttons) == 5
+    assert len(menu.flat_buttons) == 6
 
 
 async def test_help_cancel_and_unknown(an: Person, staff: Person, handle):

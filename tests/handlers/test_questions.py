@@ -65,7 +65,7 @@ async def test_no_confident_answer_offers_suggestions_and_counsellor(an: Person,
 
 async def test_greeting_thanks_and_bad_input_are_logged(an: Person, store):
     (hi,) = await an.say("Xin chào")
-    assert "Xin chào" in hi.text and len(hi.flat_buttons) == 5
+    assert "Xin chào" in hi.text and len(hi.flat_buttons) == 6
     (thanks,) = await an.say("cảm ơn bot nhiều")
     assert "Không có gì" in thanks.text
     (empty,) = await an.say("!!! ???")

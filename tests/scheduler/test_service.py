@@ -215,3 +215,28 @@ async def test_a_slow_sync_is_not_doubled_and_not_logged(settings, store, clock,
     assert peak == 1 and 2 <= runs <= 4, runs
     assert not [r for r in caplog.records if "maximum number of running instances" in r.getMessage()]
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING and r.name.startswith("apscheduler")]
+
+
+async def test_registrations_are_anonymised_after_the_retention(settings, store, clock, outbound, broadcasts):
+    import sqlalchemy as sa
+
+    from bot.storage.models import Lead, StaffAudit
+
+    user = await store.users.touch(UserRef("telegram", "77"))
+    await store.leads.add(user.id, "telegram", full_name="Nguyễn Văn An", phone="0912345678", who="student",
+                          birth_year=2008, trade_id="nghe.han", call_time="any")
+    service = make_service(settings, store, clock, outbound, broadcasts)
+    clock.advance(days=364)  # 12 months (the default) have not passed yet
+    await service.sync()
+    (lead,) = await store.leads.list()
+    assert lead.phone == "0912345678" and lead.anonymised_at is None
+    clock.advance(days=2)
+    await service.sync()
+    (lead,) = await store.leads.list()
+    assert (lead.full_name, lead.phone, lead.user_id) == (None, None, None) and lead.anonymised_at == clock.now()
+    assert (lead.trade_id, lead.birth_year) == ("nghe.han", 2008)  # what the counts need stays
+    async with store.session() as s:
+        audit = (await s.execute(sa.select(StaffAudit.command).where(StaffAudit.channel == "scheduler"))).all()
+        assert audit == [("leads anonymised: 1",)]
+        assert (await s.execute(sa.select(sa.func.count()).select_from(Lead))).scalar_one() == 1
+    await service.leader.release()

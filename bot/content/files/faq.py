@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from bot.content.models import MAX_ANSWER, Entry
-from bot.content.schema import Day, Id, OptDay, OptTextList, Questions, Schema, Text, text
+from bot.content.models import ACTIONS, MAX_ANSWER, Entry
+from bot.content.schema import Day, Id, OptDay, OptTextList, Questions, Schema, Text, one_of, text, text_list
 from bot.content.state import LoadState
 from bot.content.yamlio import line_of
 
 Answer = text(MAX_ANSWER)
+Actions = text_list(required=False, each=one_of(ACTIONS, "action"))
 
 
 class FaqItem(Schema):
@@ -22,6 +23,7 @@ class FaqItem(Schema):
     related: OptTextList
     tags: OptTextList
     valid_until: OptDay
+    actions: Actions
 
 
 def load(state: LoadState) -> None:
@@ -38,4 +40,4 @@ def load(state: LoadState) -> None:
                 continue
             state.add_entry(report, Entry(faq.id, "faq", faq.title, faq.questions, faq.answer, faq.source,
                                           faq.reviewed, faq.related, faq.tags, faq.valid_until, report.file,
-                                          line))
+                                          line, faq.actions))
