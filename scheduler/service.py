@@ -37,7 +37,7 @@ from scheduler.quiet import QuietHours
 from scheduler.store import BroadcastStore, loads
 
 if TYPE_CHECKING:
-    from bot.clock import Clock
+    from bot.clock import Clock, Ticker
     from bot.config import Settings
     from bot.content.campaigns import Campaign
     from bot.outbound import Outbound
@@ -61,7 +61,7 @@ class SchedulerService:
     def __init__(self, settings: Settings, store: Store, clock: Clock, outbound: Outbound, broadcasts: Broadcasts, *,
                  campaigns: Callable[[], Sequence[Campaign]] = tuple, messenger: Messenger | None = None,
                  staff_chat: UserRef | None = None, poll_interval: float = POLL_INTERVAL,
-                 dispatcher_poll: float = 1.0, linger: float | None = None):
+                 dispatcher_poll: float = 1.0, linger: float | None = None, ticker: Ticker | None = None):
         self.settings = settings
         self.store = store
         self.clock = clock
@@ -78,7 +78,8 @@ class SchedulerService:
         extra: dict[str, Any] = {} if linger is None else {"linger": linger}
         self.dispatcher = Dispatcher(self.bstore, outbound, clock, concurrency=settings.broadcast_concurrency,
                                      max_attempts=settings.broadcast_max_attempts, quiet=self.quiet,
-                                     poll_interval=dispatcher_poll, on_finished=self._finished, **extra)
+                                     poll_interval=dispatcher_poll, on_finished=self._finished, ticker=ticker,
+                                     **extra)
         self.scheduler = AsyncIOScheduler(jobstores={"default": MemoryJobStore()}, timezone=self.zone,
                                           job_defaults={"coalesce": True, "max_instances": 1,
                                                         "misfire_grace_time": int(self.grace.total_seconds())})

@@ -15,6 +15,7 @@ from bot.types import UserRef
 from scheduler.dispatcher import FOOTER, Dispatcher
 from scheduler.store import BroadcastStore
 from tests.conftest import BACKENDS
+from tests.fakes.ticker import RecordingTicker
 from tests.scheduler.conftest import add_subscribers, deliveries, eventually
 
 pytestmark = pytest.mark.parametrize("db_url", BACKENDS, indirect=True)
@@ -78,7 +79,8 @@ async def test_errors_end_in_the_right_status(store, outbound, adapter, clock):
     }
     bstore = BroadcastStore(store)
     bid = await start_broadcast(bstore)
-    d = make(bstore, outbound, clock, max_attempts=3)
+    ticker = RecordingTicker()
+    d = make(bstore, outbound, clock, max_attempts=3, ticker=ticker)
     await d.start()
     try:
         async def first_round_done():
@@ -86,9 +88,11 @@ async def test_errors_end_in_the_right_status(store, outbound, adapter, clock):
             return c.get("pending", 0) + c.get("sending", 0) <= 3 and len(adapter.attempts) == 6
 
         await eventually(first_round_done)
-        # 4, 5 and 6 wait for their retry time: move the clock instead of sleeping.
-        await asyncio.sleep(0.1)
+        # 4, 5 and 6 wait for their retry time, which never comes while the clock stands still: the
+        # feed polls again and sends nothing. Then move the clock instead of sleeping.
+        await ticker.more("dispatch-poll")
         assert (await bstore.get(bid)).status == "sending"
+        assert adapter.attempts == dict.fromkeys("123456", 1)
         clock.advance(minutes=5)
         d.wake()
         assert await until_finished(bstore, bid) == "done"
@@ -109,14 +113,15 @@ async def test_transient_errors_give_up_after_max_attempts(store, outbound, adap
     adapter.script = {"1": [Transient("network down")] * 10}
     bstore = BroadcastStore(store)
     bid = await start_broadcast(bstore)
-    d = make(bstore, outbound, clock, max_attempts=3)
+    ticker = RecordingTicker()
+    d = make(bstore, outbound, clock, max_attempts=3, ticker=ticker)
     await d.start()
     try:
         async with asyncio.timeout(10):
             while (await bstore.get(bid)).status == "sending":
                 clock.advance(minutes=10)  # every retry is due at once
                 d.wake()
-                await asyncio.sleep(0.03)
+                await ticker.more("dispatch-poll")  # the feed has looked since
     finally:
         await d.stop()
     rows = {pid: (status, attempts) for pid, status, attempts in await deliveries(store, bid)}
@@ -164,7 +169,7 @@ async def test_in_flight_rows_never_exceed_concurrency(store, outbound, adapter,
     async def sample():
         while True:
             seen.append((await bstore.counts(bid)).get("sending", 0))
-            await asyncio.sleep(0.003)
+            await asyncio.sleep(0)  # the query is the pace: sample as often as the database answers
 
     d = make(bstore, outbound, clock, concurrency=3)
     sampler = asyncio.create_task(sample())
