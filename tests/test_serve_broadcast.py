@@ -5,7 +5,7 @@
 and with blocked recipients and a server answering 429 / 502 now and then.
 
 The fake server is tests/fakes/telegram_api.py in its own process (getUpdates, sendMessage, error
-injection), driven through benchmarks.bench_dispatch.FakeServer.
+injection), driven through tests.fakes.telegram_server.FakeServer.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from tests.conftest import CONTENT_DIR, ROOT
+from tests.fakes.telegram_server import TOKEN, FakeServer
 
 USERS = 1000
 FIRST_ID = 700_000
@@ -30,8 +31,6 @@ CONCURRENCY = 16
 
 @pytest.fixture
 async def fake():
-    from benchmarks.bench_dispatch import FakeServer
-
     server = FakeServer(rate=None)
     await server.start()
     yield server
@@ -39,8 +38,6 @@ async def fake():
 
 
 def env_for(tmp_path: Path, fake, rate: int) -> dict[str, str]:
-    from benchmarks.bench_dispatch import TOKEN
-
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHONNGHE_")}
     env.update({
         "PYTHONPATH": str(ROOT),
