@@ -87,11 +87,13 @@ class SchedulerService:
         self._calendar_day: date | None = None
         self._sync_lock = asyncio.Lock()
         self._started = False
+        self._stopping = False
         broadcasts.on_change = self.poke
 
     # --- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._stopping = False
         # SQLite: this is the only process, so anything left 'sending' was in flight when it died.
         await self.bstore.reap(everything=not self.bstore.is_postgres)
         await self.sync()
@@ -113,6 +115,7 @@ class SchedulerService:
         log.info("scheduler started (leader: %s, quiet hours %s, grace %s)", self.leader.held, self.quiet, self.grace)
 
     async def stop(self) -> None:
+        self._stopping = True  # ticks from now on do nothing (one waiting for the lock would be cancelled)
         if self._started:
             # Let a sync in progress finish first: shutting APScheduler down cancels the coroutine it
             # is running (and logs that as an error). Not for ever: a hung database must not block stop.
@@ -133,14 +136,14 @@ class SchedulerService:
 
     async def _tick(self) -> None:
         """The periodic sync; does nothing while another sync (a tick or a poke) is still running."""
-        if self._sync_lock.locked():
-            log.debug("sync still running; this tick is skipped")
+        if self._sync_lock.locked() or self._stopping:
+            log.debug("sync still running or the service is stopping; this tick is skipped")
             return
         await self.sync()
 
     def poke(self) -> None:
         """Something changed in this process (a staff command): sync soon rather than at the next poll."""
-        if self._started:
+        if self._started and not self._stopping:
             asyncio.get_running_loop().create_task(self.sync())
 
     # --- the leader's duties -------------------------------------------------------------------

@@ -24,6 +24,8 @@ from sqlalchemy.exc import OperationalError
 from tests.conftest import CONTENT_DIR, ROOT
 from tests.fakes.telegram_server import TOKEN, FakeServer
 
+pytestmark = pytest.mark.slow  # the suite's three slowest tests: 1,000 people, real processes
+
 USERS = 1000
 FIRST_ID = 700_000
 CONCURRENCY = 16
