@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from bot.storage.models import Broadcast, Delivery
+from bot.text import CHANNEL_LABELS
+from bot.text import thousands as _n
 from scheduler.quiet import QuietHours
 from scheduler.store import BROADCAST_CHANNELS, FINISHED, PROMO_CHANNEL, BroadcastStore, PromoLimits, loads
 
@@ -55,9 +57,6 @@ class BroadcastError(Exception):
 class Timing:
     send_at: datetime
     moved_from: datetime | None = None  # set when a time in quiet hours was moved to their end
-
-
-CHANNEL_LABELS = {"telegram": "Telegram", "zalo_oa": "Zalo OA", "zalo_bot": "Zalo Bot"}
 
 
 @dataclass(frozen=True)
@@ -112,10 +111,6 @@ class Plan:
         return [(vi, en)]
 
 
-def _n(value: int) -> str:
-    return f"{value:,}".replace(",", ".")
-
-
 class Broadcasts:
     """The broadcast service handlers and the CLI use (Services.broadcasts)."""
 
@@ -147,7 +142,7 @@ class Broadcasts:
         if not text:
             raise BroadcastError("Nội dung tin đang trống.", "the text is empty")
         if len(text) > MAX_TEXT:
-            raise BroadcastError(f"Nội dung dài {len(text):,} ký tự, tối đa {MAX_TEXT:,} ký tự.".replace(",", "."),
+            raise BroadcastError(f"Nội dung dài {_n(len(text))} ký tự, tối đa {_n(MAX_TEXT)} ký tự.",
                                  f"the text is {len(text)} characters, at most {MAX_TEXT}")
         return text
 

@@ -14,14 +14,11 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from bot.storage.models import QuestionLog
+from bot.text import thousands as n
 from scheduler.store import BroadcastStore, loads
 
 YEARLY_TARGET = 180
 COLUMNS = ("sent", "blocked", "failed", "skipped", "unknown")
-
-
-def n(value: float) -> str:
-    return f"{value:,.0f}".replace(",", ".")
 
 
 @dataclass

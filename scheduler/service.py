@@ -28,8 +28,10 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.text import CHANNEL_LABELS
+from bot.text import thousands as n
 from bot.types import Reply, UserRef
-from scheduler.broadcasts import CHANNEL_LABELS, STATUS_VI, Broadcasts
+from scheduler.broadcasts import STATUS_VI, Broadcasts
 from scheduler.calendar import materialise
 from scheduler.dispatcher import Dispatcher
 from scheduler.leader import LeaderLock
@@ -48,11 +50,6 @@ log = logging.getLogger(__name__)
 
 POLL_INTERVAL = 2.0  # seconds between database syncs (new broadcasts from the CLI, cancels, ...)
 JOB_PREFIX = "broadcast:"
-
-
-def n(value: int) -> str:
-    """1234 -> "1.234" (Vietnamese thousands separator)."""
-    return f"{value:,}".replace(",", ".")
 
 
 class SchedulerService:

@@ -113,7 +113,7 @@ def broken_rules(all_arrows: list[Arrow]) -> list[tuple[Arrow, str]]:
             broken.append((a, "channels import only the neutral ports and types"))
         if _under(a.source, "scheduler") and _under(a.target, "handlers"):
             broken.append((a, "the scheduler imports no handler"))
-        if a.source in ("bot.ports", "bot.types") and a.target != "bot.types":
+        if a.source in ("bot.ports", "bot.types", "bot.text") and a.target != "bot.types":
             broken.append((a, "the neutral modules import nothing of the project but bot.types"))
     return broken
 

@@ -9,7 +9,9 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar
+
+from aiohttp import web
 
 from bot.ports import Deferred, RateLimited, SendError, Transient
 
@@ -68,6 +70,31 @@ class ReceiveTrouble:
         if self.why.startswith("token") or minutes >= 5:
             return [f"{self.label}: {self.why} (từ {minutes:.0f} phút trước)"]
         return []
+
+
+class PollingOrWebhook:
+    """What a channel that receives by long polling or by a webhook (Telegram, the Zalo Bot) shares: its
+    status, its receive-trouble alerts, and the webhook route, served only in webhook mode."""
+
+    webhook_path: ClassVar[str]
+    mode: str
+    trouble: ReceiveTrouble
+
+    @property
+    def status(self) -> str:
+        """Always "on" once created: trouble receiving shows in `alerts()`."""
+        return "on"
+
+    def alerts(self) -> list[str]:
+        """Lines for staff when receiving has been failing for a while (a rejected token, no network)."""
+        return self.trouble.alerts()
+
+    def routes(self) -> list[web.RouteDef]:
+        """The webhook route in webhook mode; none when polling."""
+        return [web.post(self.webhook_path, self._webhook)] if self.mode == "webhook" else []
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        raise NotImplementedError
 
 
 async def retry_until_done(call: Callable[[], Awaitable[T]], what: str, log: logging.Logger, *,

@@ -44,9 +44,18 @@ from telegram.error import (
     TelegramError,
 )
 
-from bot.channels.base import ChannelDeps, Off, ReceiveTrouble, retry_until_done, send_pieces
+from bot.channels.base import (
+    ChannelDeps,
+    Off,
+    PollingOrWebhook,
+    ReceiveTrouble,
+    retry_until_done,
+    send_pieces,
+)
 from bot.channels.telegram_request import AiohttpRequest, JsonRequestData
 from bot.ports import Blocked, Permanent, RateLimited, Transient
+from bot.text import split_text as text_pieces
+from bot.text import utf16_len
 from bot.types import Incoming, Reply, UserRef
 
 if TYPE_CHECKING:
@@ -94,30 +103,9 @@ async def create(deps: ChannelDeps) -> TelegramChannel | Off:
     return channel
 
 
-def utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
 def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """Pieces of at most `limit` UTF-16 units, cut at a paragraph, line, sentence or word when possible."""
-    pieces: list[str] = []
-    rest = text
-    while utf16_len(rest) > limit:
-        # The longest prefix within the limit (characters outside the BMP count twice).
-        cut = min(len(rest), limit)
-        while utf16_len(rest[:cut]) > limit:
-            cut -= 1
-        window = rest[:cut]
-        for sep in ("\n\n", "\n", ". ", " "):
-            at = window.rfind(sep)
-            if at > cut // 2:
-                cut = at + len(sep)
-                break
-        pieces.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip("\n")
-    if rest.strip() or not pieces:
-        pieces.append(rest)
-    return pieces
+    """Pieces of at most `limit` UTF-16 units (how Telegram counts), cut as bot.text.split_text cuts."""
+    return text_pieces(text, limit, utf16_len)
 
 
 def keyboard(reply: Reply) -> dict | None:
@@ -221,10 +209,11 @@ def map_error(exc: TelegramError) -> Exception:
     return Transient(message)  # NetworkError, TimedOut, 5xx, Conflict...
 
 
-class TelegramChannel:
+class TelegramChannel(PollingOrWebhook):
     """The adapter: `routes()`, `start()`, `stop()`, `send()`, `close()` (see bot.channels.base)."""
 
     name = CHANNEL
+    webhook_path = WEBHOOK_PATH
 
     def __init__(self, settings: Settings, store: Store, inbox: Inbox, *, transport: str = "aiohttp",
                  connection_limit: int = LIVE_CONNECTIONS, poll_timeout: int = POLL_TIMEOUT):
@@ -258,19 +247,7 @@ class TelegramChannel:
         self.username: str | None = None
         self.trouble = ReceiveTrouble("Telegram")  # why receiving is failing, for /thongke
 
-    @property
-    def status(self) -> str:
-        """Always "on" once created: trouble receiving shows in `alerts()`."""
-        return "on"
-
-    def alerts(self) -> list[str]:
-        """Lines for staff when receiving has been failing for a while (a rejected token, no network)."""
-        return self.trouble.alerts()
-
     # --- lifecycle -----------------------------------------------------------------------------
-
-    def routes(self) -> list[web.RouteDef]:
-        return [web.post(WEBHOOK_PATH, self._webhook)] if self.mode == "webhook" else []
 
     async def start(self) -> None:
         for request in self._requests:

@@ -44,9 +44,17 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from aiohttp import web
 
-from bot.channels.base import ChannelDeps, Off, ReceiveTrouble, retry_until_done, send_pieces
+from bot.channels.base import (
+    ChannelDeps,
+    Off,
+    PollingOrWebhook,
+    ReceiveTrouble,
+    retry_until_done,
+    send_pieces,
+)
 from bot.channels.numbered import MenuMemory, Rendered, render
 from bot.ports import Blocked, Permanent, RateLimited, SendError, Transient
+from bot.text import split_text as text_pieces
 from bot.types import Incoming, Reply, UserRef
 
 if TYPE_CHECKING:
@@ -264,35 +272,10 @@ def dedup_key(incoming: Incoming) -> str | None:
 
 # --- splitting -----------------------------------------------------------------------------------
 
-_SENTENCE_END = re.compile(r"[.!?…:;]['\")»]*\s+")
-
-
-def _cut(window: str) -> int:
-    """Where to cut `window` (too long): after a paragraph, a line, a sentence, a word, in that order of
-    preference, provided the first part keeps at least half the window."""
-    half = len(window) // 2
-    for sep in ("\n\n", "\n"):
-        at = window.rfind(sep)
-        if at > half:
-            return at + len(sep)
-    ends = [m.end() for m in _SENTENCE_END.finditer(window) if m.end() > half]
-    if ends:
-        return ends[-1]
-    at = window.rfind(" ")
-    return at + 1 if at > half else len(window)
-
 
 def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """Pieces of at most `limit` characters, cut at paragraph, line or sentence ends when possible."""
-    pieces: list[str] = []
-    rest = text.strip("\n")
-    while len(rest) > limit:
-        cut = _cut(rest[:limit])
-        pieces.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    if rest.strip() or not pieces:
-        pieces.append(rest)
-    return pieces
+    """Pieces of at most `limit` characters, cut as bot.text.split_text cuts."""
+    return text_pieces(text, limit)
 
 
 def pieces_of(rendered: Rendered, limit: int = MAX_TEXT) -> list[str]:
@@ -314,10 +297,11 @@ def pieces_of(rendered: Rendered, limit: int = MAX_TEXT) -> list[str]:
 # --- the adapter ---------------------------------------------------------------------------------
 
 
-class ZaloBotChannel:
+class ZaloBotChannel(PollingOrWebhook):
     """The adapter: `routes()`, `start()`, `stop()`, `send()`, `close()` (see bot.channels.base)."""
 
     name = CHANNEL
+    webhook_path = WEBHOOK_PATH
 
     def __init__(self, settings: Settings, store: Store, inbox: Inbox, *,
                  poll_timeout: int = POLL_TIMEOUT):
@@ -337,19 +321,7 @@ class ZaloBotChannel:
         self.bot_name: str | None = None
         self.trouble = ReceiveTrouble("Zalo Bot")  # why receiving is failing, for /thongke
 
-    @property
-    def status(self) -> str:
-        """Always "on" once created: trouble receiving shows in `alerts()`."""
-        return "on"
-
-    def alerts(self) -> list[str]:
-        """Lines for staff when receiving has been failing for a while (a rejected token, no network)."""
-        return self.trouble.alerts()
-
     # --- lifecycle -----------------------------------------------------------------------------
-
-    def routes(self) -> list[web.RouteDef]:
-        return [web.post(WEBHOOK_PATH, self._webhook)] if self.mode == "webhook" else []
 
     async def start(self) -> None:
         await self.client.open()

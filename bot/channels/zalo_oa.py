@@ -52,10 +52,10 @@ from aiohttp import web
 
 from bot.channels.base import ChannelDeps, Off, send_pieces
 from bot.channels.numbered import Menu, MenuMemory, render
-from bot.channels.telegram import split_text
 from bot.channels.zalo_oauth import TokenDead, TokenUnavailable, ZaloTokens, stored_pair_exists
 from bot.ports import Blocked, Deferred, Permanent, RateLimited, Skipped, Transient
 from bot.storage.kv import chat_key
+from bot.text import split_text, utf16_len
 from bot.types import Incoming, Reply, UserRef
 
 if TYPE_CHECKING:
@@ -458,7 +458,7 @@ class ZaloOAChannel:
             rendered = render(reply)  # no buttons (clears the menu) or more than Zalo shows: a numbered list
             await self.menus.remember(chat_id, rendered.menu)
             text = rendered.text
-        pieces = split_text(text if text.strip() else "…", MAX_TEXT)
+        pieces = split_text(text if text.strip() else "…", MAX_TEXT, utf16_len)  # counted strictly
         messages: list[dict[str, Any]] = [{"text": piece} for piece in pieces]
         if attachment is not None:
             messages[-1]["attachment"] = attachment
