@@ -157,10 +157,12 @@ class Settings(BaseSettings):
 
     @property
     def zone(self) -> ZoneInfo:
+        """The configured time zone."""
         return ZoneInfo(self.timezone)
 
     @property
     def telegram_enabled(self) -> bool:
+        """Whether a Telegram token is configured."""
         return bool(self.telegram_token)
 
     @classmethod

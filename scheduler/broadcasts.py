@@ -55,6 +55,8 @@ class BroadcastError(Exception):
 
 @dataclass(frozen=True)
 class Timing:
+    """When a broadcast will go out, and the time asked for when quiet hours moved it."""
+
     send_at: datetime
     moved_from: datetime | None = None  # set when a time in quiet hours was moved to their end
 
@@ -72,10 +74,12 @@ class Plan:
 
     @property
     def total(self) -> int:
+        """Recipients in all."""
         return sum(self.counts.values())
 
     @property
     def over(self) -> int:
+        """Zalo OA recipients who would be skipped (the day's or the month's promotion limit)."""
         return self.over_day + self.over_month
 
     @property
@@ -129,6 +133,7 @@ class Broadcasts:
     # --- formatting ----------------------------------------------------------------------------
 
     def local(self, when: datetime | None) -> str:
+        """A time as staff read it, in the configured zone ('chưa đặt giờ' for none)."""
         return "chưa đặt giờ" if when is None else when.astimezone(self.zone).strftime("%Y-%m-%d %H:%M")
 
     def topics(self) -> dict[str, str]:
@@ -138,6 +143,7 @@ class Broadcasts:
     # --- validation ----------------------------------------------------------------------------
 
     def check_text(self, text: str | None) -> str:
+        """The text stripped, or BroadcastError when it is empty or too long."""
         text = (text or "").strip()
         if not text:
             raise BroadcastError("Nội dung tin đang trống.", "the text is empty")
@@ -147,6 +153,7 @@ class Broadcasts:
         return text
 
     def check_topics(self, topics: Sequence[str]) -> list[str]:
+        """The topics without duplicates, or BroadcastError naming the unknown ones."""
         topics = list(dict.fromkeys(t.strip() for t in topics if t and t.strip()))
         if not topics:
             raise BroadcastError("Hãy chọn ít nhất một chủ đề.", "choose at least one topic")
@@ -159,6 +166,7 @@ class Broadcasts:
         return topics
 
     def check_roles(self, roles: Sequence[str]) -> list[str]:
+        """The roles without duplicates, or BroadcastError naming malformed ones."""
         roles = list(dict.fromkeys(r.strip() for r in roles if r and r.strip()))
         bad = [r for r in roles if not ROLE_RE.match(r)]
         if bad:
@@ -166,6 +174,7 @@ class Broadcasts:
         return roles
 
     def check_channels(self, channels: Sequence[str]) -> list[str]:
+        """The channels without duplicates, or BroadcastError naming unsupported ones."""
         channels = list(dict.fromkeys(c.strip() for c in channels if c and c.strip()))
         bad = [c for c in channels if c not in BROADCAST_CHANNELS]
         if bad:
@@ -254,6 +263,7 @@ class Broadcasts:
         return row, timing
 
     async def get(self, broadcast_id: int) -> Broadcast:
+        """A broadcast by id, or BroadcastError when there is none."""
         row = await self.bstore.get(broadcast_id)
         if row is None:
             raise BroadcastError(f"Không có tin #{broadcast_id}.", f"no broadcast {broadcast_id}")
@@ -350,6 +360,7 @@ class Broadcasts:
         }
 
     async def upcoming(self, limit: int = 20) -> list[Broadcast]:
+        """Drafts, scheduled and sending broadcasts, soonest first."""
         return await self.bstore.list(["draft", "scheduled", "sending"], limit=limit)
 
     def _changed(self) -> None:

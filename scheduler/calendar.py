@@ -26,6 +26,8 @@ CREATED_BY = "calendar"
 
 @dataclass(frozen=True)
 class Occurrence:
+    """One message of a campaign in one year, and when it is due."""
+
     campaign: Campaign
     message: CampaignMessage
     year: int
@@ -33,14 +35,17 @@ class Occurrence:
 
     @property
     def key(self) -> str:
+        """The key that makes its draft once per year (broadcasts.campaign_key)."""
         return self.campaign.key(self.message, self.year)
 
     @property
     def text(self) -> str:
+        """The message text with the year filled in."""
         return self.message.render(self.year)
 
     @property
     def title(self) -> str:
+        """The draft's title: campaign name and message id."""
         return f"{self.campaign.name} ({self.message.id})"[:200]
 
 

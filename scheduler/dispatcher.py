@@ -42,6 +42,7 @@ FinishedHook = Callable[[int, str], Awaitable[None]]
 
 
 def worker_name() -> str:
+    """This process's name on claimed rows: host, pid and a random suffix."""
     return f"{socket.gethostname()[:32]}:{os.getpid()}:{random.randrange(16**4):04x}"
 
 
@@ -165,6 +166,7 @@ class Dispatcher:
     # --- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Start the writer, the workers, the feed and the lease renewal."""
         self.writer.start()
         self._tasks = [asyncio.create_task(self._worker(), name=f"dispatch-{i}") for i in range(self.concurrency)]
         self._tasks.append(asyncio.create_task(self._feed(), name="dispatch-feed"))

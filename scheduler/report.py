@@ -23,12 +23,16 @@ COLUMNS = ("sent", "blocked", "failed", "skipped", "unknown")
 
 @dataclass
 class Row:
+    """A report line's figures: the broadcasts and delivery counts by status."""
+
     broadcasts: set[int] = field(default_factory=set)
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
 @dataclass
 class Report:
+    """The yearly communication report's figures."""
+
     year: int
     rows: dict[tuple[int, str, str], Row]  # (month, topic, channel)
     items: int  # broadcasts that reached at least one person
@@ -36,18 +40,22 @@ class Report:
     questions: dict[int, tuple[int, int]]  # month -> (asked, answered)
 
     def total(self, key: str) -> int:
+        """Deliveries with status `key` over the year."""
         return sum(r.counts.get(key, 0) for r in self.rows.values())
 
     @property
     def asked(self) -> int:
+        """Questions received over the year."""
         return sum(a for a, _ in self.questions.values())
 
     @property
     def answered(self) -> int:
+        """Questions the bot answered over the year."""
         return sum(b for _, b in self.questions.values())
 
 
 async def build_report(bstore: BroadcastStore, year: int, zone: ZoneInfo) -> Report:
+    """The figures of `year` (months in `zone`) from the broadcast and question tables."""
     start = datetime(year, 1, 1, tzinfo=zone)
     end = datetime(year + 1, 1, 1, tzinfo=zone)
     broadcasts, counts, reach, _ = await bstore.year_rows(start, end)
@@ -78,6 +86,7 @@ async def build_report(bstore: BroadcastStore, year: int, zone: ZoneInfo) -> Rep
 
 
 def to_text(report: Report) -> str:
+    """The report as staff read it, in Vietnamese."""
     share = report.items / YEARLY_TARGET * 100
     lines = [
         f"BÁO CÁO TRUYỀN THÔNG QUA CHATBOT NĂM {report.year}",
@@ -115,6 +124,7 @@ def to_text(report: Report) -> str:
 
 
 def to_csv(report: Report) -> str:
+    """The report's table as CSV: one row per month, topic and channel."""
     out = io.StringIO()
     w = csv.writer(out)
     w.writerow(["month", "topic", "channel", "broadcasts", *COLUMNS])

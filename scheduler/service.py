@@ -90,6 +90,7 @@ class SchedulerService:
     # --- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Reap dead rows, sync once, start the dispatcher and the periodic sync."""
         self._stopping = False
         # SQLite: this is the only process, so anything left 'sending' was in flight when it died.
         await self.bstore.reap(everything=not self.bstore.is_postgres)
@@ -112,6 +113,7 @@ class SchedulerService:
         log.info("scheduler started (leader: %s, quiet hours %s, grace %s)", self.leader.held, self.quiet, self.grace)
 
     async def stop(self) -> None:
+        """Stop syncing (after a sync in progress), the dispatcher, and leadership."""
         self._stopping = True  # ticks from now on do nothing (one waiting for the lock would be cancelled)
         if self._started:
             # Let a sync in progress finish first: shutting APScheduler down cancels the coroutine it

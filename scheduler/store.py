@@ -37,10 +37,12 @@ PROMO_CHANNEL = "zalo_oa"
 
 
 def loads(value: str | None) -> list[Any]:
+    """A JSON list column as a list ([] for NULL)."""
     return json.loads(value or "[]")
 
 
 def dumps(value: Sequence[Any]) -> str:
+    """A list as a JSON list column."""
     return json.dumps(list(value), ensure_ascii=False)
 
 
@@ -134,6 +136,7 @@ class BroadcastStore:
     # --- broadcasts ----------------------------------------------------------------------------
 
     async def create(self, **values: Any) -> Broadcast:
+        """Insert a broadcast (list columns given as lists); returns the row."""
         now = self.clock.now()
         values.setdefault("created_at", now)
         values.setdefault("updated_at", now)
@@ -147,10 +150,12 @@ class BroadcastStore:
             return row
 
     async def get(self, broadcast_id: int) -> Broadcast | None:
+        """A broadcast by id."""
         async with self.store.session() as s:
             return await s.get(Broadcast, broadcast_id)
 
     async def by_campaign_keys(self, keys: Iterable[str]) -> set[str]:
+        """Which of `keys` already have a broadcast (the calendar's once-only check)."""
         keys = list(keys)
         if not keys:
             return set()
@@ -172,6 +177,7 @@ class BroadcastStore:
 
     async def list(self, statuses: Sequence[str] | None = None, limit: int = 200,
                    since: datetime | None = None) -> list[Broadcast]:
+        """Broadcasts with those statuses (since a time), soonest first."""
         query = sa.select(Broadcast)
         if statuses:
             query = query.where(Broadcast.status.in_(list(statuses)))
@@ -186,6 +192,7 @@ class BroadcastStore:
         return await self.list(["scheduled"], limit=100_000)
 
     async def sending_ids(self) -> list[int]:
+        """Ids of the broadcasts being sent."""
         async with self.store.session() as s:
             rows = await s.execute(sa.select(B.c.id).where(B.c.status == "sending").order_by(B.c.id))
             return list(rows.scalars())
@@ -403,6 +410,7 @@ class BroadcastStore:
         return count
 
     async def open_rows(self, broadcast_id: int) -> int:
+        """Deliveries of a broadcast still pending or sending."""
         async with self.store.session() as s:
             return int((await s.execute(
                 sa.select(sa.func.count()).select_from(D)
@@ -433,12 +441,14 @@ class BroadcastStore:
     # --- reading -------------------------------------------------------------------------------
 
     async def counts(self, broadcast_id: int) -> dict[str, int]:
+        """Deliveries of a broadcast by status."""
         async with self.store.session() as s:
             rows = await s.execute(sa.select(D.c.status, sa.func.count()).where(D.c.broadcast_id == broadcast_id)
                                    .group_by(D.c.status))
             return {status: int(n) for status, n in rows.all()}
 
     async def channel_counts(self, broadcast_id: int) -> dict[str, dict[str, int]]:
+        """Deliveries of a broadcast by channel, then status."""
         async with self.store.session() as s:
             rows = await s.execute(sa.select(D.c.channel, D.c.status, sa.func.count())
                                    .where(D.c.broadcast_id == broadcast_id).group_by(D.c.channel, D.c.status))

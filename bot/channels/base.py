@@ -58,12 +58,14 @@ class ReceiveTrouble:
         self.since: float | None = None
 
     def set(self, why: str | None) -> None:
+        """Record why receiving fails (the first time), or None once it works again."""
         if why is None:
             self.why = self.since = None
         elif self.why is None:
             self.why, self.since = why, asyncio.get_running_loop().time()
 
     def alerts(self) -> list[str]:
+        """A line for staff once the trouble is news (a bad token at once, the rest after 5 min)."""
         if self.why is None or self.since is None:
             return []
         minutes = (asyncio.get_running_loop().time() - self.since) / 60

@@ -72,6 +72,7 @@ class Rendered:
 
     @property
     def text(self) -> str:
+        """The whole message: the body, then the numbered block after a blank line."""
         if not self.block:
             return self.body
         return f"{self.body.rstrip()}\n\n{self.block}" if self.body.strip() else self.block

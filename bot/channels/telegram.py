@@ -250,6 +250,7 @@ class TelegramChannel(PollingOrWebhook):
     # --- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Open the HTTP sessions, then start polling or register the webhook in the background."""
         for request in self._requests:
             await request.initialize()
         if self.mode == "webhook":

@@ -116,11 +116,13 @@ class ZaloBotClient:
         return text.replace(self._token, "<token>") if self._token else text
 
     async def open(self) -> None:
+        """Open the pooled HTTP session (again, after a close)."""
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=self._connections, ttl_dns_cache=300)
             self._session = aiohttp.ClientSession(connector=connector)
 
     async def close(self) -> None:
+        """Close the session and its connections."""
         if self._session is not None and not self._session.closed:
             await self._session.close()
         self._session = None
@@ -147,6 +149,7 @@ class ZaloBotClient:
         return status, body, retry
 
     async def call(self, method: str, params: dict[str, Any] | None = None, *, wait: float | None = None) -> Any:
+        """Call an API method; returns its `result`, or raises the send error the answer maps to."""
         status, body, retry = await self.post(method, params, wait=wait)
         if status == 200 and isinstance(body, dict) and body.get("ok") is True:
             return body.get("result")
@@ -324,6 +327,7 @@ class ZaloBotChannel(PollingOrWebhook):
     # --- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Open the HTTP session and start polling or register the webhook in the background."""
         await self.client.open()
         self._accepting = True
         self._runner = asyncio.create_task(self._run(), name="zalo-bot-runner")

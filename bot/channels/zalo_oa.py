@@ -159,6 +159,7 @@ def verify(header: str | None, body: bytes, event: dict, secret_key: str) -> boo
 
 
 def fold_label(text: str) -> str:
+    """A button label as compared with what a person typed: single spaces, case folded."""
     return " ".join(text.split()).casefold()
 
 
@@ -270,6 +271,7 @@ class ZaloOAChannel:
 
     @property
     def paused(self) -> bool:
+        """Whether sending is paused (no usable token pair)."""
         return self._status != "on"
 
     def alerts(self) -> list[str]:
@@ -288,6 +290,7 @@ class ZaloOAChannel:
     # --- lifecycle -----------------------------------------------------------------------------
 
     def session(self) -> aiohttp.ClientSession:
+        """The shared HTTP session, opened on first use."""
         if self._http is None or self._http.closed:
             self._http = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=CONNECTIONS), timeout=REQUEST_TIMEOUT,
@@ -295,9 +298,11 @@ class ZaloOAChannel:
         return self._http
 
     def routes(self) -> list[web.RouteDef]:
+        """The webhook route (the OA receives only by webhook)."""
         return [web.post(WEBHOOK_PATH, self._webhook)]
 
     async def start(self) -> None:
+        """Load the stored token pair (a failed read is retried on the first send), keep it fresh."""
         try:
             await self.tokens.load()
         except Exception:
@@ -307,6 +312,7 @@ class ZaloOAChannel:
         log.info("zalo_oa: webhook at %s (status: %s)", WEBHOOK_PATH, self.status)
 
     async def stop(self) -> None:
+        """Stop taking events and stop keeping the token pair fresh."""
         self._accepting = False
         for task in self._tasks:
             task.cancel()
@@ -315,6 +321,7 @@ class ZaloOAChannel:
         self._tasks = []
 
     async def close(self) -> None:
+        """Close the HTTP session (after everyone is done sending)."""
         if self._http is not None:
             await self._http.close()
             self._http = None

@@ -61,6 +61,8 @@ class TokenUnavailable(Exception):
 
 @dataclass
 class Pair:
+    """An access/refresh token pair and the row version it was read at."""
+
     access_token: str
     refresh_token: str
     expires_at: datetime
@@ -94,10 +96,12 @@ class ZaloTokens:
 
     @property
     def dead(self) -> bool:
+        """Whether the stored pair was refused by Zalo (staff must authorise the app again)."""
         return self.pair is not None and self.pair.dead
 
     @property
     def dead_reason(self) -> str | None:
+        """What Zalo said when it refused the pair, if it did."""
         return self.pair.dead_reason if self.pair is not None else None
 
     # --- loading and seeding ---------------------------------------------------------------------

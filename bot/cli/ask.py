@@ -17,6 +17,7 @@ NONE = "Xin lỗi, mình chưa có câu trả lời chắc chắn cho câu hỏi
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add `ask` and `eval` to the command parser."""
     ask = sub.add_parser("ask", help="answer one question (or one per line of --file)")
     ask.add_argument("question", nargs="?", help="the question, in quotes")
     ask.add_argument("--file", metavar="FILE", help="one question per line (TSV: the last column)")
@@ -64,6 +65,7 @@ def _questions(path: str) -> list[str]:
 
 
 def run_ask(args: argparse.Namespace) -> int:
+    """Answer the question (or each line of --file) and print the match; returns the exit status."""
     if not args.question and not args.file:
         print("chonnghe ask: give a question or --file FILE", file=sys.stderr)
         return 2
@@ -84,6 +86,7 @@ def run_ask(args: argparse.Namespace) -> int:
 
 
 def run_eval(args: argparse.Namespace) -> int:
+    """Print the engine's accuracy, speed and misses on a TSV of expected ids and questions."""
     _base, engine = _engine(args)
     rows = []
     for n, line in enumerate(Path(args.file).read_text(encoding="utf-8").splitlines(), 1):

@@ -22,6 +22,7 @@ CREATED_BY = "cli"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add `broadcast` and its actions (create, list, show, approve, edit, cancel, export)."""
     parser = sub.add_parser("broadcast", help="plan and follow broadcasts (tin gửi hàng loạt)")
     bsub = parser.add_subparsers(dest="broadcast_command", required=True, metavar="ACTION")
 

@@ -27,6 +27,7 @@ Write = Callable[[str], None]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add `chat` to the command parser."""
     parser = sub.add_parser("chat", help="trò chuyện với bot ngay trong cửa sổ dòng lệnh")
     add_content_option(parser)
     parser.add_argument("--user", default="local", help="user id of this terminal conversation (default: local)")
@@ -36,6 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Chat in the terminal on standard input and output; returns the exit status."""
     settings = settings_or_exit(args)
     content_or_exit(settings)  # a broken content folder: the report with files and lines, exit 1
     logging.basicConfig(level="WARNING", format="%(levelname)s %(name)s: %(message)s")
@@ -63,6 +65,7 @@ class TerminalMessenger:
         self._next = 0
 
     async def send(self, to: UserRef, reply: Reply) -> str | None:
+        """Print a message sent to someone else (staff, say); returns a made-up message id."""
         self._next += 1
         self.write(f"  ↪ [gửi tới {to}] " + reply.text.replace("\n", "\n    "))
         return str(self._next)

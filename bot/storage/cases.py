@@ -22,6 +22,7 @@ class Cases:
         self.db = db
 
     async def open(self, user_id: int, question: str) -> HandoffCase:
+        """The person's open case, or a new one with `question`."""
         async with self.db.session() as s:
             case = (await s.execute(
                 sa.select(HandoffCase).where(HandoffCase.user_id == user_id, HandoffCase.status == "open")
@@ -33,17 +34,20 @@ class Cases:
             return case
 
     async def set_message(self, case_id: int, chat_id: str, message_id: str) -> None:
+        """Remember the staff chat message that announced a case (staff reply to it)."""
         async with self.db.session() as s:
             await s.execute(sa.update(HandoffCase).where(HandoffCase.id == case_id)
                             .values(staff_chat_id=chat_id, staff_message_id=message_id))
 
     async def open_for(self, user_id: int) -> HandoffCase | None:
+        """The person's open case, if any."""
         async with self.db.session() as s:
             return (await s.execute(
                 sa.select(HandoffCase).where(HandoffCase.user_id == user_id, HandoffCase.status == "open")
             )).scalar_one_or_none()
 
     async def by_staff_message(self, chat_id: str, message_id: str) -> HandoffCase | None:
+        """The case a staff chat message announced, if any."""
         async with self.db.session() as s:
             return (await s.execute(
                 sa.select(HandoffCase).where(HandoffCase.staff_chat_id == chat_id,
@@ -51,6 +55,7 @@ class Cases:
             )).scalar_one_or_none()
 
     async def get(self, case_id: int) -> HandoffCase | None:
+        """A case by id."""
         async with self.db.session() as s:
             return await s.get(HandoffCase, case_id)
 
@@ -74,6 +79,7 @@ class Cases:
             )).scalar_one_or_none()
 
     async def close(self, case_id: int) -> None:
+        """Mark a case closed now."""
         async with self.db.session() as s:
             await s.execute(sa.update(HandoffCase).where(HandoffCase.id == case_id)
                             .values(status="closed", closed_at=self.db.clock.now()))

@@ -154,6 +154,7 @@ class Questions:
             return result.rowcount == 1
 
     async def recent(self, user_id: int, limit: int = 5) -> list[QuestionLog]:
+        """The person's latest `limit` questions, oldest first (those queued for writing included)."""
         await self.flush()  # questions still queued for the group commit
         async with self.db.session() as s:
             rows = await s.execute(

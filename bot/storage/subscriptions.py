@@ -50,6 +50,7 @@ class Subscriptions:
             return sorted(sub.topic for sub in subs)
 
     async def topics(self, user_id: int) -> list[str]:
+        """The topics the person is subscribed to, sorted."""
         async with self.db.session() as s:
             rows = await s.execute(
                 sa.select(Subscription.topic)

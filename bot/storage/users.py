@@ -160,16 +160,19 @@ class Users:
         return results
 
     async def get(self, ref: UserRef) -> User | None:
+        """The user behind a channel's id, if known."""
         async with self.db.session() as s:
             return (await s.execute(
                 sa.select(User).where(User.channel == ref.channel, User.platform_id == ref.user_id)
             )).scalar_one_or_none()
 
     async def by_id(self, user_id: int) -> User | None:
+        """A user by database id."""
         async with self.db.session() as s:
             return await s.get(User, user_id)
 
     async def update(self, user_id: int, **values: Any) -> None:
+        """Set columns of a user row."""
         async with self.db.session() as s:
             await s.execute(sa.update(User).where(User.id == user_id).values(**values))
 
@@ -184,6 +187,7 @@ class Users:
         log.info("user %s marked inactive: %s", ref, reason)
 
     async def get_state(self, user_id: int) -> State:
+        """The person's conversation state (an empty State when there is none)."""
         async with self.db.session() as s:
             row = await s.get(ConversationState, user_id)
             if row is None:
@@ -192,6 +196,7 @@ class Users:
 
     async def set_state(self, user_id: int, flow: str | None, step: str | None = None,
                         data: dict[str, Any] | None = None) -> None:
+        """Store the flow, step and data the person's conversation is at."""
         async with self.db.session() as s:
             row = await s.get(ConversationState, user_id)
             payload = json.dumps(data or {}, ensure_ascii=False)
@@ -202,5 +207,6 @@ class Users:
                 row.flow, row.step, row.data, row.updated_at = flow, step, payload, self.db.clock.now()
 
     async def clear_state(self, user_id: int) -> None:
+        """End whatever flow the person was in."""
         await self.set_state(user_id, None, None, {})
 
