@@ -12,8 +12,8 @@ docs/benchmarks.md "## Broadcasts":
 
 The server is tests/fakes/telegram_api.py (standalone, its sliding one-second rate limit). The sender
 is the project's Telegram channel (python-telegram-bot over its aiohttp transport); `--sender http`
-uses a bare aiohttp client instead, to see the dispatcher's own ceiling. PostgreSQL runs need CHONNGHE_BENCH_PG_URL or
-CHONNGHE_TEST_DATABASE_URL (a scratch database is created and dropped).
+uses a bare aiohttp client instead, to see the dispatcher's own ceiling. PostgreSQL runs need
+CHONNGHE_BENCH_PG_URL or CHONNGHE_TEST_DATABASE_URL (a scratch database is created and dropped).
 """
 
 from __future__ import annotations
@@ -81,9 +81,26 @@ async def seed(store: Store, count: int, topic: str = "tuyen_sinh") -> None:
     for start in range(0, count, chunk):
         n = min(chunk, count - start)
         async with store.session() as s:
-            ids = (await s.execute(sa.insert(User).returning(User.id), [
-                {"channel": "telegram", "platform_id": str(100000 + start + i), "created_at": now,
-                 "last_seen_at": now, "active": True, "consent": "accepted"} for i in range(n)])).scalars().all()
+            ids = (
+                (
+                    await s.execute(
+                        sa.insert(User).returning(User.id),
+                        [
+                            {
+                                "channel": "telegram",
+                                "platform_id": str(100000 + start + i),
+                                "created_at": now,
+                                "last_seen_at": now,
+                                "active": True,
+                                "consent": "accepted",
+                            }
+                            for i in range(n)
+                        ],
+                    )
+                )
+                .scalars()
+                .all()
+            )
             await s.execute(sa.insert(Subscription), [
                 {"user_id": uid, "topic": topic, "channel": "telegram", "active": True, "created_at": now,
                  "updated_at": now} for uid in ids])
@@ -114,7 +131,9 @@ async def dispatch(db_url: str, server_url: str, rate: float, concurrency: int, 
     async def finished(_bid: int, _status: str) -> None:
         done.set()
 
-    d = Dispatcher(bstore, outbound, store.clock, concurrency=concurrency, poll_interval=0.2, on_finished=finished)
+    d = Dispatcher(
+        bstore, outbound, store.clock, concurrency=concurrency, poll_interval=0.2, on_finished=finished
+    )
     if os.environ.get("BENCH_NO_SETTLE") != "1":
         # As `chonnghe serve` does after start-up (bot.app.settle): what start-up built is moved out of
         # the garbage collector's way, or full collections stall the event loop while requests wait.
@@ -190,8 +209,17 @@ class Database:
             await admin.dispose()
 
 
-async def scenario(name: str, backend: str, recipients: int, server_rate: float | None, bot_rate: float,
-                   concurrency: int, workers: int = 1, memory: bool = False, sender: str = "telegram") -> dict:
+async def scenario(
+    name: str,
+    backend: str,
+    recipients: int,
+    server_rate: float | None,
+    bot_rate: float,
+    concurrency: int,
+    workers: int = 1,
+    memory: bool = False,
+    sender: str = "telegram",
+) -> dict:
     server = FakeServer(server_rate)
     try:
         await server.start()
@@ -203,7 +231,9 @@ async def scenario(name: str, backend: str, recipients: int, server_rate: float 
             await engine.dispose()
             rss: list[float] = []
             if workers == 1:
-                result = await dispatch(url, server.url, bot_rate, concurrency, bid, rss if memory else None, sender)
+                result = await dispatch(
+                    url, server.url, bot_rate, concurrency, bid, rss if memory else None, sender
+                )
                 per_worker = [result["sent_here"]]
             else:
                 # Each process has its own limiter, so each gets its share of the platform's rate.
@@ -239,14 +269,24 @@ async def scenario(name: str, backend: str, recipients: int, server_rate: float 
 
 SCENARIOS = {
     "fast-sqlite": dict(backend="sqlite", recipients=20_000, server_rate=1000, bot_rate=1000, concurrency=64),
-    "fast-postgres": dict(backend="postgres", recipients=20_000, server_rate=1000, bot_rate=1000, concurrency=64),
+    "fast-postgres": dict(
+        backend="postgres", recipients=20_000, server_rate=1000, bot_rate=1000, concurrency=64
+    ),
     "default-30": dict(backend="sqlite", recipients=900, server_rate=30, bot_rate=30, concurrency=16),
-    "memory-100k": dict(backend="sqlite", recipients=100_000, server_rate=1000, bot_rate=1000, concurrency=64,
-                        memory=True),
-    "two-workers": dict(backend="postgres", recipients=20_000, server_rate=1000, bot_rate=1000, concurrency=32,
-                        workers=2),
+    "memory-100k": dict(
+        backend="sqlite", recipients=100_000, server_rate=1000, bot_rate=1000, concurrency=64, memory=True
+    ),
+    "two-workers": dict(
+        backend="postgres", recipients=20_000, server_rate=1000, bot_rate=1000, concurrency=32, workers=2
+    ),
 }
-QUICK = {"fast-sqlite": 5000, "fast-postgres": 5000, "default-30": 150, "memory-100k": 10_000, "two-workers": 5000}
+QUICK = {
+    "fast-sqlite": 5000,
+    "fast-postgres": 5000,
+    "default-30": 150,
+    "memory-100k": 10_000,
+    "two-workers": 5000,
+}
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -263,8 +303,10 @@ async def main(args: argparse.Namespace) -> None:
     print("\n| scenario | backend | recipients | received | dup | 429 | msg/s | wall s | peak RSS MB |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in results:
-        print(f"| {r['name']} | {r['backend']} | {r['recipients']:,} | {r['received']:,} | {r['duplicates']} | "
-              f"{r['http_429']} | {r['msg_per_s']} | {r['wall_s']} | {r['peak_rss_mb'] or '-'} |")
+        print(
+            f"| {r['name']} | {r['backend']} | {r['recipients']:,} | {r['received']:,} | {r['duplicates']} | "
+            f"{r['http_429']} | {r['msg_per_s']} | {r['wall_s']} | {r['peak_rss_mb'] or '-'} |"
+        )
 
 
 def cli() -> None:

@@ -169,8 +169,11 @@ def _trace(app, channel) -> None:
         for name, values in stages.items():
             values.sort()
             n = len(values)
-            print(f"{name:24} n={n:6} p50={values[n // 2] * 1000:7.2f} ms  p99={values[int(n * 0.99)] * 1000:7.2f} ms",
-                  file=sys.stderr)
+            print(
+                f"{name:24} n={n:6} p50={values[n // 2] * 1000:7.2f} ms  "
+                f"p99={values[int(n * 0.99)] * 1000:7.2f} ms",
+                file=sys.stderr,
+            )
     atexit.register(report)
 
 
@@ -211,10 +214,18 @@ async def simulate(fake, users: int, pool: list[str], *, rate: float | None, see
     def pct(values: list[float], p: float) -> float:
         return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))] * 1000
 
-    return {"answered": total, "wall_s": round(wall, 2), "msg_per_s": round(total / wall, 1),
-            "p50_ms": round(pct(lat, 50), 1), "p90_ms": round(pct(lat, 90), 1), "p99_ms": round(pct(lat, 99), 1),
-            "max_ms": round(lat[-1] * 1000, 1), "mean_ms": round(statistics.fmean(lat) * 1000, 1),
-            "round_trip_p99_ms": round(pct(sorted(round_trips), 99), 1), "replies_measured": len(lat)}
+    return {
+        "answered": total,
+        "wall_s": round(wall, 2),
+        "msg_per_s": round(total / wall, 1),
+        "p50_ms": round(pct(lat, 50), 1),
+        "p90_ms": round(pct(lat, 90), 1),
+        "p99_ms": round(pct(lat, 99), 1),
+        "max_ms": round(lat[-1] * 1000, 1),
+        "mean_ms": round(statistics.fmean(lat) * 1000, 1),
+        "round_trip_p99_ms": round(pct(sorted(round_trips), 99), 1),
+        "replies_measured": len(lat),
+    }
 
 
 async def bench(args: argparse.Namespace) -> dict:
@@ -228,10 +239,14 @@ async def bench(args: argparse.Namespace) -> dict:
         except ImportError:
             fake_engine = True  # the answer engine is not built yet: use the tests' fake one
     pool = question_pool(content)
-    results: dict = {"transport": args.transport, "users": args.users, "questions": args.users * QUESTIONS_PER_USER,
-                     "content": str(content.relative_to(ROOT) if content.is_relative_to(ROOT) else content),
-                     "engine": "tests.fakes.FakeEngine" if fake_engine else "bot.engine.AnswerEngine",
-                     "cpus": os.cpu_count()}
+    results: dict = {
+        "transport": args.transport,
+        "users": args.users,
+        "questions": args.users * QUESTIONS_PER_USER,
+        "content": str(content.relative_to(ROOT) if content.is_relative_to(ROOT) else content),
+        "engine": "tests.fakes.FakeEngine" if fake_engine else "bot.engine.AnswerEngine",
+        "cpus": os.cpu_count(),
+    }
     with tempfile.TemporaryDirectory() as tmp:
         async with FakeTelegram(record_calls=False) as fake:
             cmd = [sys.executable, "-m", "benchmarks.bench_telegram", "--bot", "--api-url", fake.base_url,
@@ -263,7 +278,7 @@ async def bench(args: argparse.Namespace) -> dict:
                     await asyncio.wait_for(proc.wait(), 30)
                 except TimeoutError:
                     proc.kill()
-    results["targets_met"] = (results["throughput"]["msg_per_s"] >= 300 and results["latency"]["p99_ms"] < 100)
+    results["targets_met"] = results["throughput"]["msg_per_s"] >= 300 and results["latency"]["p99_ms"] < 100
     return results
 
 
@@ -271,10 +286,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--quick", action="store_true", help="500 users (a shorter run)")
-    parser.add_argument("--rate", type=float, default=300.0, help="offered questions per second in the latency run")
+    parser.add_argument(
+        "--rate", type=float, default=300.0, help="offered questions per second in the latency run"
+    )
     parser.add_argument("--transport", choices=["aiohttp", "httpx"], default="aiohttp")
     parser.add_argument("--both", action="store_true", help="run with httpx, then aiohttp")
-    parser.add_argument("--content", help="content folder (default: content/ if valid, else the test fixture)")
+    parser.add_argument(
+        "--content", help="content folder (default: content/ if valid, else the test fixture)"
+    )
     parser.add_argument("--fake-engine", action="store_true", help="use the tests' fake answer engine")
     parser.add_argument("--json", action="store_true", help="print JSON only")
     parser.add_argument("--bot", action="store_true", help=argparse.SUPPRESS)
@@ -294,12 +313,18 @@ def main(argv: list[str] | None = None) -> int:
         runs.append(result)
         if not args.json:
             t, lat = result["throughput"], result["latency"]
-            print(f"telegram conversation [{transport}] {result['users']} users x {QUESTIONS_PER_USER} questions, "
-                  f"engine {result['engine']}, content {result['content']}")
+            print(
+                f"telegram conversation [{transport}] {result['users']} users x {QUESTIONS_PER_USER} "
+                "questions, "
+                f"engine {result['engine']}, content {result['content']}"
+            )
             print(f"  throughput: {t['msg_per_s']} answered msg/s ({t['answered']} in {t['wall_s']} s), "
                   f"p50 {t['p50_ms']} ms, p99 {t['p99_ms']} ms under saturation")
-            print(f"  latency at {lat['offered_rate']:.0f} msg/s offered: {lat['msg_per_s']} msg/s, p50 {lat['p50_ms']} "
-                  f"ms, p90 {lat['p90_ms']} ms, p99 {lat['p99_ms']} ms, max {lat['max_ms']} ms")
+            print(
+                f"  latency at {lat['offered_rate']:.0f} msg/s offered: {lat['msg_per_s']} msg/s, "
+                f"p50 {lat['p50_ms']} ms, p90 {lat['p90_ms']} ms, p99 {lat['p99_ms']} ms, "
+                f"max {lat['max_ms']} ms"
+            )
             print(f"  targets (>= 300 msg/s, p99 < 100 ms): {'met' if result['targets_met'] else 'NOT met'}")
     if args.json:
         print(json.dumps(runs if args.both else runs[0], ensure_ascii=False, indent=2))

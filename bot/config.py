@@ -145,7 +145,9 @@ class Settings(BaseSettings):
             raise ValueError("expected a sqlite:// or postgresql:// URL")
         return value
 
-    @field_validator("telegram_api_url", "zalo_oa_api_url", "zalo_oauth_url", "zalo_bot_api_url", "public_url")
+    @field_validator(
+        "telegram_api_url", "zalo_oa_api_url", "zalo_oauth_url", "zalo_bot_api_url", "public_url"
+    )
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is None:

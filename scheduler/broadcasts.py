@@ -96,7 +96,9 @@ class Plan:
         for ch in sorted(self.counts):
             label = CHANNEL_LABELS.get(ch, ch)
             reach, audience = self.reachable[ch], self.counts[ch]
-            parts.append(f"{label} {_n(reach)}" if reach == audience else f"{label} {_n(reach)}/{_n(audience)}")
+            parts.append(
+                f"{label} {_n(reach)}" if reach == audience else f"{label} {_n(reach)}/{_n(audience)}"
+            )
         return ", ".join(parts)
 
     def warnings(self) -> list[tuple[str, str]]:
@@ -105,10 +107,12 @@ class Plan:
             return []
         reach = self.reachable.get(PROMO_CHANNEL, 0)
         audience = self.counts.get(PROMO_CHANNEL, 0)
-        vi = (f"⚠️ Tin quảng bá vượt giới hạn của Zalo OA ({self.limits.per_day} tin/ngày, "
-              f"{self.limits.per_month} tin/tháng cho mỗi người theo dõi): {_n(self.over)} người trên Zalo OA "
-              f"sẽ bị bỏ qua ({_n(self.over_day)} đã nhận tin quảng bá trong ngày, {_n(self.over_month)} đã đủ "
-              f"số tin của tháng). Trên Zalo OA tin chỉ đến được {_n(reach)}/{_n(audience)} người.")
+        vi = (
+            f"⚠️ Tin quảng bá vượt giới hạn của Zalo OA ({self.limits.per_day} tin/ngày, "
+            f"{self.limits.per_month} tin/tháng cho mỗi người theo dõi): {_n(self.over)} người trên Zalo OA "
+            f"sẽ bị bỏ qua ({_n(self.over_day)} đã nhận tin quảng bá trong ngày, {_n(self.over_month)} đã đủ "
+            f"số tin của tháng). Trên Zalo OA tin chỉ đến được {_n(reach)}/{_n(audience)} người."
+        )
         en = (f"promotion limits on Zalo OA ({self.limits.per_day}/day, {self.limits.per_month}/month per "
               f"follower): {self.over} recipient(s) will be skipped ({self.over_day} at the day's limit, "
               f"{self.over_month} at the month's); Zalo OA reach {reach}/{audience}")
@@ -178,8 +182,10 @@ class Broadcasts:
         channels = list(dict.fromkeys(c.strip() for c in channels if c and c.strip()))
         bad = [c for c in channels if c not in BROADCAST_CHANNELS]
         if bad:
-            raise BroadcastError(f"Kênh không hỗ trợ gửi tin: {', '.join(bad)} (chọn: {', '.join(BROADCAST_CHANNELS)}).",
-                                 f"unknown channel {', '.join(bad)}; choose from {', '.join(BROADCAST_CHANNELS)}")
+            raise BroadcastError(
+                f"Kênh không hỗ trợ gửi tin: {', '.join(bad)} (chọn: {', '.join(BROADCAST_CHANNELS)}).",
+                f"unknown channel {', '.join(bad)}; choose from {', '.join(BROADCAST_CHANNELS)}",
+            )
         return channels
 
     def parse_when(self, text: str | None) -> datetime | None:
@@ -207,7 +213,9 @@ class Broadcasts:
         now = self.clock.now()
         when = now if send_at is None else send_at
         if when < now - PAST_TOLERANCE:
-            raise BroadcastError(f"Thời điểm {self.local(when)} đã qua.", f"{self.local(when)} is in the past")
+            raise BroadcastError(
+                f"Thời điểm {self.local(when)} đã qua.", f"{self.local(when)} is in the past"
+            )
         if when < now:
             when = now
         if self.quiet.contains(when):
@@ -243,10 +251,20 @@ class Broadcasts:
 
     # --- lifecycle -----------------------------------------------------------------------------
 
-    async def create(self, text: str, topics: Sequence[str], roles: Sequence[str] = (),
-                     channels: Sequence[str] = (), at: datetime | None = None, *, move_out_of_quiet: bool = False,
-                     created_by: str | None = None, title: str | None = None,
-                     buttons: Sequence[dict[str, str]] = (), promotion: bool = False) -> tuple[Broadcast, Timing]:
+    async def create(
+        self,
+        text: str,
+        topics: Sequence[str],
+        roles: Sequence[str] = (),
+        channels: Sequence[str] = (),
+        at: datetime | None = None,
+        *,
+        move_out_of_quiet: bool = False,
+        created_by: str | None = None,
+        title: str | None = None,
+        buttons: Sequence[dict[str, str]] = (),
+        promotion: bool = False,
+    ) -> tuple[Broadcast, Timing]:
         """Validate and schedule a broadcast (created by staff: approved by creating it). `promotion`:
         it counts against Zalo OA's per-follower promotion limits (see `plan` for who it reaches)."""
         text = self.check_text(text)
@@ -254,9 +272,19 @@ class Broadcasts:
         roles, channels = self.check_roles(roles), self.check_channels(channels)
         timing = self.check_time(at, move_out_of_quiet)
         await self.audience(topics, roles, channels)
-        row = await self.bstore.create(text=text, topics=topics, roles=roles, channels=channels, buttons=list(buttons),
-                                       send_at=timing.send_at, status="scheduled", created_by=created_by,
-                                       approved_by=created_by, title=title, promotion=promotion)
+        row = await self.bstore.create(
+            text=text,
+            topics=topics,
+            roles=roles,
+            channels=channels,
+            buttons=list(buttons),
+            send_at=timing.send_at,
+            status="scheduled",
+            created_by=created_by,
+            approved_by=created_by,
+            title=title,
+            promotion=promotion,
+        )
         log.info("broadcast %d scheduled for %s by %s (topics %s)", row.id, self.local(timing.send_at),
                  created_by, ",".join(topics))
         self._changed()
@@ -274,8 +302,11 @@ class Broadcasts:
         """draft -> scheduled, after checking it again (its time may have to be set: `at`)."""
         row = await self.get(broadcast_id)
         if row.status != "draft":
-            raise BroadcastError(f"Tin #{row.id} đang ở trạng thái {STATUS_VI.get(row.status, row.status)}, "
-                                 "chỉ duyệt được bản nháp.", f"broadcast {row.id} is {row.status}, not a draft")
+            raise BroadcastError(
+                f"Tin #{row.id} đang ở trạng thái {STATUS_VI.get(row.status, row.status)}, "
+                "chỉ duyệt được bản nháp.",
+                f"broadcast {row.id} is {row.status}, not a draft",
+            )
         when = at or row.send_at
         if when is None:
             raise BroadcastError(f"Tin #{row.id} chưa có thời điểm gửi; hãy đặt giờ (--at).",
@@ -284,8 +315,12 @@ class Broadcasts:
         topics = self.check_topics(loads(row.topics))
         timing = self.check_time(when, move_out_of_quiet)
         await self.audience(topics, loads(row.roles), loads(row.channels))
-        if not await self.bstore.update(row.id, ["draft"], status="scheduled", send_at=timing.send_at, approved_by=by):
-            raise BroadcastError(f"Tin #{row.id} vừa bị thay đổi, hãy thử lại.", "changed concurrently; try again")
+        if not await self.bstore.update(
+            row.id, ["draft"], status="scheduled", send_at=timing.send_at, approved_by=by
+        ):
+            raise BroadcastError(
+                f"Tin #{row.id} vừa bị thay đổi, hãy thử lại.", "changed concurrently; try again"
+            )
         self._changed()
         return await self.get(row.id), timing
 
@@ -296,8 +331,10 @@ class Broadcasts:
         """Change a draft or a scheduled broadcast (not one that started)."""
         row = await self.get(broadcast_id)
         if row.status not in ("draft", "scheduled"):
-            raise BroadcastError(f"Tin #{row.id} {STATUS_VI.get(row.status, row.status)}, không sửa được nữa.",
-                                 f"broadcast {row.id} is {row.status}; only drafts and scheduled ones can be edited")
+            raise BroadcastError(
+                f"Tin #{row.id} {STATUS_VI.get(row.status, row.status)}, không sửa được nữa.",
+                f"broadcast {row.id} is {row.status}; only drafts and scheduled ones can be edited",
+            )
         values: dict[str, Any] = {}
         if text is not None:
             values["text"] = self.check_text(text)
@@ -312,10 +349,15 @@ class Broadcasts:
         if promotion is not None:
             values["promotion"] = promotion
         if row.status == "scheduled" and ({"topics", "roles", "channels"} & set(values)):
-            await self.audience(values.get("topics", loads(row.topics)), values.get("roles", loads(row.roles)),
-                                values.get("channels", loads(row.channels)))
+            await self.audience(
+                values.get("topics", loads(row.topics)),
+                values.get("roles", loads(row.roles)),
+                values.get("channels", loads(row.channels)),
+            )
         if values and not await self.bstore.update(row.id, ["draft", "scheduled"], **values):
-            raise BroadcastError(f"Tin #{row.id} vừa bắt đầu gửi, không sửa được nữa.", "it started meanwhile")
+            raise BroadcastError(
+                f"Tin #{row.id} vừa bắt đầu gửi, không sửa được nữa.", "it started meanwhile"
+            )
         self._changed()
         return await self.get(row.id)
 
@@ -329,8 +371,11 @@ class Broadcasts:
                                         finished_at=self.clock.now()):
             raise BroadcastError(f"Tin #{row.id} vừa kết thúc, không thể hủy.", "it finished meanwhile")
         async with self.store.session() as s:  # recipients not reached yet are not reached at all
-            await s.execute(sa.update(Delivery).where(Delivery.broadcast_id == row.id, Delivery.status == "pending")
-                            .values(status="skipped", last_error="broadcast cancelled", lease_until=None))
+            await s.execute(
+                sa.update(Delivery)
+                .where(Delivery.broadcast_id == row.id, Delivery.status == "pending")
+                .values(status="skipped", last_error="broadcast cancelled", lease_until=None)
+            )
         log.info("broadcast %d cancelled (was %s)", row.id, row.status)
         self._changed()
         return await self.get(row.id)

@@ -55,7 +55,11 @@ def occurrences(campaigns: Sequence[Campaign], year: int, zone: ZoneInfo) -> lis
     for campaign in campaigns:
         for message in campaign.messages:
             day = message.on(year)
-            when = None if day is None else datetime.combine(day, message.at, tzinfo=zone).astimezone(ZoneInfo("UTC"))
+            when = (
+                None
+                if day is None
+                else datetime.combine(day, message.at, tzinfo=zone).astimezone(ZoneInfo("UTC"))
+            )
             result.append(Occurrence(campaign, message, year, when))
     far = datetime.max.replace(tzinfo=ZoneInfo("UTC"))
     result.sort(key=lambda o: (o.send_at is None, o.send_at or far, o.campaign.id, o.message.id))

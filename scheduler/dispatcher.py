@@ -134,10 +134,22 @@ class Dispatcher:
     given. They are apart because the dispatcher's work is real I/O: a test keeps the pacing real and
     uses its own ticker to see when the feed has looked again, instead of sleeping and hoping."""
 
-    def __init__(self, bstore: BroadcastStore, outbound: Outbound, clock: Clock, *, concurrency: int = 16,
-                 max_attempts: int = 5, quiet: QuietHours | None = None, lease: timedelta = timedelta(minutes=2),
-                 poll_interval: float = 1.0, linger: float = LINGER, on_finished: FinishedHook | None = None,
-                 worker: str | None = None, ticker: Ticker | None = None):
+    def __init__(
+        self,
+        bstore: BroadcastStore,
+        outbound: Outbound,
+        clock: Clock,
+        *,
+        concurrency: int = 16,
+        max_attempts: int = 5,
+        quiet: QuietHours | None = None,
+        lease: timedelta = timedelta(minutes=2),
+        poll_interval: float = 1.0,
+        linger: float = LINGER,
+        on_finished: FinishedHook | None = None,
+        worker: str | None = None,
+        ticker: Ticker | None = None,
+    ):
         self.bstore = bstore
         self.outbound = outbound
         self.clock = clock
@@ -168,7 +180,9 @@ class Dispatcher:
     async def start(self) -> None:
         """Start the writer, the workers, the feed and the lease renewal."""
         self.writer.start()
-        self._tasks = [asyncio.create_task(self._worker(), name=f"dispatch-{i}") for i in range(self.concurrency)]
+        self._tasks = [
+            asyncio.create_task(self._worker(), name=f"dispatch-{i}") for i in range(self.concurrency)
+        ]
         self._tasks.append(asyncio.create_task(self._feed(), name="dispatch-feed"))
         self._tasks.append(asyncio.create_task(self._renew(), name="dispatch-renew"))
         log.info("dispatcher %s started (%d workers)", self.worker, self.concurrency)
@@ -339,11 +353,15 @@ class Dispatcher:
             return
         reply = await self._reply_for(row.broadcast_id)
         if reply is None:
-            await self.writer.record(Outcome(row.id, "failed", error="broadcast vanished", attempts=row.attempts))
+            await self.writer.record(
+                Outcome(row.id, "failed", error="broadcast vanished", attempts=row.attempts)
+            )
             return
         # Claimed rows wait in the queue: staff may cancel the broadcast, the person may delete their
         # data meanwhile (both already marked the row 'skipped' in the database). Look again.
-        if row.user_id in self.bstore.store.privacy.recently_deleted or not await self._still_sending(row.broadcast_id):
+        if row.user_id in self.bstore.store.privacy.recently_deleted or not await self._still_sending(
+            row.broadcast_id
+        ):
             return
         marked = False
 
@@ -355,10 +373,14 @@ class Dispatcher:
         token = ON_GRANT.set(on_grant)
         attempts = row.attempts + 1
         try:
-            message_id = await self.outbound.send_once(UserRef(row.channel, row.platform_id), reply, bulk=True)
+            message_id = await self.outbound.send_once(
+                UserRef(row.channel, row.platform_id), reply, bulk=True
+            )
             outcome = Outcome(row.id, "sent", message_id=message_id, at=self.clock.now(), attempts=attempts)
             self.sent += 1
-        except RateLimited as exc:  # the channel is paused already; the platform's pacing is not the row's fault
+        except (
+            RateLimited
+        ) as exc:  # the channel is paused already; the platform's pacing is not the row's fault
             outcome = self._later(row, exc.reason, exc.retry_after, attempts - 1)
         except Deferred as exc:
             outcome = self._later(row, exc.reason, exc.retry_after, attempts - 1)

@@ -39,7 +39,9 @@ class LeaderLock:
                 conn = await self.engine.connect()
                 # Autocommit: the lock belongs to the session, and no transaction stays open for hours.
                 self._conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            got = (await self._conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": self.key})).scalar()
+            got = (
+                await self._conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": self.key})
+            ).scalar()
         except Exception:
             log.exception("leader lock: database error")
             await self._drop()

@@ -59,7 +59,10 @@ async def build_report(bstore: BroadcastStore, year: int, zone: ZoneInfo) -> Rep
     start = datetime(year, 1, 1, tzinfo=zone)
     end = datetime(year + 1, 1, 1, tzinfo=zone)
     broadcasts, counts, reach, _ = await bstore.year_rows(start, end)
-    info = {b.id: ((b.started_at or start).astimezone(zone).month, (loads(b.topics) or ["?"])[0]) for b in broadcasts}
+    info = {
+        b.id: ((b.started_at or start).astimezone(zone).month, (loads(b.topics) or ["?"])[0])
+        for b in broadcasts
+    }
     rows: dict[tuple[int, str, str], Row] = {}
     reached: set[int] = set()
     for bid, channel, status, count in counts:
@@ -93,12 +96,15 @@ def to_text(report: Report) -> str:
         "",
         f"Tin đã gửi (broadcast có ít nhất một người nhận): {n(report.items)}",
         f"  So với mục tiêu ít nhất {YEARLY_TARGET} tin, bài, ấn phẩm mỗi năm (Kế hoạch 3066/KH-SLĐTBXH "
-        f"của tỉnh Hải Dương cũ, mục I.2): {share:.1f}%".replace(f"{share:.1f}", f"{share:.1f}".replace(".", ",")),
+        f"của tỉnh Hải Dương cũ, mục I.2): {share:.1f}%".replace(
+            f"{share:.1f}", f"{share:.1f}".replace(".", ",")
+        ),
         "  (mục tiêu đó tính mọi kênh truyền thông; tin qua chatbot là một phần)",
         f"Lượt gửi thành công: {n(report.total('sent'))}",
         f"Số người nhận được ít nhất một tin: {n(report.reach)}",
         f"Chặn bot / không còn liên lạc được: {n(report.total('blocked'))}",
-        f"Lỗi: {n(report.total('failed'))}; bỏ qua: {n(report.total('skipped'))}; không rõ: {n(report.total('unknown'))}",
+        f"Lỗi: {n(report.total('failed'))}; bỏ qua: {n(report.total('skipped'))}; "
+        f"không rõ: {n(report.total('unknown'))}",
         f"Câu hỏi nhận được: {n(report.asked)}; bot trả lời được: {n(report.answered)}"
         + (f" ({report.answered / report.asked * 100:.0f}%)" if report.asked else ""),
         "",
@@ -113,7 +119,10 @@ def to_text(report: Report) -> str:
     else:
         widths = [max(len(str(r[i])) for r in table) for i in range(len(header))]
         for i, r in enumerate(table):
-            cells = [str(c).ljust(w) if j < 3 else str(c).rjust(w) for j, (c, w) in enumerate(zip(r, widths, strict=True))]
+            cells = [
+                str(c).ljust(w) if j < 3 else str(c).rjust(w)
+                for j, (c, w) in enumerate(zip(r, widths, strict=True))
+            ]
             lines.append("  ".join(cells).rstrip())
             if i == 0:
                 lines.append("  ".join("-" * w for w in widths))

@@ -55,10 +55,22 @@ JOB_PREFIX = "broadcast:"
 class SchedulerService:
     """What bot.app starts and stops: `start()`, `stop()`; `broadcasts` is the staff-facing service."""
 
-    def __init__(self, settings: Settings, store: Store, clock: Clock, outbound: Outbound, broadcasts: Broadcasts, *,
-                 campaigns: Callable[[], Sequence[Campaign]] = tuple, messenger: Messenger | None = None,
-                 staff_chat: UserRef | None = None, poll_interval: float = POLL_INTERVAL,
-                 dispatcher_poll: float = 1.0, linger: float | None = None, ticker: Ticker | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        clock: Clock,
+        outbound: Outbound,
+        broadcasts: Broadcasts,
+        *,
+        campaigns: Callable[[], Sequence[Campaign]] = tuple,
+        messenger: Messenger | None = None,
+        staff_chat: UserRef | None = None,
+        poll_interval: float = POLL_INTERVAL,
+        dispatcher_poll: float = 1.0,
+        linger: float | None = None,
+        ticker: Ticker | None = None,
+    ):
         self.settings = settings
         self.store = store
         self.clock = clock
@@ -77,9 +89,15 @@ class SchedulerService:
                                      max_attempts=settings.broadcast_max_attempts, quiet=self.quiet,
                                      poll_interval=dispatcher_poll, on_finished=self._finished, ticker=ticker,
                                      **extra)
-        self.scheduler = AsyncIOScheduler(jobstores={"default": MemoryJobStore()}, timezone=self.zone,
-                                          job_defaults={"coalesce": True, "max_instances": 1,
-                                                        "misfire_grace_time": int(self.grace.total_seconds())})
+        self.scheduler = AsyncIOScheduler(
+            jobstores={"default": MemoryJobStore()},
+            timezone=self.zone,
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": int(self.grace.total_seconds()),
+            },
+        )
         self._jobs: dict[int, datetime] = {}
         self._calendar_day: date | None = None
         self._sync_lock = asyncio.Lock()
@@ -110,7 +128,12 @@ class SchedulerService:
                                misfire_grace_time=None, coalesce=True, max_instances=3)
         self.scheduler.start()
         self._started = True
-        log.info("scheduler started (leader: %s, quiet hours %s, grace %s)", self.leader.held, self.quiet, self.grace)
+        log.info(
+            "scheduler started (leader: %s, quiet hours %s, grace %s)",
+            self.leader.held,
+            self.quiet,
+            self.grace,
+        )
 
     async def stop(self) -> None:
         """Stop syncing (after a sync in progress), the dispatcher, and leadership."""
@@ -261,9 +284,15 @@ class SchedulerService:
         total = sum(c.values())
         lines = [f"📣 Tin #{row.id} ({self._label(row)}): {STATUS_VI.get(status, status)}.",
                  f"Đã gửi: {n(c.get('sent', 0))}/{n(total)} người nhận."]
-        extra = [(label, c.get(key, 0)) for key, label in (
-            ("blocked", "chặn bot hoặc không còn liên lạc được"), ("failed", "lỗi"),
-            ("skipped", "bỏ qua (đã hủy đăng ký hoặc không được phép gửi)"), ("unknown", "không rõ (đang gửi khi dịch vụ dừng)"))]
+        extra = [
+            (label, c.get(key, 0))
+            for key, label in (
+                ("blocked", "chặn bot hoặc không còn liên lạc được"),
+                ("failed", "lỗi"),
+                ("skipped", "bỏ qua (đã hủy đăng ký hoặc không được phép gửi)"),
+                ("unknown", "không rõ (đang gửi khi dịch vụ dừng)"),
+            )
+        ]
         lines += [f"- {label}: {n(count)}" for label, count in extra if count]
         per_channel = await self.bstore.channel_counts(broadcast_id)
         if len(per_channel) > 1:
@@ -282,6 +311,8 @@ class SchedulerService:
             return
         hours = self.grace.total_seconds() / 3600
         await self._tell_staff(
-            f"⚠️ Tin #{row.id} ({self._label(row)}) dự kiến gửi lúc {self.broadcasts.local(row.send_at)} đã bị lỡ: "
+            f"⚠️ Tin #{row.id} ({self._label(row)}) dự kiến gửi lúc {self.broadcasts.local(row.send_at)} "
+            "đã bị lỡ: "
             f"dịch vụ ngừng quá {hours:g} giờ nên tin không được gửi. Nếu vẫn cần, hãy tạo lại tin "
-            f"(/guitin hoặc chonnghe broadcast create).")
+            f"(/guitin hoặc chonnghe broadcast create)."
+        )

@@ -1,1 +1,1 @@
-"""The test suite: it mirrors the package tree (bot, handlers, scheduler); fakes of every platform in tests/fakes."""
+"""The test suite: it mirrors the package tree (bot, handlers, scheduler); platform fakes in tests/fakes."""

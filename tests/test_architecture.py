@@ -108,8 +108,9 @@ def broken_rules(all_arrows: list[Arrow]) -> list[tuple[Arrow, str]]:
     for a in all_arrows:
         if _under(a.source, "handlers") and _under(a.target, "bot.channels", *SCHEDULER_INTERNALS):
             broken.append((a, "handlers import neither channels nor scheduler internals"))
-        if _under(a.source, "bot.channels") and _under(a.target, "bot.conversation", "bot.outbound", "handlers",
-                                                       "scheduler"):
+        if _under(a.source, "bot.channels") and _under(
+            a.target, "bot.conversation", "bot.outbound", "handlers", "scheduler"
+        ):
             broken.append((a, "channels import only the neutral ports and types"))
         if _under(a.source, "scheduler") and _under(a.target, "handlers"):
             broken.append((a, "the scheduler imports no handler"))

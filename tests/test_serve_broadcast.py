@@ -74,15 +74,24 @@ async def _no_stray_servers():
 
 async def serve(env: dict[str, str], tmp_path: Path) -> asyncio.subprocess.Process:
     with open(tmp_path / "serve.log", "ab") as log:  # noqa: ASYNC230 - a test helper; the child inherits it
-        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "serve", cwd=tmp_path, env=env,
-                                                    stdout=log, stderr=log)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "serve", cwd=tmp_path, env=env, stdout=log, stderr=log
+        )
     _STARTED.append(proc)
     return proc
 
 
 async def cli(env: dict[str, str], tmp_path: Path, *args: str) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", *args, cwd=tmp_path, env=env,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await proc.communicate()
     return proc.returncode, out.decode(), err.decode()
 

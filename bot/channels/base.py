@@ -151,12 +151,17 @@ async def send_pieces(pieces: Sequence[P], send_one: Callable[[P], Awaitable[str
         except Exception as exc:
             lost = pieces[number - 1:]
             characters = sum(size(p) for p in lost) if size is not None else None
-            log.warning("%s: reply to %s delivered in part: piece%s %s of %d%s not sent (%s); the reply counts "
-                        "as sent so the pieces already shown are not sent again", channel, chat_id,
-                        "s" if len(lost) > 1 else "",
-                        f"{number}-{len(pieces)}" if len(lost) > 1 else str(number), len(pieces),
-                        f", {characters} characters" if characters is not None else "",
-                        exc.reason if isinstance(exc, SendError) else f"{type(exc).__name__}: {exc}")
+            log.warning(
+                "%s: reply to %s delivered in part: piece%s %s of %d%s not sent (%s); the reply counts "
+                "as sent so the pieces already shown are not sent again",
+                channel,
+                chat_id,
+                "s" if len(lost) > 1 else "",
+                f"{number}-{len(pieces)}" if len(lost) > 1 else str(number),
+                len(pieces),
+                f", {characters} characters" if characters is not None else "",
+                exc.reason if isinstance(exc, SendError) else f"{type(exc).__name__}: {exc}",
+            )
             return message_id
     return message_id
 

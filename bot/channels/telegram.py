@@ -109,7 +109,7 @@ def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
 
 
 def keyboard(reply: Reply) -> dict | None:
-    """The reply's buttons as an InlineKeyboardMarkup (JSON): links as url buttons, the rest as callback data."""
+    """The reply's buttons as an InlineKeyboardMarkup (JSON): links as url buttons, others callback data."""
     rows = []
     for row in reply.buttons:
         buttons = []
@@ -169,9 +169,15 @@ def parse_update(update: dict, bot_id: int | None = None) -> Incoming | None:
             author = replied.get("from") if isinstance(replied.get("from"), dict) else {}
             if bot_id is not None and author.get("id") == bot_id:
                 extra["reply_to_self"] = "1"
-        return Incoming(UserRef(CHANNEL, _id(sender["id"]) or ""), text=text or caption or "", chat_id=chat_id,
-                        message_id=_id(message.get("message_id")), reply_to=reply_to, display_name=_name(sender),
-                        extra=extra)
+        return Incoming(
+            UserRef(CHANNEL, _id(sender["id"]) or ""),
+            text=text or caption or "",
+            chat_id=chat_id,
+            message_id=_id(message.get("message_id")),
+            reply_to=reply_to,
+            display_name=_name(sender),
+            extra=extra,
+        )
     member = update.get("my_chat_member")
     if isinstance(member, dict):
         chat = member.get("chat") or {}
@@ -285,9 +291,11 @@ class TelegramChannel(PollingOrWebhook):
             # as update ids are deduplicated, but wasteful). The offset never passes an update that did
             # not reach the conversation.
             with contextlib.suppress(Exception):
-                await self._requests[0].post(f"{self.bot.base_url}/getUpdates",
-                                             JsonRequestData({"offset": self._offset, "limit": 1, "timeout": 0}),
-                                             read_timeout=5)
+                await self._requests[0].post(
+                    f"{self.bot.base_url}/getUpdates",
+                    JsonRequestData({"offset": self._offset, "limit": 1, "timeout": 0}),
+                    read_timeout=5,
+                )
                 self._acked = self._offset
         if self._side:
             await asyncio.wait(set(self._side), timeout=5)
@@ -342,8 +350,12 @@ class TelegramChannel(PollingOrWebhook):
     # --- polling -------------------------------------------------------------------------------
 
     async def _poll(self) -> None:
-        await retry_until_done(lambda: self.bot.delete_webhook(drop_pending_updates=False),  # else getUpdates: 409
-                               "telegram: deleteWebhook", log, most=MAX_BACKOFF)
+        await retry_until_done(
+            lambda: self.bot.delete_webhook(drop_pending_updates=False),  # else getUpdates: 409
+            "telegram: deleteWebhook",
+            log,
+            most=MAX_BACKOFF,
+        )
         delay = 1.0
         while True:
             try:

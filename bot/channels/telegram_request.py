@@ -39,7 +39,9 @@ class JsonRequestData(RequestData):
     @property
     def json_parameters(self) -> dict[str, str]:
         """Each parameter as a string: JSON for anything that is not one already."""
-        return {k: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for k, v in self._values.items()}
+        return {
+            k: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for k, v in self._values.items()
+        }
 
     @property
     def json_payload(self) -> bytes:
@@ -77,8 +79,9 @@ class AiohttpRequest(BaseRequest):
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=self._limit, limit_per_host=self._limit, ttl_dns_cache=300,
                                              enable_cleanup_closed=True)
-            self._session = aiohttp.ClientSession(connector=connector, headers={"User-Agent": self.USER_AGENT},
-                                                  json_serialize=json.dumps)
+            self._session = aiohttp.ClientSession(
+                connector=connector, headers={"User-Agent": self.USER_AGENT}, json_serialize=json.dumps
+            )
 
     async def shutdown(self) -> None:
         """Close the session and its connections."""
@@ -128,7 +131,9 @@ class AiohttpRequest(BaseRequest):
                 data = json.dumps(request_data.parameters, ensure_ascii=False).encode("utf-8")
                 headers["Content-Type"] = "application/json"
         try:
-            async with self._session.request(method, url, data=data, headers=headers, timeout=timeout) as resp:
+            async with self._session.request(
+                method, url, data=data, headers=headers, timeout=timeout
+            ) as resp:
                 return resp.status, await resp.read()
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise TimedOut(f"Timed out: {exc!r}") from exc

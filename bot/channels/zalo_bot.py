@@ -10,8 +10,8 @@ Receiving: polling (default) or webhook.
 - Polling: `getUpdates` returns one update per call and answers HTTP 408 when nothing arrived within
   its timeout (normal: poll again at once). There is no offset, so a message can be handed out again
   (after a crash, a retry): each (chat, message_id) is processed once, recorded in the processed_updates
-  table through Store.dedup.first_time (source "zalo_bot"), so a restart does not reprocess either. Errors back
-  off (1 s doubling to 30 s); the loop never crashes.
+  table through Store.dedup.first_time (source "zalo_bot"), so a restart does not reprocess either. Errors
+  back off (1 s doubling to 30 s); the loop never crashes.
 - Webhook: POST /zalo/bot/webhook on the project's aiohttp server, registered with `setWebhook`
   (url = CHONNGHE_PUBLIC_URL + path, secret_token = CHONNGHE_ZALO_BOT_SECRET) at start. The
   X-Bot-Api-Secret-Token header is compared in constant time: missing or wrong -> 401 and nothing happens.
@@ -148,7 +148,9 @@ class ZaloBotClient:
             body = None
         return status, body, retry
 
-    async def call(self, method: str, params: dict[str, Any] | None = None, *, wait: float | None = None) -> Any:
+    async def call(
+        self, method: str, params: dict[str, Any] | None = None, *, wait: float | None = None
+    ) -> Any:
         """Call an API method; returns its `result`, or raises the send error the answer maps to."""
         status, body, retry = await self.post(method, params, wait=wait)
         if status == 200 and isinstance(body, dict) and body.get("ok") is True:
@@ -261,8 +263,14 @@ def parse_update(update: dict) -> Incoming | None:
         where = user
         if sender_id and sender_id != user:
             extra["from_id"] = sender_id
-    return Incoming(UserRef(CHANNEL, user or ""), text=text, chat_id=where, message_id=_id(message.get("message_id")),
-                    display_name=name, extra=extra)
+    return Incoming(
+        UserRef(CHANNEL, user or ""),
+        text=text,
+        chat_id=where,
+        message_id=_id(message.get("message_id")),
+        display_name=name,
+        extra=extra,
+    )
 
 
 def dedup_key(incoming: Incoming) -> str | None:
@@ -390,10 +398,15 @@ class ZaloBotChannel(PollingOrWebhook):
 
     async def _register_webhook(self) -> None:
         url = (self.settings.public_url or "").rstrip("/") + WEBHOOK_PATH
-        await retry_until_done(lambda: self.client.call("setWebhook", {"url": url, "secret_token": self._secret}),
-                               "zalo_bot: setWebhook", log, describe=self._text,
-                               on_failure=lambda: self.trouble.set("không đăng ký được webhook với Zalo Bot"),
-                               first=FIRST_BACKOFF, most=MAX_BACKOFF)
+        await retry_until_done(
+            lambda: self.client.call("setWebhook", {"url": url, "secret_token": self._secret}),
+            "zalo_bot: setWebhook",
+            log,
+            describe=self._text,
+            on_failure=lambda: self.trouble.set("không đăng ký được webhook với Zalo Bot"),
+            first=FIRST_BACKOFF,
+            most=MAX_BACKOFF,
+        )
         log.info("zalo_bot: webhook registered at %s", url)
 
     def _text(self, exc: BaseException) -> str:

@@ -95,8 +95,14 @@ async def create(deps: ChannelDeps) -> ZaloOAChannel | Off:
     """Called by bot.app: the channel when the OA is configured (app id, secret key, a token pair in the
     environment or the database), else Off(why)."""
     settings = deps.settings
-    missing = [name for name, value in (("CHONNGHE_ZALO_OA_APP_ID", settings.zalo_oa_app_id),
-                                        ("CHONNGHE_ZALO_OA_SECRET_KEY", settings.zalo_oa_secret_key)) if not value]
+    missing = [
+        name
+        for name, value in (
+            ("CHONNGHE_ZALO_OA_APP_ID", settings.zalo_oa_app_id),
+            ("CHONNGHE_ZALO_OA_SECRET_KEY", settings.zalo_oa_secret_key),
+        )
+        if not value
+    ]
     if missing:
         return Off(" and ".join(missing) + (" is" if len(missing) == 1 else " are") + " not set")
     if not (settings.zalo_oa_access_token and settings.zalo_oa_refresh_token) \
@@ -104,8 +110,10 @@ async def create(deps: ChannelDeps) -> ZaloOAChannel | Off:
         return Off("no token pair: set CHONNGHE_ZALO_OA_ACCESS_TOKEN and CHONNGHE_ZALO_OA_REFRESH_TOKEN "
                    "(the first time only; later pairs are kept in the database)")
     if not settings.zalo_oa_app_secret:
-        log.warning("zalo_oa: CHONNGHE_ZALO_OA_APP_SECRET is not set: the access token cannot be refreshed and "
-                    "the channel will pause when it expires")
+        log.warning(
+            "zalo_oa: CHONNGHE_ZALO_OA_APP_SECRET is not set: the access token cannot be refreshed and "
+            "the channel will pause when it expires"
+        )
     channel = ZaloOAChannel(settings, deps.store, deps.inbox)
     return channel
 
@@ -327,7 +335,7 @@ class ZaloOAChannel:
             self._http = None
 
     async def _keep_fresh(self) -> None:
-        """Refresh the pair before it expires even when nobody writes (keeps the 3-month refresh token alive)."""
+        """Refresh the pair before it expires even when nobody writes (so the 3-month refresh token lives)."""
         while True:
             due = self.tokens.due_in()
             if due is not None and due <= 0:

@@ -10,7 +10,9 @@ from bot.cli import ask, broadcast, calendar, chat, content, report, serve
 
 def build_parser() -> argparse.ArgumentParser:
     """The `chonnghe` argument parser with every command registered."""
-    parser = argparse.ArgumentParser(prog="chonnghe", description="Chọn nghề – Chọn trường: chatbot hướng nghiệp")
+    parser = argparse.ArgumentParser(
+        prog="chonnghe", description="Chọn nghề – Chọn trường: chatbot hướng nghiệp"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (serve, content, ask, chat, broadcast, calendar, report):
         module.register(sub)

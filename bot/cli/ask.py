@@ -10,7 +10,8 @@ from pathlib import Path
 
 from bot.cli.common import add_content_option, content_or_exit, settings_or_exit
 
-GREETING = "Xin chào! Mình là trợ lý hướng nghiệp Chọn nghề – Chọn trường. Bạn cứ hỏi về nghề, trường, tuyển sinh hay chính sách hỗ trợ nhé."
+GREETING = ("Xin chào! Mình là trợ lý hướng nghiệp Chọn nghề – Chọn trường. Bạn cứ hỏi về nghề, trường, "
+            "tuyển sinh hay chính sách hỗ trợ nhé.")
 THANKS = "Rất vui được giúp bạn! Nếu còn thắc mắc, bạn cứ hỏi tiếp nhé."
 EMPTY = "Bạn hãy gõ câu hỏi về học nghề, trường, tuyển sinh hoặc chính sách hỗ trợ nhé."
 NONE = "Xin lỗi, mình chưa có câu trả lời chắc chắn cho câu hỏi này."
@@ -75,7 +76,11 @@ def run_ask(args: argparse.Namespace) -> int:
         m = engine.answer(q)
         answer = reply_text(base, m)
         if args.json:
-            print(json.dumps({"question": q, "id": m.id, "score": m.score, "answer": answer}, ensure_ascii=False))
+            print(
+                json.dumps(
+                    {"question": q, "id": m.id, "score": m.score, "answer": answer}, ensure_ascii=False
+                )
+            )
         else:
             if args.file:
                 print(f"? {q}")

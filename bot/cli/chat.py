@@ -30,9 +30,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add `chat` to the command parser."""
     parser = sub.add_parser("chat", help="trò chuyện với bot ngay trong cửa sổ dòng lệnh")
     add_content_option(parser)
-    parser.add_argument("--user", default="local", help="user id of this terminal conversation (default: local)")
+    parser.add_argument(
+        "--user", default="local", help="user id of this terminal conversation (default: local)"
+    )
     parser.add_argument("--name", default=None, help="display name (default: none)")
-    parser.add_argument("--memory", action="store_true", help="use a throwaway database instead of the configured one")
+    parser.add_argument(
+        "--memory", action="store_true", help="use a throwaway database instead of the configured one"
+    )
     parser.set_defaults(func=run)
 
 
@@ -51,7 +55,9 @@ def run(args: argparse.Namespace) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         if args.memory:
-            settings = settings.model_copy(update={"database_url": f"sqlite+aiosqlite:///{Path(tmp) / 'chat.db'}"})
+            settings = settings.model_copy(
+                update={"database_url": f"sqlite+aiosqlite:///{Path(tmp) / 'chat.db'}"}
+            )
         asyncio.run(chat(settings, read_line, write, user_id=args.user, name=args.name,
                          interactive=sys.stdin.isatty()))
     return 0
@@ -88,8 +94,16 @@ def render(replies: list[Reply], write: Write) -> list[Button]:
     return buttons
 
 
-async def chat(settings, read_line: ReadLine, write: Write, *, user_id: str = "local", name: str | None = None,
-               holder=None, interactive: bool = False) -> None:
+async def chat(
+    settings,
+    read_line: ReadLine,
+    write: Write,
+    *,
+    user_id: str = "local",
+    name: str | None = None,
+    holder=None,
+    interactive: bool = False,
+) -> None:
     """The terminal conversation loop; `holder` replaces the content holder (tests)."""
     from bot.clock import SystemClock
     from bot.content.holder import ContentHolder

@@ -14,7 +14,9 @@ from bot.content import ContentBase, format_report, load_content
 
 def add_content_option(parser: argparse.ArgumentParser) -> None:
     """Add --content DIR, which overrides CHONNGHE_CONTENT_DIR."""
-    parser.add_argument("--content", metavar="DIR", help="use another content folder (default: CHONNGHE_CONTENT_DIR)")
+    parser.add_argument(
+        "--content", metavar="DIR", help="use another content folder (default: CHONNGHE_CONTENT_DIR)"
+    )
 
 
 def settings_or_exit(args: argparse.Namespace | None = None) -> Settings:

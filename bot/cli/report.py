@@ -13,7 +13,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add `report` to the command parser."""
     parser = sub.add_parser("report", help="the yearly communication report (broadcasts, reach, questions)")
     parser.add_argument("--year", type=int, help="default: this year")
-    parser.add_argument("--csv", metavar="PATH", help="also write the figures as CSV ('-' for standard output only)")
+    parser.add_argument(
+        "--csv", metavar="PATH", help="also write the figures as CSV ('-' for standard output only)"
+    )
     parser.set_defaults(func=run)
 
 

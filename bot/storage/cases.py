@@ -28,7 +28,9 @@ class Cases:
                 sa.select(HandoffCase).where(HandoffCase.user_id == user_id, HandoffCase.status == "open")
             )).scalar_one_or_none()
             if case is None:
-                case = HandoffCase(user_id=user_id, question=question[:MAX_LOGGED_TEXT], opened_at=self.db.clock.now())
+                case = HandoffCase(
+                    user_id=user_id, question=question[:MAX_LOGGED_TEXT], opened_at=self.db.clock.now()
+                )
                 s.add(case)
                 await s.flush()
             return case
@@ -60,10 +62,14 @@ class Cases:
             return await s.get(HandoffCase, case_id)
 
     async def link_message(self, case_id: int, chat_id: str, message_id: str) -> None:
-        """Remember a staff-chat message about a case (its card or a follow-up) so replies to it find the case."""
+        """Remember a staff-chat message about a case (card or follow-up) so replies to it find the case."""
         try:
             async with self.db.session() as s:
-                s.add(HandoffMessage(case_id=case_id, chat_id=chat_id, message_id=message_id, at=self.db.clock.now()))
+                s.add(
+                    HandoffMessage(
+                        case_id=case_id, chat_id=chat_id, message_id=message_id, at=self.db.clock.now()
+                    )
+                )
         except IntegrityError:
             pass  # already linked
 

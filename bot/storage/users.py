@@ -62,8 +62,13 @@ class Users:
                         sa.select(User).where(User.channel == ref.channel, User.platform_id == ref.user_id)
                     )).scalar_one_or_none()
                     if user is None:
-                        user = User(channel=ref.channel, platform_id=ref.user_id, created_at=now, last_seen_at=now,
-                                    display_name=(display_name or None) and display_name[:128])
+                        user = User(
+                            channel=ref.channel,
+                            platform_id=ref.user_id,
+                            created_at=now,
+                            last_seen_at=now,
+                            display_name=(display_name or None) and display_name[:128],
+                        )
                         s.add(user)
                         await s.flush()
                     else:
@@ -118,8 +123,18 @@ class Users:
             # First contact of several people at once (a campaign brings hundreds): one INSERT for all,
             # safe against another process creating the same person (ON CONFLICT DO NOTHING).
             names = {(ref.channel, ref.user_id): (name or None) and name[:128] for ref, name in requests}
-            new_rows = [{"channel": ch, "platform_id": pid, "display_name": names.get((ch, pid)), "consent": "none",
-                         "active": True, "created_at": now, "last_seen_at": now} for ch, pid in missing]
+            new_rows = [
+                {
+                    "channel": ch,
+                    "platform_id": pid,
+                    "display_name": names.get((ch, pid)),
+                    "consent": "none",
+                    "active": True,
+                    "created_at": now,
+                    "last_seen_at": now,
+                }
+                for ch, pid in missing
+            ]
             insert = self.db.insert
             async with self.db.writing(), self.db.engine.begin() as conn:
                 await conn.execute(insert(U).values(new_rows).on_conflict_do_nothing(

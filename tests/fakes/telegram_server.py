@@ -53,7 +53,9 @@ class FakeServer:
 
     async def received(self, contains: str | None = None) -> Counter[str]:
         """Messages per chat (only those whose text contains `contains`, when given)."""
-        return Counter(str(m["chat_id"]) for m in await self.sent() if contains is None or contains in m["text"])
+        return Counter(
+            str(m["chat_id"]) for m in await self.sent() if contains is None or contains in m["text"]
+        )
 
     async def stats(self) -> dict:
         """The server's counters (status_counts, ...)."""

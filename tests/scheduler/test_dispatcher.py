@@ -21,7 +21,9 @@ from tests.scheduler.conftest import add_subscribers, deliveries, eventually
 pytestmark = pytest.mark.parametrize("db_url", BACKENDS, indirect=True)
 
 
-async def start_broadcast(bstore: BroadcastStore, text: str = "Thông báo tuyển sinh", topics=("tuyen_sinh",)) -> int:
+async def start_broadcast(
+    bstore: BroadcastStore, text: str = "Thông báo tuyển sinh", topics=("tuyen_sinh",)
+) -> int:
     row = await bstore.create(text=text, topics=list(topics), status="scheduled", send_at=bstore.clock.now())
     total = await bstore.start_sending(row.id)
     assert total is not None
@@ -156,7 +158,9 @@ async def test_unsubscribed_before_their_turn_is_skipped(store, outbound, adapte
     finally:
         await d.stop()
     assert await bstore.counts(bid) == {"sent": 8, "skipped": 2}
-    assert "5" not in adapter.receivers() and "8" not in adapter.receivers() and "500" not in adapter.receivers()
+    assert (
+        "5" not in adapter.receivers() and "8" not in adapter.receivers() and "500" not in adapter.receivers()
+    )
 
 
 async def test_in_flight_rows_never_exceed_concurrency(store, outbound, adapter, clock):
@@ -256,8 +260,15 @@ async def test_two_dispatchers_share_one_broadcast_without_duplicates(store, ada
     assert len(received) == 300 and max(received.values()) == 1
     assert a.sent > 0 and b.sent > 0, (a.sent, b.sent)
     async with store.session() as s:
-        workers = dict((await s.execute(sa.select(Delivery.leased_by, sa.func.count())
-                                        .where(Delivery.broadcast_id == bid).group_by(Delivery.leased_by))).all())
+        workers = dict(
+            (
+                await s.execute(
+                    sa.select(Delivery.leased_by, sa.func.count())
+                    .where(Delivery.broadcast_id == bid)
+                    .group_by(Delivery.leased_by)
+                )
+            ).all()
+        )
     assert set(workers) == {"a", "b"}
 
 

@@ -59,9 +59,13 @@ async def test_jobs_are_rebuilt_from_the_database(settings, store, clock, outbou
     await service.leader.release()
 
 
-async def test_due_broadcast_is_sent_and_staff_get_a_summary(settings, store, clock, outbound, broadcasts, adapter):
+async def test_due_broadcast_is_sent_and_staff_get_a_summary(
+    settings, store, clock, outbound, broadcasts, adapter
+):
     await add_subscribers(store, 20)
-    row, _ = await broadcasts.create("Mùa tuyển sinh", ["tuyen_sinh"], at=broadcasts.parse_when("2026-09-01 11:00"))
+    row, _ = await broadcasts.create(
+        "Mùa tuyển sinh", ["tuyen_sinh"], at=broadcasts.parse_when("2026-09-01 11:00")
+    )
     staff = Staff()
     service = make_service(settings, store, clock, outbound, broadcasts, staff)
     await service.start()
@@ -154,7 +158,9 @@ async def test_calendar_drafts_are_created_once_and_roll_over(settings, store, c
     assert await broadcasts.bstore.list(["scheduled"]) == []
 
 
-async def test_calendar_rolls_over_into_the_next_years(settings, store, clock, outbound, broadcasts, content_dir):
+async def test_calendar_rolls_over_into_the_next_years(
+    settings, store, clock, outbound, broadcasts, content_dir
+):
     from datetime import UTC, datetime
 
     campaigns = load_content(content_dir).campaigns
@@ -182,7 +188,9 @@ async def test_calendar_rolls_over_into_the_next_years(settings, store, clock, o
     await service.leader.release()
 
 
-async def test_a_slow_sync_is_not_doubled_and_not_logged(settings, store, clock, outbound, broadcasts, caplog):
+async def test_a_slow_sync_is_not_doubled_and_not_logged(
+    settings, store, clock, outbound, broadcasts, caplog
+):
     import asyncio
     import logging
 
@@ -224,4 +232,6 @@ async def test_a_slow_sync_is_not_doubled_and_not_logged(settings, store, clock,
     assert job_options == {"misfire": None, "coalesce": True, "max": 3}
     assert during == 1 and peak == 1
     assert not [r for r in caplog.records if "maximum number of running instances" in r.getMessage()]
-    assert not [r for r in caplog.records if r.levelno >= logging.WARNING and r.name.startswith("apscheduler")]
+    assert not [
+        r for r in caplog.records if r.levelno >= logging.WARNING and r.name.startswith("apscheduler")
+    ]
