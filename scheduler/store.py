@@ -357,75 +357,37 @@ class BroadcastStore:
             )
             if "sent" in groups:
                 await conn.execute(
-                    sa.update(D)
-                    .where(delivered)
-                    .values(
-                        status="sent",
-                        sent_at=sa.bindparam("b_at"),
-                        message_id=sa.bindparam("b_mid"),
-                        last_error=None,
-                        attempts=sa.bindparam("b_n"),
-                        lease_until=None,
-                        updated_at=now,
-                    ),
-                    [
-                        {"b_id": o.id, "b_at": o.at or now, "b_mid": o.message_id, "b_n": o.attempts or 1}
-                        for o in groups["sent"]
-                    ],
-                )
+                    sa.update(D).where(delivered).values(
+                        status="sent", sent_at=sa.bindparam("b_at"), message_id=sa.bindparam("b_mid"),
+                        last_error=None, attempts=sa.bindparam("b_n"), lease_until=None, updated_at=now),
+                    [{"b_id": o.id, "b_at": o.at or now, "b_mid": o.message_id, "b_n": o.attempts or 1}
+                     for o in groups["sent"]])
+            # Attempts as the outcome says (None: left as they were).
+            given_attempts = sa.func.coalesce(sa.bindparam("b_n", type_=sa.Integer), D.c.attempts)
             if "back" in groups:  # a retry later, or a row handed back unsent
                 # A row skipped meanwhile (its broadcast cancelled, its person's data deleted) or of a
                 # broadcast no longer sending is not taken back: it stays skipped, with its attempts.
-                sending = (
-                    sa.select(B.c.status).where(B.c.id == D.c.broadcast_id).scalar_subquery() == "sending"
-                )
+                status = sa.select(B.c.status).where(B.c.id == D.c.broadcast_id).scalar_subquery()
+                sending = status == "sending"
                 await conn.execute(
-                    sa.update(D)
-                    .where(delivered, sa.or_(D.c.status == "skipped", ~sending))
-                    .values(
-                        status="skipped",
-                        lease_until=None,
-                        updated_at=now,
-                        last_error=sa.case(
-                            (D.c.status == "skipped", D.c.last_error), else_="broadcast cancelled"
-                        ),
-                        attempts=sa.func.coalesce(sa.bindparam("b_n", type_=sa.Integer), D.c.attempts),
-                    ),
-                    [{"b_id": o.id, "b_n": o.attempts} for o in groups["back"]],
-                )
+                    sa.update(D).where(delivered, sa.or_(D.c.status == "skipped", ~sending)).values(
+                        status="skipped", lease_until=None, updated_at=now, attempts=given_attempts,
+                        last_error=sa.case((D.c.status == "skipped", D.c.last_error),
+                                           else_="broadcast cancelled")),
+                    [{"b_id": o.id, "b_n": o.attempts} for o in groups["back"]])
                 await conn.execute(
-                    sa.update(D)
-                    .where(mine)
-                    .values(
-                        status="pending",
-                        not_before=sa.bindparam("b_nb"),
-                        last_error=sa.bindparam("b_err"),
-                        attempts=sa.func.coalesce(sa.bindparam("b_n", type_=sa.Integer), D.c.attempts),
-                        lease_until=None,
-                        leased_by=None,
-                        updated_at=now,
-                    ),
-                    [
-                        {"b_id": o.id, "b_nb": o.not_before, "b_err": o.error, "b_n": o.attempts}
-                        for o in groups["back"]
-                    ],
-                )
+                    sa.update(D).where(mine).values(
+                        status="pending", not_before=sa.bindparam("b_nb"), last_error=sa.bindparam("b_err"),
+                        attempts=given_attempts, lease_until=None, leased_by=None, updated_at=now),
+                    [{"b_id": o.id, "b_nb": o.not_before, "b_err": o.error, "b_n": o.attempts}
+                     for o in groups["back"]])
             if "final" in groups:
                 await conn.execute(
-                    sa.update(D)
-                    .where(mine)
-                    .values(
-                        status=sa.bindparam("b_status"),
-                        last_error=sa.bindparam("b_err"),
-                        attempts=sa.func.coalesce(sa.bindparam("b_n", type_=sa.Integer), D.c.attempts),
-                        lease_until=None,
-                        updated_at=now,
-                    ),
-                    [
-                        {"b_id": o.id, "b_status": o.status, "b_err": o.error, "b_n": o.attempts}
-                        for o in groups["final"]
-                    ],
-                )
+                    sa.update(D).where(mine).values(
+                        status=sa.bindparam("b_status"), last_error=sa.bindparam("b_err"),
+                        attempts=given_attempts, lease_until=None, updated_at=now),
+                    [{"b_id": o.id, "b_status": o.status, "b_err": o.error, "b_n": o.attempts}
+                     for o in groups["final"]])
 
     async def renew(self, worker: str, lease: timedelta) -> int:
         """Extend the leases this worker holds (rows waiting in its queue during a long 429 pause)."""

@@ -74,7 +74,7 @@ class ReceiveTrouble:
         return []
 
 
-class PollingOrWebhook:
+class Receiving:
     """What a channel that receives by long polling or by a webhook (Telegram, the Zalo Bot) shares: its
     status, its receive-trouble alerts, and the webhook route, served only in webhook mode."""
 

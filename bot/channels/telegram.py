@@ -44,14 +44,7 @@ from telegram.error import (
     TelegramError,
 )
 
-from bot.channels.base import (
-    ChannelDeps,
-    Off,
-    PollingOrWebhook,
-    ReceiveTrouble,
-    retry_until_done,
-    send_pieces,
-)
+from bot.channels.base import ChannelDeps, Off, ReceiveTrouble, Receiving, retry_until_done, send_pieces
 from bot.channels.telegram_request import AiohttpRequest, JsonRequestData
 from bot.ports import Blocked, Permanent, RateLimited, Transient
 from bot.text import split_text as text_pieces
@@ -215,7 +208,7 @@ def map_error(exc: TelegramError) -> Exception:
     return Transient(message)  # NetworkError, TimedOut, 5xx, Conflict...
 
 
-class TelegramChannel(PollingOrWebhook):
+class TelegramChannel(Receiving):
     """The adapter: `routes()`, `start()`, `stop()`, `send()`, `close()` (see bot.channels.base)."""
 
     name = CHANNEL

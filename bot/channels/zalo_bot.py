@@ -44,14 +44,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from aiohttp import web
 
-from bot.channels.base import (
-    ChannelDeps,
-    Off,
-    PollingOrWebhook,
-    ReceiveTrouble,
-    retry_until_done,
-    send_pieces,
-)
+from bot.channels.base import ChannelDeps, Off, ReceiveTrouble, Receiving, retry_until_done, send_pieces
 from bot.channels.numbered import MenuMemory, Rendered, render
 from bot.ports import Blocked, Permanent, RateLimited, SendError, Transient
 from bot.text import split_text as text_pieces
@@ -308,7 +301,7 @@ def pieces_of(rendered: Rendered, limit: int = MAX_TEXT) -> list[str]:
 # --- the adapter ---------------------------------------------------------------------------------
 
 
-class ZaloBotChannel(PollingOrWebhook):
+class ZaloBotChannel(Receiving):
     """The adapter: `routes()`, `start()`, `stop()`, `send()`, `close()` (see bot.channels.base)."""
 
     name = CHANNEL

@@ -81,6 +81,21 @@ def _pair(row: Any) -> Pair:
     return Pair(row.access_token, row.refresh_token, row.expires_at, row.version, row.dead, row.dead_reason)
 
 
+def _mark_dead(current: Pair, reason: str, now: datetime) -> sa.Update:
+    """The statement that marks the stored pair dead (unless it changed since `current` was read)."""
+    T = OAuthToken.__table__
+    return (sa.update(T).where(T.c.channel == CHANNEL, T.c.version == current.version)
+            .values(dead=True, dead_reason=reason[:200], updated_at=now))
+
+
+def _rotate(current: Pair, access: str, refresh: str, expires: datetime, now: datetime) -> sa.Update:
+    """The statement that stores Zalo's new pair in place of `current` (only if it is still stored)."""
+    T = OAuthToken.__table__
+    return (sa.update(T).where(T.c.channel == CHANNEL, T.c.refresh_token == current.refresh_token)
+            .values(access_token=access, refresh_token=refresh, expires_at=expires,
+                    version=current.version + 1, dead=False, dead_reason=None, updated_at=now))
+
+
 class ZaloTokens:
     """The current pair of the one OA, for `access_token()`; `refresh(stale)` after the API rejected one."""
 
@@ -228,26 +243,10 @@ class ZaloTokens:
             except TokenDead as exc:
                 # Mark the pair dead and let the transaction commit (raising here would roll the mark
                 # back, and other workers and the next start would keep using the dead pair).
-                await conn.execute(
-                    sa.update(T)
-                    .where(T.c.channel == CHANNEL, T.c.version == current.version)
-                    .values(dead=True, dead_reason=str(exc)[:200], updated_at=self.clock.now())
-                )
+                await conn.execute(_mark_dead(current, str(exc), self.clock.now()))
                 refused = exc
             else:
-                result = await conn.execute(
-                    sa.update(T)
-                    .where(T.c.channel == CHANNEL, T.c.refresh_token == current.refresh_token)
-                    .values(
-                        access_token=access,
-                        refresh_token=refresh,
-                        expires_at=expires,
-                        version=current.version + 1,
-                        dead=False,
-                        dead_reason=None,
-                        updated_at=self.clock.now(),
-                    )
-                )
+                result = await conn.execute(_rotate(current, access, refresh, expires, self.clock.now()))
                 if result.rowcount != 1:  # cannot happen under the row lock; never lose a fresh pair silently
                     log.error("zalo_oa: the token row changed under its lock")
                 self.pair = Pair(access, refresh, expires, current.version + 1)
@@ -257,7 +256,6 @@ class ZaloTokens:
         return self._refreshed()
 
     async def _refresh_cas(self, stale: str | None) -> str:
-        T = OAuthToken.__table__
         current = await self._read()
         if current is None:
             raise TokenDead("no token pair stored")
@@ -272,24 +270,11 @@ class ZaloTokens:
                 self.pair = latest  # another writer rotated it first: its pair is the good one
                 return latest.access_token
             async with self.store.session() as s:
-                await s.execute(sa.update(T).where(T.c.channel == CHANNEL, T.c.version == current.version)
-                                .values(dead=True, dead_reason=str(exc)[:200], updated_at=self.clock.now()))
+                await s.execute(_mark_dead(current, str(exc), self.clock.now()))
             self._died(current, str(exc))
             raise
         async with self.store.session() as s:
-            result = await s.execute(
-                sa.update(T)
-                .where(T.c.channel == CHANNEL, T.c.refresh_token == current.refresh_token)
-                .values(
-                    access_token=access,
-                    refresh_token=refresh,
-                    expires_at=expires,
-                    version=current.version + 1,
-                    dead=False,
-                    dead_reason=None,
-                    updated_at=self.clock.now(),
-                )
-            )
+            result = await s.execute(_rotate(current, access, refresh, expires, self.clock.now()))
             swapped = result.rowcount == 1
         if not swapped:
             log.error("zalo_oa: the stored refresh token changed during a refresh; keeping the newer one")
