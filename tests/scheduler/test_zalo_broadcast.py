@@ -86,8 +86,14 @@ async def test_one_broadcast_on_telegram_and_zalo_oa_with_skipped_and_deferred(
         # Zalo defers it seven times (more than max_attempts); each time the row waits for its hour.
         for attempt in range(1, 8):
             async def deferred(n=attempt):
-                status = (await rows(store, row.id))[str(OA + 1)][0]
-                return zalo.attempts.get(str(OA + 1)) == n and status == "pending"
+                # Deferred and written back: pending again with its new time ahead. ("pending" alone can be
+                # read while the send is still on its way; moving the clock then delays the row an hour.)
+                async with store.session() as s:
+                    status, not_before = (await s.execute(
+                        sa.select(Delivery.status, Delivery.not_before)
+                        .where(Delivery.broadcast_id == row.id, Delivery.platform_id == str(OA + 1)))).one()
+                return (zalo.attempts.get(str(OA + 1)) == n and status == "pending" and not_before is not None
+                        and not_before > clock.now())
 
             await eventually(deferred)
             clock.advance(hours=1, seconds=1)
