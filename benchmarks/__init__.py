@@ -1,1 +1,1 @@
-"""Benchmarks: `python -m benchmarks` runs every bench_*.py; each also runs alone (python -m benchmarks.NAME)."""
+"""Benchmarks: `python -m benchmarks` runs every bench_*.py, or one: python -m benchmarks.NAME."""

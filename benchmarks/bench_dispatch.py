@@ -16,8 +16,8 @@ shows the jitter next to the rate. Target with jitter: no 429 (issue 15).
 
 The server is tests/fakes/telegram_api.py (standalone, its sliding one-second rate limit). The sender
 is the project's Telegram channel (python-telegram-bot over its aiohttp transport); `--sender http`
-uses a bare aiohttp client instead, to see the dispatcher's own ceiling. PostgreSQL runs need CHONNGHE_BENCH_PG_URL or
-CHONNGHE_TEST_DATABASE_URL (a scratch database is created and dropped).
+uses a bare aiohttp client instead, to see the dispatcher's own ceiling. PostgreSQL runs need
+CHONNGHE_BENCH_PG_URL or CHONNGHE_TEST_DATABASE_URL (a scratch database is created and dropped).
 """
 
 from __future__ import annotations
@@ -35,127 +35,31 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-import aiohttp
 import psutil
 import sqlalchemy as sa
 
 from bot.clock import SystemClock
 from bot.outbound import Outbound
-from bot.ports import Blocked, Permanent, RateLimited, Transient
 from bot.storage.db import create_engine, migrate
 from bot.storage.models import Subscription, User
 from bot.storage.repo import Store
-from bot.types import Reply
 from scheduler.dispatcher import Dispatcher
 from scheduler.ratelimit import RateLimiter
 from scheduler.store import BroadcastStore
-from tests.fakes.telegram_api import DEFAULT_TOKEN as TOKEN
-from tests.fakes.telegram_api import FakeTelegramClient
+from tests.fakes.telegram_server import TOKEN, FakeServer, HttpSender
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-# --- the fake Bot API server (tests/fakes/telegram_api.py, in its own process) -------------------
-
-
-class FakeServer:
-    """`python -m tests.fakes.telegram_api` in another process, driven through its control API."""
-
-    def __init__(self, rate: float | None = None, blocked: tuple[int, ...] = (), *,
-                 arrival_window: bool = False, gc: bool = False, jitter: str | None = None):
-        self.rate = rate
-        self.blocked = blocked
-        self.arrival_window = arrival_window  # count by arrival time (see tests/fakes/telegram_api.py)
-        self.gc = gc  # keep the server's cyclic garbage collector on
-        self.jitter = jitter  # "MODE[:MAX_MS[:EVERY]]"
-        self.url = ""
-        self.proc: asyncio.subprocess.Process | None = None
-        self.client: FakeTelegramClient | None = None
-
-    async def start(self) -> None:
-        cmd = [sys.executable, "-m", "tests.fakes.telegram_api", "--port", "0"]
-        if self.rate:
-            cmd += ["--rate-limit", str(self.rate)]
-        if self.blocked:
-            cmd += ["--blocked", ",".join(map(str, self.blocked))]
-        if self.arrival_window:
-            cmd.append("--arrival-window")
-        if self.gc:
-            cmd.append("--gc")
-        if self.jitter:
-            cmd += ["--jitter", self.jitter]
-        self.proc = await asyncio.create_subprocess_exec(*cmd, cwd=ROOT, stdout=subprocess.PIPE)
-        assert self.proc.stdout is not None
-        port = int((await asyncio.wait_for(self.proc.stdout.readline(), 30)).strip())
-        self.url = f"http://127.0.0.1:{port}"
-        self.client = FakeTelegramClient(self.url)
-
-    async def sent(self) -> list[dict]:
-        """Every sendMessage the server accepted: {"chat_id", "text", "at", ...}."""
-        assert self.client is not None
-        return [m for m in await self.client.sent() if m["method"] == "sendMessage"]
-
-    async def received(self, contains: str | None = None) -> Counter[str]:
-        """Messages per chat (only those whose text contains `contains`, when given)."""
-        return Counter(str(m["chat_id"]) for m in await self.sent() if contains is None or contains in m["text"])
-
-    async def stats(self) -> dict:
-        assert self.client is not None
-        return await self.client.stats()
-
-    async def close(self) -> None:
-        if self.client is not None:
-            await self.client.close()
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.terminate()
-            await self.proc.wait()
-
-
-# --- senders ------------------------------------------------------------------------------------
-
-
-class HttpAdapter:
-    """A plain aiohttp sendMessage client with the adapter contract's error mapping."""
-
-    name = "telegram"
-    kind = "aiohttp sendMessage client (benchmarks/bench_dispatch.py)"
-
-    def __init__(self, base_url: str, connections: int):
-        self.base = f"{base_url}/bot{TOKEN}"
-        self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=connections))
-
-    def routes(self):
-        return []
-
-    async def start(self):
-        return None
-
-    async def stop(self):
-        await self.session.close()
-
-    async def send(self, chat_id: str, reply: Reply) -> str | None:
-        try:
-            async with self.session.post(f"{self.base}/sendMessage", json={"chat_id": chat_id, "text": reply.text}) as r:
-                data = await r.json()
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise Transient(str(exc)) from exc
-        if data.get("ok"):
-            return str(data["result"]["message_id"])
-        code, desc = data.get("error_code", 0), data.get("description", "")
-        if code == 429:
-            raise RateLimited(desc, float(data.get("parameters", {}).get("retry_after", 1)))
-        if code == 403 or (code == 400 and "chat not found" in desc.lower()):
-            raise Blocked(desc)
-        if code >= 500:
-            raise Transient(desc)
-        raise Permanent(desc)
+# The fake Bot API server in its own process (FakeServer) and the bare aiohttp sender (HttpSender) live in
+# tests/fakes/telegram_server.py, shared with the tests that kill a dispatcher mid-way.
 
 
 async def make_adapter(base_url: str, connections: int, sender: str):
     """The project's Telegram channel (python-telegram-bot over its aiohttp transport), or with
     sender="http" a plain aiohttp client (to see what the dispatcher alone can do)."""
     if sender == "http":
-        return HttpAdapter(base_url, connections)
+        return HttpSender(base_url, connections)
     from bot.channels.telegram import TelegramChannel
     from bot.config import Settings
 
@@ -181,9 +85,26 @@ async def seed(store: Store, count: int, topic: str = "tuyen_sinh") -> None:
     for start in range(0, count, chunk):
         n = min(chunk, count - start)
         async with store.session() as s:
-            ids = (await s.execute(sa.insert(User).returning(User.id), [
-                {"channel": "telegram", "platform_id": str(100000 + start + i), "created_at": now,
-                 "last_seen_at": now, "active": True, "consent": "accepted"} for i in range(n)])).scalars().all()
+            ids = (
+                (
+                    await s.execute(
+                        sa.insert(User).returning(User.id),
+                        [
+                            {
+                                "channel": "telegram",
+                                "platform_id": str(100000 + start + i),
+                                "created_at": now,
+                                "last_seen_at": now,
+                                "active": True,
+                                "consent": "accepted",
+                            }
+                            for i in range(n)
+                        ],
+                    )
+                )
+                .scalars()
+                .all()
+            )
             await s.execute(sa.insert(Subscription), [
                 {"user_id": uid, "topic": topic, "channel": "telegram", "active": True, "created_at": now,
                  "updated_at": now} for uid in ids])
@@ -214,7 +135,9 @@ async def dispatch(db_url: str, server_url: str, rate: float, concurrency: int, 
     async def finished(_bid: int, _status: str) -> None:
         done.set()
 
-    d = Dispatcher(bstore, outbound, store.clock, concurrency=concurrency, poll_interval=0.2, on_finished=finished)
+    d = Dispatcher(
+        bstore, outbound, store.clock, concurrency=concurrency, poll_interval=0.2, on_finished=finished
+    )
     if os.environ.get("BENCH_NO_SETTLE") != "1":
         # As `chonnghe serve` does after start-up (bot.app.settle): what start-up built is moved out of
         # the garbage collector's way, or full collections stall the event loop while requests wait.
@@ -306,7 +229,9 @@ async def scenario(name: str, backend: str, recipients: int, server_rate: float 
             await engine.dispose()
             rss: list[float] = []
             if workers == 1:
-                result = await dispatch(url, server.url, bot_rate, concurrency, bid, rss if memory else None, sender)
+                result = await dispatch(
+                    url, server.url, bot_rate, concurrency, bid, rss if memory else None, sender
+                )
                 per_worker = [result["sent_here"]]
             else:
                 # Each process has its own limiter, so each gets its share of the platform's rate.
@@ -345,14 +270,24 @@ async def scenario(name: str, backend: str, recipients: int, server_rate: float 
 
 SCENARIOS = {
     "fast-sqlite": dict(backend="sqlite", recipients=20_000, server_rate=1000, bot_rate=1000, concurrency=64),
-    "fast-postgres": dict(backend="postgres", recipients=20_000, server_rate=1000, bot_rate=1000, concurrency=64),
+    "fast-postgres": dict(
+        backend="postgres", recipients=20_000, server_rate=1000, bot_rate=1000, concurrency=64
+    ),
     "default-30": dict(backend="sqlite", recipients=900, server_rate=30, bot_rate=30, concurrency=16),
-    "memory-100k": dict(backend="sqlite", recipients=100_000, server_rate=1000, bot_rate=1000, concurrency=64,
-                        memory=True),
-    "two-workers": dict(backend="postgres", recipients=20_000, server_rate=1000, bot_rate=1000, concurrency=32,
-                        workers=2),
+    "memory-100k": dict(
+        backend="sqlite", recipients=100_000, server_rate=1000, bot_rate=1000, concurrency=64, memory=True
+    ),
+    "two-workers": dict(
+        backend="postgres", recipients=20_000, server_rate=1000, bot_rate=1000, concurrency=32, workers=2
+    ),
 }
-QUICK = {"fast-sqlite": 5000, "fast-postgres": 5000, "default-30": 150, "memory-100k": 10_000, "two-workers": 5000}
+QUICK = {
+    "fast-sqlite": 5000,
+    "fast-postgres": 5000,
+    "default-30": 150,
+    "memory-100k": 10_000,
+    "two-workers": 5000,
+}
 
 
 async def main(args: argparse.Namespace) -> None:

@@ -42,8 +42,10 @@ def synthetic(n: int, seed: int = 7) -> list[Entry]:
     entries = []
     for i in range(n):
         words = [rng.choice(SYLLABLES) for _ in range(6)]
-        questions = tuple(" ".join(rng.sample(words, k=len(words))) + rng.choice(["", " không", " ở đâu", " thế nào"])
-                          for _ in range(8))
+        questions = tuple(
+            " ".join(rng.sample(words, k=len(words))) + rng.choice(["", " không", " ở đâu", " thế nào"])
+            for _ in range(8)
+        )
         entries.append(Entry(f"syn.e{i:05d}", "faq", " ".join(words[:4]), questions, "x", "synthetic",
                              date(2026, 1, 1)))
     return entries

@@ -175,8 +175,11 @@ def _trace(app, channel) -> None:
         for name, values in stages.items():
             values.sort()
             n = len(values)
-            print(f"{name:24} n={n:6} p50={values[n // 2] * 1000:7.2f} ms  p99={values[int(n * 0.99)] * 1000:7.2f} ms",
-                  file=sys.stderr)
+            print(
+                f"{name:24} n={n:6} p50={values[n // 2] * 1000:7.2f} ms  "
+                f"p99={values[int(n * 0.99)] * 1000:7.2f} ms",
+                file=sys.stderr,
+            )
     atexit.register(report)
 
 
@@ -217,10 +220,18 @@ async def simulate(fake, users: int, pool: list[str], *, rate: float | None, see
     def pct(values: list[float], p: float) -> float:
         return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))] * 1000
 
-    return {"answered": total, "wall_s": round(wall, 2), "msg_per_s": round(total / wall, 1),
-            "p50_ms": round(pct(lat, 50), 1), "p90_ms": round(pct(lat, 90), 1), "p99_ms": round(pct(lat, 99), 1),
-            "max_ms": round(lat[-1] * 1000, 1), "mean_ms": round(statistics.fmean(lat) * 1000, 1),
-            "round_trip_p99_ms": round(pct(sorted(round_trips), 99), 1), "replies_measured": len(lat)}
+    return {
+        "answered": total,
+        "wall_s": round(wall, 2),
+        "msg_per_s": round(total / wall, 1),
+        "p50_ms": round(pct(lat, 50), 1),
+        "p90_ms": round(pct(lat, 90), 1),
+        "p99_ms": round(pct(lat, 99), 1),
+        "max_ms": round(lat[-1] * 1000, 1),
+        "mean_ms": round(statistics.fmean(lat) * 1000, 1),
+        "round_trip_p99_ms": round(pct(sorted(round_trips), 99), 1),
+        "replies_measured": len(lat),
+    }
 
 
 async def bench(args: argparse.Namespace) -> dict:
@@ -286,10 +297,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--quick", action="store_true", help="500 users (a shorter run)")
-    parser.add_argument("--rate", type=float, default=300.0, help="offered questions per second in the latency run")
+    parser.add_argument(
+        "--rate", type=float, default=300.0, help="offered questions per second in the latency run"
+    )
     parser.add_argument("--transport", choices=["aiohttp", "httpx"], default="aiohttp")
     parser.add_argument("--both", action="store_true", help="run with httpx, then aiohttp")
-    parser.add_argument("--content", help="content folder (default: content/ if valid, else the test fixture)")
+    parser.add_argument(
+        "--content", help="content folder (default: content/ if valid, else the test fixture)"
+    )
     parser.add_argument("--fake-engine", action="store_true", help="use the tests' fake answer engine")
     parser.add_argument("--jitter", default=None, metavar="MODE[:MAX_MS[:EVERY]]|gc",
                         help="the server counts arrivals at 1,000/s, with this jitter (stall, delay, bunch)")

@@ -191,7 +191,9 @@ async def stop(app: App) -> None:
         await adapter.close()
     if app.runner is not None:
         await app.runner.cleanup()
-    unwritten = await app.store.flush(give_up_after=SHUTDOWN_FLUSH)  # question logs queued for their group commit
+    unwritten = await app.store.flush(
+        give_up_after=SHUTDOWN_FLUSH
+    )  # question logs queued for their group commit
     if unwritten:
         log.error("shutting down with %d question(s) not logged: the database stayed unavailable", unwritten)
     await app.store.close()

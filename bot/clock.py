@@ -11,6 +11,8 @@ from typing import Protocol
 
 
 class Clock(Protocol):
+    """What gives the time: `now()`, timezone-aware UTC."""
+
     def now(self) -> datetime:
         """The current time, timezone-aware UTC."""
 
@@ -27,7 +29,10 @@ class Ticker(Protocol):
 
 
 class SystemClock:
+    """The real clock (time and waits), what the app runs on."""
+
     def now(self) -> datetime:
+        """datetime.now(UTC)."""
         return datetime.now(UTC)
 
     def monotonic(self) -> float:
@@ -57,18 +62,22 @@ class FakeClock:
         self._driver: asyncio.Task | None = None
 
     def now(self) -> datetime:
+        """The time the test set."""
         return self._now
 
     def monotonic(self) -> float:
+        """Seconds on the virtual monotonic clock (moves with set, advance and sleep)."""
         return self._mono
 
     def set(self, when: datetime) -> None:
+        """Jump to `when` (the monotonic clock moves forward only)."""
         forward = (when - self._now).total_seconds()
         if forward > 0:
             self._mono += forward
         self._now = when
 
     def advance(self, **kwargs: float) -> None:
+        """Move the time by a timedelta's keyword arguments (hours=1, minutes=30, ...)."""
         step = timedelta(**kwargs)
         self._now += step
         self._mono += max(0.0, step.total_seconds())

@@ -191,7 +191,9 @@ class Settings(BaseSettings):
             raise ValueError("expected a sqlite:// or postgresql:// URL")
         return value
 
-    @field_validator("telegram_api_url", "zalo_oa_api_url", "zalo_oauth_url", "zalo_bot_api_url", "public_url")
+    @field_validator(
+        "telegram_api_url", "zalo_oa_api_url", "zalo_oauth_url", "zalo_bot_api_url", "public_url"
+    )
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is None:
@@ -203,10 +205,12 @@ class Settings(BaseSettings):
 
     @property
     def zone(self) -> ZoneInfo:
+        """The configured time zone."""
         return ZoneInfo(self.timezone)
 
     @property
     def telegram_enabled(self) -> bool:
+        """Whether a Telegram token is configured."""
         return bool(self.telegram_token)
 
     @classmethod

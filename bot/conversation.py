@@ -17,6 +17,8 @@ OnceFn = Callable[[], Awaitable[bool]]
 
 
 class Conversation:
+    """Runs the handler for each incoming message and sends its replies, one message at a time per chat."""
+
     def __init__(self, handle: HandleFn, outbound: Outbound):
         self._handle = handle
         self.outbound = outbound
@@ -26,6 +28,7 @@ class Conversation:
 
     @staticmethod
     def chat_of(incoming: Incoming) -> UserRef:
+        """Where replies to `incoming` go: its chat, or the person when there is none."""
         return UserRef(incoming.user.channel, incoming.chat_id or incoming.user.user_id)
 
     def submit(self, incoming: Incoming, *, once: OnceFn | None = None) -> asyncio.Task:
@@ -83,4 +86,5 @@ class Conversation:
 
     @property
     def in_flight(self) -> int:
+        """How many messages are being handled right now."""
         return len(self._tasks)

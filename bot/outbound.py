@@ -24,9 +24,11 @@ class NullLimiter:
         yield
 
     def slot(self, channel: str, chat_id: str, *, bulk: bool) -> AbstractAsyncContextManager[None]:
+        """A slot granted at once."""
         return self._slot()
 
     def pause(self, channel: str, seconds: float) -> None:
+        """Nothing to pause."""
         return None
 
 

@@ -7,6 +7,8 @@ from enum import StrEnum
 
 
 class Channel(StrEnum):
+    """The channels the bot talks on, by their ids."""
+
     TELEGRAM = "telegram"
     ZALO_OA = "zalo_oa"
     ZALO_BOT = "zalo_bot"
@@ -43,6 +45,7 @@ class Reply:
 
     @property
     def flat_buttons(self) -> tuple[Button, ...]:
+        """Every button, row after row."""
         return tuple(b for row in self.buttons for b in row)
 
 

@@ -18,6 +18,8 @@ import sqlalchemy as sa
 
 from bot.storage.models import Broadcast, Delivery
 from scheduler.dispatcher import FOOTER
+from bot.text import CHANNEL_LABELS
+from bot.text import thousands as _n
 from scheduler.quiet import QuietHours
 from scheduler.store import BROADCAST_CHANNELS, FINISHED, PROMO_CHANNEL, BroadcastStore, PromoLimits, loads
 
@@ -54,11 +56,10 @@ class BroadcastError(Exception):
 
 @dataclass(frozen=True)
 class Timing:
+    """When a broadcast will go out, and the time asked for when quiet hours moved it."""
+
     send_at: datetime
     moved_from: datetime | None = None  # set when a time in quiet hours was moved to their end
-
-
-CHANNEL_LABELS = {"telegram": "Telegram", "zalo_oa": "Zalo OA", "zalo_bot": "Zalo Bot", "web": "Web"}
 
 
 @dataclass(frozen=True)
@@ -74,10 +75,12 @@ class Plan:
 
     @property
     def total(self) -> int:
+        """Recipients in all."""
         return sum(self.counts.values())
 
     @property
     def over(self) -> int:
+        """Zalo OA recipients who would be skipped (the day's or the month's promotion limit)."""
         return self.over_day + self.over_month
 
     @property
@@ -94,7 +97,9 @@ class Plan:
         for ch in sorted(self.counts):
             label = CHANNEL_LABELS.get(ch, ch)
             reach, audience = self.reachable[ch], self.counts[ch]
-            parts.append(f"{label} {_n(reach)}" if reach == audience else f"{label} {_n(reach)}/{_n(audience)}")
+            parts.append(
+                f"{label} {_n(reach)}" if reach == audience else f"{label} {_n(reach)}/{_n(audience)}"
+            )
         return ", ".join(parts)
 
     def warnings(self) -> list[tuple[str, str]]:
@@ -103,18 +108,16 @@ class Plan:
             return []
         reach = self.reachable.get(PROMO_CHANNEL, 0)
         audience = self.counts.get(PROMO_CHANNEL, 0)
-        vi = (f"⚠️ Tin quảng bá vượt giới hạn của Zalo OA ({self.limits.per_day} tin/ngày, "
-              f"{self.limits.per_month} tin/tháng cho mỗi người theo dõi): {_n(self.over)} người trên Zalo OA "
-              f"sẽ bị bỏ qua ({_n(self.over_day)} đã nhận tin quảng bá trong ngày, {_n(self.over_month)} đã đủ "
-              f"số tin của tháng). Trên Zalo OA tin chỉ đến được {_n(reach)}/{_n(audience)} người.")
+        vi = (
+            f"⚠️ Tin quảng bá vượt giới hạn của Zalo OA ({self.limits.per_day} tin/ngày, "
+            f"{self.limits.per_month} tin/tháng cho mỗi người theo dõi): {_n(self.over)} người trên Zalo OA "
+            f"sẽ bị bỏ qua ({_n(self.over_day)} đã nhận tin quảng bá trong ngày, {_n(self.over_month)} đã đủ "
+            f"số tin của tháng). Trên Zalo OA tin chỉ đến được {_n(reach)}/{_n(audience)} người."
+        )
         en = (f"promotion limits on Zalo OA ({self.limits.per_day}/day, {self.limits.per_month}/month per "
               f"follower): {self.over} recipient(s) will be skipped ({self.over_day} at the day's limit, "
               f"{self.over_month} at the month's); Zalo OA reach {reach}/{audience}")
         return [(vi, en)]
-
-
-def _n(value: int) -> str:
-    return f"{value:,}".replace(",", ".")
 
 
 class Broadcasts:
@@ -145,6 +148,7 @@ class Broadcasts:
         return loads(row.topics)
 
     def local(self, when: datetime | None) -> str:
+        """A time as staff read it, in the configured zone ('chưa đặt giờ' for none)."""
         return "chưa đặt giờ" if when is None else when.astimezone(self.zone).strftime("%Y-%m-%d %H:%M")
 
     def topics(self) -> dict[str, str]:
@@ -154,15 +158,17 @@ class Broadcasts:
     # --- validation ----------------------------------------------------------------------------
 
     def check_text(self, text: str | None) -> str:
+        """The text stripped, or BroadcastError when it is empty or too long."""
         text = (text or "").strip()
         if not text:
             raise BroadcastError("Nội dung tin đang trống.", "the text is empty")
         if len(text) > MAX_TEXT:
-            raise BroadcastError(f"Nội dung dài {len(text):,} ký tự, tối đa {MAX_TEXT:,} ký tự.".replace(",", "."),
+            raise BroadcastError(f"Nội dung dài {_n(len(text))} ký tự, tối đa {_n(MAX_TEXT)} ký tự.",
                                  f"the text is {len(text)} characters, at most {MAX_TEXT}")
         return text
 
     def check_topics(self, topics: Sequence[str]) -> list[str]:
+        """The topics without duplicates, or BroadcastError naming the unknown ones."""
         topics = list(dict.fromkeys(t.strip() for t in topics if t and t.strip()))
         if not topics:
             raise BroadcastError("Hãy chọn ít nhất một chủ đề.", "choose at least one topic")
@@ -175,6 +181,7 @@ class Broadcasts:
         return topics
 
     def check_roles(self, roles: Sequence[str]) -> list[str]:
+        """The roles without duplicates, or BroadcastError naming malformed ones."""
         roles = list(dict.fromkeys(r.strip() for r in roles if r and r.strip()))
         bad = [r for r in roles if not ROLE_RE.match(r)]
         if bad:
@@ -182,11 +189,14 @@ class Broadcasts:
         return roles
 
     def check_channels(self, channels: Sequence[str]) -> list[str]:
+        """The channels without duplicates, or BroadcastError naming unsupported ones."""
         channels = list(dict.fromkeys(c.strip() for c in channels if c and c.strip()))
         bad = [c for c in channels if c not in BROADCAST_CHANNELS]
         if bad:
-            raise BroadcastError(f"Kênh không hỗ trợ gửi tin: {', '.join(bad)} (chọn: {', '.join(BROADCAST_CHANNELS)}).",
-                                 f"unknown channel {', '.join(bad)}; choose from {', '.join(BROADCAST_CHANNELS)}")
+            raise BroadcastError(
+                f"Kênh không hỗ trợ gửi tin: {', '.join(bad)} (chọn: {', '.join(BROADCAST_CHANNELS)}).",
+                f"unknown channel {', '.join(bad)}; choose from {', '.join(BROADCAST_CHANNELS)}",
+            )
         return channels
 
     def parse_when(self, text: str | None) -> datetime | None:
@@ -214,7 +224,9 @@ class Broadcasts:
         now = self.clock.now()
         when = now if send_at is None else send_at
         if when < now - PAST_TOLERANCE:
-            raise BroadcastError(f"Thời điểm {self.local(when)} đã qua.", f"{self.local(when)} is in the past")
+            raise BroadcastError(
+                f"Thời điểm {self.local(when)} đã qua.", f"{self.local(when)} is in the past"
+            )
         if when < now:
             when = now
         if self.quiet.contains(when):
@@ -250,10 +262,20 @@ class Broadcasts:
 
     # --- lifecycle -----------------------------------------------------------------------------
 
-    async def create(self, text: str, topics: Sequence[str], roles: Sequence[str] = (),
-                     channels: Sequence[str] = (), at: datetime | None = None, *, move_out_of_quiet: bool = False,
-                     created_by: str | None = None, title: str | None = None,
-                     buttons: Sequence[dict[str, str]] = (), promotion: bool = False) -> tuple[Broadcast, Timing]:
+    async def create(
+        self,
+        text: str,
+        topics: Sequence[str],
+        roles: Sequence[str] = (),
+        channels: Sequence[str] = (),
+        at: datetime | None = None,
+        *,
+        move_out_of_quiet: bool = False,
+        created_by: str | None = None,
+        title: str | None = None,
+        buttons: Sequence[dict[str, str]] = (),
+        promotion: bool = False,
+    ) -> tuple[Broadcast, Timing]:
         """Validate and schedule a broadcast (created by staff: approved by creating it). `promotion`:
         it counts against Zalo OA's per-follower promotion limits (see `plan` for who it reaches)."""
         text = self.check_text(text)
@@ -261,15 +283,26 @@ class Broadcasts:
         roles, channels = self.check_roles(roles), self.check_channels(channels)
         timing = self.check_time(at, move_out_of_quiet)
         await self.audience(topics, roles, channels)
-        row = await self.bstore.create(text=text, topics=topics, roles=roles, channels=channels, buttons=list(buttons),
-                                       send_at=timing.send_at, status="scheduled", created_by=created_by,
-                                       approved_by=created_by, title=title, promotion=promotion)
+        row = await self.bstore.create(
+            text=text,
+            topics=topics,
+            roles=roles,
+            channels=channels,
+            buttons=list(buttons),
+            send_at=timing.send_at,
+            status="scheduled",
+            created_by=created_by,
+            approved_by=created_by,
+            title=title,
+            promotion=promotion,
+        )
         log.info("broadcast %d scheduled for %s by %s (topics %s)", row.id, self.local(timing.send_at),
                  created_by, ",".join(topics))
         self._changed()
         return row, timing
 
     async def get(self, broadcast_id: int) -> Broadcast:
+        """A broadcast by id, or BroadcastError when there is none."""
         row = await self.bstore.get(broadcast_id)
         if row is None:
             raise BroadcastError(f"Không có tin #{broadcast_id}.", f"no broadcast {broadcast_id}")
@@ -280,8 +313,11 @@ class Broadcasts:
         """draft -> scheduled, after checking it again (its time may have to be set: `at`)."""
         row = await self.get(broadcast_id)
         if row.status != "draft":
-            raise BroadcastError(f"Tin #{row.id} đang ở trạng thái {STATUS_VI.get(row.status, row.status)}, "
-                                 "chỉ duyệt được bản nháp.", f"broadcast {row.id} is {row.status}, not a draft")
+            raise BroadcastError(
+                f"Tin #{row.id} đang ở trạng thái {STATUS_VI.get(row.status, row.status)}, "
+                "chỉ duyệt được bản nháp.",
+                f"broadcast {row.id} is {row.status}, not a draft",
+            )
         when = at or row.send_at
         if when is None:
             raise BroadcastError(f"Tin #{row.id} chưa có thời điểm gửi; hãy đặt giờ (--at).",
@@ -290,8 +326,12 @@ class Broadcasts:
         topics = self.check_topics(loads(row.topics))
         timing = self.check_time(when, move_out_of_quiet)
         await self.audience(topics, loads(row.roles), loads(row.channels))
-        if not await self.bstore.update(row.id, ["draft"], status="scheduled", send_at=timing.send_at, approved_by=by):
-            raise BroadcastError(f"Tin #{row.id} vừa bị thay đổi, hãy thử lại.", "changed concurrently; try again")
+        if not await self.bstore.update(
+            row.id, ["draft"], status="scheduled", send_at=timing.send_at, approved_by=by
+        ):
+            raise BroadcastError(
+                f"Tin #{row.id} vừa bị thay đổi, hãy thử lại.", "changed concurrently; try again"
+            )
         self._changed()
         return await self.get(row.id), timing
 
@@ -302,8 +342,10 @@ class Broadcasts:
         """Change a draft or a scheduled broadcast (not one that started)."""
         row = await self.get(broadcast_id)
         if row.status not in ("draft", "scheduled"):
-            raise BroadcastError(f"Tin #{row.id} {STATUS_VI.get(row.status, row.status)}, không sửa được nữa.",
-                                 f"broadcast {row.id} is {row.status}; only drafts and scheduled ones can be edited")
+            raise BroadcastError(
+                f"Tin #{row.id} {STATUS_VI.get(row.status, row.status)}, không sửa được nữa.",
+                f"broadcast {row.id} is {row.status}; only drafts and scheduled ones can be edited",
+            )
         values: dict[str, Any] = {}
         if text is not None:
             values["text"] = self.check_text(text)
@@ -318,10 +360,15 @@ class Broadcasts:
         if promotion is not None:
             values["promotion"] = promotion
         if row.status == "scheduled" and ({"topics", "roles", "channels"} & set(values)):
-            await self.audience(values.get("topics", loads(row.topics)), values.get("roles", loads(row.roles)),
-                                values.get("channels", loads(row.channels)))
+            await self.audience(
+                values.get("topics", loads(row.topics)),
+                values.get("roles", loads(row.roles)),
+                values.get("channels", loads(row.channels)),
+            )
         if values and not await self.bstore.update(row.id, ["draft", "scheduled"], **values):
-            raise BroadcastError(f"Tin #{row.id} vừa bắt đầu gửi, không sửa được nữa.", "it started meanwhile")
+            raise BroadcastError(
+                f"Tin #{row.id} vừa bắt đầu gửi, không sửa được nữa.", "it started meanwhile"
+            )
         self._changed()
         return await self.get(row.id)
 
@@ -335,8 +382,11 @@ class Broadcasts:
                                         finished_at=self.clock.now()):
             raise BroadcastError(f"Tin #{row.id} vừa kết thúc, không thể hủy.", "it finished meanwhile")
         async with self.store.session() as s:  # recipients not reached yet are not reached at all
-            await s.execute(sa.update(Delivery).where(Delivery.broadcast_id == row.id, Delivery.status == "pending")
-                            .values(status="skipped", last_error="broadcast cancelled", lease_until=None))
+            await s.execute(
+                sa.update(Delivery)
+                .where(Delivery.broadcast_id == row.id, Delivery.status == "pending")
+                .values(status="skipped", last_error="broadcast cancelled", lease_until=None)
+            )
         log.info("broadcast %d cancelled (was %s)", row.id, row.status)
         self._changed()
         return await self.get(row.id)
@@ -366,6 +416,7 @@ class Broadcasts:
         }
 
     async def upcoming(self, limit: int = 20) -> list[Broadcast]:
+        """Drafts, scheduled and sending broadcasts, soonest first."""
         return await self.bstore.list(["draft", "scheduled", "sending"], limit=limit)
 
     def _changed(self) -> None:

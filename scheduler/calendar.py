@@ -26,6 +26,8 @@ CREATED_BY = "calendar"
 
 @dataclass(frozen=True)
 class Occurrence:
+    """One message of a campaign in one year, and when it is due."""
+
     campaign: Campaign
     message: CampaignMessage
     year: int
@@ -33,14 +35,17 @@ class Occurrence:
 
     @property
     def key(self) -> str:
+        """The key that makes its draft once per year (broadcasts.campaign_key)."""
         return self.campaign.key(self.message, self.year)
 
     @property
     def text(self) -> str:
+        """The message text with the year filled in."""
         return self.message.render(self.year)
 
     @property
     def title(self) -> str:
+        """The draft's title: campaign name and message id."""
         return f"{self.campaign.name} ({self.message.id})"[:200]
 
 
@@ -50,7 +55,11 @@ def occurrences(campaigns: Sequence[Campaign], year: int, zone: ZoneInfo) -> lis
     for campaign in campaigns:
         for message in campaign.messages:
             day = message.on(year)
-            when = None if day is None else datetime.combine(day, message.at, tzinfo=zone).astimezone(ZoneInfo("UTC"))
+            when = (
+                None
+                if day is None
+                else datetime.combine(day, message.at, tzinfo=zone).astimezone(ZoneInfo("UTC"))
+            )
             result.append(Occurrence(campaign, message, year, when))
     far = datetime.max.replace(tzinfo=ZoneInfo("UTC"))
     result.sort(key=lambda o: (o.send_at is None, o.send_at or far, o.campaign.id, o.message.id))

@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.clock import Clock
+from bot.clock import Clock, SystemClock, Ticker
 from bot.outbound import Outbound
 from bot.ports import Blocked, Deferred, Permanent, RateLimited, Skipped, Transient
 from bot.types import Button, Reply, UserRef
@@ -42,6 +42,7 @@ FinishedHook = Callable[[int, str], Awaitable[None]]
 
 
 def worker_name() -> str:
+    """This process's name on claimed rows: host, pid and a random suffix."""
     return f"{socket.gethostname()[:32]}:{os.getpid()}:{random.randrange(16**4):04x}"
 
 
@@ -69,8 +70,9 @@ class _Batch:
 class _Writer:
     """Group commit: marks and outcomes from every worker go to the database together."""
 
-    def __init__(self, bstore: BroadcastStore, worker: str, lease: timedelta, linger: float):
+    def __init__(self, bstore: BroadcastStore, worker: str, lease: timedelta, linger: float, ticker: Ticker):
         self.bstore, self.worker, self.lease, self.linger = bstore, worker, lease, linger
+        self.ticker = ticker
         self.batch = _Batch()
         self.wake = asyncio.Event()
         self.task: asyncio.Task | None = None
@@ -95,7 +97,7 @@ class _Writer:
             await self.wake.wait()
             self.wake.clear()
             if self.linger:
-                await asyncio.sleep(self.linger)
+                await self.ticker.sleep(self.linger)
             batch, self.batch = self.batch, _Batch()
             if not (batch.marks or batch.outcomes):
                 continue
@@ -108,33 +110,50 @@ class _Writer:
                     raise
                 except Exception:
                     log.exception("writing %d delivery results failed; retrying", len(batch.outcomes))
-                    await asyncio.sleep(0.5)
+                    await self.ticker.sleep(0.5)
             for fut in batch.waiters:
                 if not fut.done():
                     fut.set_result(None)
 
     async def close(self, grace: float = 10.0) -> None:
         # Let the last batch go out (for a while: a dead database must not block shutdown), then stop.
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + grace
-        while (self.batch.marks or self.batch.outcomes) and loop.time() < deadline:
+        deadline = self.ticker.monotonic() + grace
+        while (self.batch.marks or self.batch.outcomes) and self.ticker.monotonic() < deadline:
             self.wake.set()
-            await asyncio.sleep(self.linger or 0.001)
+            await self.ticker.sleep(self.linger or 0.001)
         if self.task is not None:
             self.task.cancel()
             await asyncio.gather(self.task, return_exceptions=True)
 
 
 class Dispatcher:
-    """Sends the deliveries of every broadcast in 'sending', shared with other processes via leases."""
+    """Sends the deliveries of every broadcast in 'sending', shared with other processes via leases.
 
-    def __init__(self, bstore: BroadcastStore, outbound: Outbound, clock: Clock, *, concurrency: int = 16,
-                 max_attempts: int = 5, quiet: QuietHours | None = None, lease: timedelta = timedelta(minutes=2),
-                 poll_interval: float = 1.0, linger: float = LINGER, on_finished: FinishedHook | None = None,
-                 worker: str | None = None):
+    `clock` gives the time rows are due and leases run out (tests move it); every wait (polls, lease
+    renewal, write batching, retries after a database error) runs on `ticker`, the system clock unless
+    given. They are apart because the dispatcher's work is real I/O: a test keeps the pacing real and
+    uses its own ticker to see when the feed has looked again, instead of sleeping and hoping."""
+
+    def __init__(
+        self,
+        bstore: BroadcastStore,
+        outbound: Outbound,
+        clock: Clock,
+        *,
+        concurrency: int = 16,
+        max_attempts: int = 5,
+        quiet: QuietHours | None = None,
+        lease: timedelta = timedelta(minutes=2),
+        poll_interval: float = 1.0,
+        linger: float = LINGER,
+        on_finished: FinishedHook | None = None,
+        worker: str | None = None,
+        ticker: Ticker | None = None,
+    ):
         self.bstore = bstore
         self.outbound = outbound
         self.clock = clock
+        self.ticker: Ticker = ticker or SystemClock()
         self.concurrency = concurrency
         self.max_attempts = max_attempts
         self.quiet = quiet
@@ -143,7 +162,7 @@ class Dispatcher:
         self.on_finished = on_finished
         self.worker = worker or worker_name()
         self.batch_size = max(2 * concurrency, 32)
-        self.writer = _Writer(bstore, self.worker, lease, linger)
+        self.writer = _Writer(bstore, self.worker, lease, linger, self.ticker)
         self.queue: asyncio.Queue[tuple[Claimed, datetime]] = asyncio.Queue()
         self._wake = asyncio.Event()
         self._status: dict[int, asyncio.Future[bool]] = {}  # broadcast id -> is it still sending
@@ -159,8 +178,11 @@ class Dispatcher:
     # --- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Start the writer, the workers, the feed and the lease renewal."""
         self.writer.start()
-        self._tasks = [asyncio.create_task(self._worker(), name=f"dispatch-{i}") for i in range(self.concurrency)]
+        self._tasks = [
+            asyncio.create_task(self._worker(), name=f"dispatch-{i}") for i in range(self.concurrency)
+        ]
         self._tasks.append(asyncio.create_task(self._feed(), name="dispatch-feed"))
         self._tasks.append(asyncio.create_task(self._renew(), name="dispatch-renew"))
         log.info("dispatcher %s started (%d workers)", self.worker, self.concurrency)
@@ -230,14 +252,18 @@ class Dispatcher:
                 raise
             except Exception:
                 log.exception("dispatcher feed failed; retrying")
-                await asyncio.sleep(1.0)
+                await self.ticker.sleep(1.0)
 
     async def _sleep(self, seconds: float) -> None:
+        """Wait `seconds` on the ticker, or less when wake() is called meanwhile."""
         self._wake.clear()
+        sleeper = asyncio.create_task(self.ticker.sleep(seconds), name="dispatch-poll")
+        woken = asyncio.create_task(self._wake.wait(), name="dispatch-wake")
         try:
-            await asyncio.wait_for(self._wake.wait(), seconds)
-        except TimeoutError:
-            pass
+            await asyncio.wait((sleeper, woken), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            woken.cancel()
 
     async def _check_finished(self) -> None:
         for bid in await self.bstore.sending_ids():
@@ -254,7 +280,7 @@ class Dispatcher:
     async def _renew(self) -> None:
         interval = max(self.lease.total_seconds() / 4, 0.05)
         while True:
-            await asyncio.sleep(interval)
+            await self.ticker.sleep(interval)
             try:
                 now = self.clock.now()
                 await self.bstore.renew(self.worker, self.lease)
@@ -278,12 +304,12 @@ class Dispatcher:
     async def _still_sending(self, broadcast_id: int) -> bool:
         """Whether the broadcast is still 'sending', read at most every STATUS_TTL seconds (shared by the
         workers): a cancel stops this process's sends within that time plus the requests in flight."""
-        loop = asyncio.get_running_loop()
         checked = self._status.get(broadcast_id)
-        if checked is not None and (not checked.done() or loop.time() - self._status_at[broadcast_id] < STATUS_TTL):
+        if checked is not None and (not checked.done()
+                                    or self.ticker.monotonic() - self._status_at[broadcast_id] < STATUS_TTL):
             return await asyncio.shield(checked)
-        fut: asyncio.Future[bool] = loop.create_future()
-        self._status[broadcast_id], self._status_at[broadcast_id] = fut, loop.time()
+        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._status[broadcast_id], self._status_at[broadcast_id] = fut, self.ticker.monotonic()
         try:
             b = await self.bstore.get(broadcast_id)
             fut.set_result(b is not None and b.status == "sending")
@@ -327,11 +353,15 @@ class Dispatcher:
             return
         reply = await self._reply_for(row.broadcast_id)
         if reply is None:
-            await self.writer.record(Outcome(row.id, "failed", error="broadcast vanished", attempts=row.attempts))
+            await self.writer.record(
+                Outcome(row.id, "failed", error="broadcast vanished", attempts=row.attempts)
+            )
             return
         # Claimed rows wait in the queue: staff may cancel the broadcast, the person may delete their
         # data meanwhile (both already marked the row 'skipped' in the database). Look again.
-        if row.user_id in self.bstore.store.privacy.recently_deleted or not await self._still_sending(row.broadcast_id):
+        if row.user_id in self.bstore.store.privacy.recently_deleted or not await self._still_sending(
+            row.broadcast_id
+        ):
             return
         marked = False
 
@@ -343,10 +373,14 @@ class Dispatcher:
         token = ON_GRANT.set(on_grant)
         attempts = row.attempts + 1
         try:
-            message_id = await self.outbound.send_once(UserRef(row.channel, row.platform_id), reply, bulk=True)
+            message_id = await self.outbound.send_once(
+                UserRef(row.channel, row.platform_id), reply, bulk=True
+            )
             outcome = Outcome(row.id, "sent", message_id=message_id, at=self.clock.now(), attempts=attempts)
             self.sent += 1
-        except RateLimited as exc:  # the channel is paused already; the platform's pacing is not the row's fault
+        except (
+            RateLimited
+        ) as exc:  # the channel is paused already; the platform's pacing is not the row's fault
             outcome = self._later(row, exc.reason, exc.retry_after, attempts - 1)
         except Deferred as exc:
             outcome = self._later(row, exc.reason, exc.retry_after, attempts - 1)

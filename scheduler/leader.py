@@ -19,6 +19,8 @@ LEADER_LOCK_ID = 0x63686E68
 
 
 class LeaderLock:
+    """Whether this process is the scheduler's leader (PostgreSQL advisory lock; SQLite always)."""
+
     def __init__(self, engine: AsyncEngine, key: int = LEADER_LOCK_ID):
         self.engine = engine
         self.key = key
@@ -37,7 +39,9 @@ class LeaderLock:
                 conn = await self.engine.connect()
                 # Autocommit: the lock belongs to the session, and no transaction stays open for hours.
                 self._conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            got = (await self._conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": self.key})).scalar()
+            got = (
+                await self._conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": self.key})
+            ).scalar()
         except Exception:
             log.exception("leader lock: database error")
             await self._drop()
@@ -62,6 +66,7 @@ class LeaderLock:
             return False
 
     async def release(self) -> None:
+        """Give up leadership and close the lock's connection."""
         if self.is_postgres and self._conn is not None and self.held:
             try:
                 await self._conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": self.key})

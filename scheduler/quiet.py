@@ -26,6 +26,7 @@ class QuietHours:
 
     @property
     def enabled(self) -> bool:
+        """Whether there are quiet hours at all (start and end set and different)."""
         return self.start is not None and self.end is not None and self.start != self.end
 
     def __str__(self) -> str:

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from bot.storage.guidance import QuizCounts
 from bot.storage.models import QuestionLog
+from bot.text import thousands as n
 from scheduler.store import BroadcastStore, loads
 
 YEARLY_TARGET = 180
@@ -25,18 +26,18 @@ RIASEC_VI = {"R": "Kỹ thuật", "I": "Nghiên cứu", "A": "Nghệ thuật", "
              "C": "Nghiệp vụ"}
 
 
-def n(value: float) -> str:
-    return f"{value:,.0f}".replace(",", ".")
-
-
 @dataclass
 class Row:
+    """A report line's figures: the broadcasts and delivery counts by status."""
+
     broadcasts: set[int] = field(default_factory=set)
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
 @dataclass
 class Report:
+    """The yearly communication report's figures."""
+
     year: int
     rows: dict[tuple[int, str, str], Row]  # (month, topic, channel)
     items: int  # broadcasts that reached at least one person
@@ -46,22 +47,29 @@ class Report:
     leads: int = 0  # registrations for counselling made in the year
 
     def total(self, key: str) -> int:
+        """Deliveries with status `key` over the year."""
         return sum(r.counts.get(key, 0) for r in self.rows.values())
 
     @property
     def asked(self) -> int:
+        """Questions received over the year."""
         return sum(a for a, _ in self.questions.values())
 
     @property
     def answered(self) -> int:
+        """Questions the bot answered over the year."""
         return sum(b for _, b in self.questions.values())
 
 
 async def build_report(bstore: BroadcastStore, year: int, zone: ZoneInfo) -> Report:
+    """The figures of `year` (months in `zone`) from the broadcast and question tables."""
     start = datetime(year, 1, 1, tzinfo=zone)
     end = datetime(year + 1, 1, 1, tzinfo=zone)
     broadcasts, counts, reach, _ = await bstore.year_rows(start, end)
-    info = {b.id: ((b.started_at or start).astimezone(zone).month, (loads(b.topics) or ["?"])[0]) for b in broadcasts}
+    info = {
+        b.id: ((b.started_at or start).astimezone(zone).month, (loads(b.topics) or ["?"])[0])
+        for b in broadcasts
+    }
     rows: dict[tuple[int, str, str], Row] = {}
     reached: set[int] = set()
     for bid, channel, status, count in counts:
@@ -90,18 +98,22 @@ async def build_report(bstore: BroadcastStore, year: int, zone: ZoneInfo) -> Rep
 
 
 def to_text(report: Report) -> str:
+    """The report as staff read it, in Vietnamese."""
     share = report.items / YEARLY_TARGET * 100
     lines = [
         f"BÁO CÁO TRUYỀN THÔNG QUA CHATBOT NĂM {report.year}",
         "",
         f"Tin đã gửi (broadcast có ít nhất một người nhận): {n(report.items)}",
         f"  So với mục tiêu ít nhất {YEARLY_TARGET} tin, bài, ấn phẩm mỗi năm (Kế hoạch 3066/KH-SLĐTBXH "
-        f"của tỉnh Hải Dương cũ, mục I.2): {share:.1f}%".replace(f"{share:.1f}", f"{share:.1f}".replace(".", ",")),
+        f"của tỉnh Hải Dương cũ, mục I.2): {share:.1f}%".replace(
+            f"{share:.1f}", f"{share:.1f}".replace(".", ",")
+        ),
         "  (mục tiêu đó tính mọi kênh truyền thông; tin qua chatbot là một phần)",
         f"Lượt gửi thành công: {n(report.total('sent'))}",
         f"Số người nhận được ít nhất một tin: {n(report.reach)}",
         f"Chặn bot / không còn liên lạc được: {n(report.total('blocked'))}",
-        f"Lỗi: {n(report.total('failed'))}; bỏ qua: {n(report.total('skipped'))}; không rõ: {n(report.total('unknown'))}",
+        f"Lỗi: {n(report.total('failed'))}; bỏ qua: {n(report.total('skipped'))}; "
+        f"không rõ: {n(report.total('unknown'))}",
         f"Câu hỏi nhận được: {n(report.asked)}; bot trả lời được: {n(report.answered)}"
         + (f" ({report.answered / report.asked * 100:.0f}%)" if report.asked else ""),
         f"Trắc nghiệm chọn nghề: {n(report.quiz.started)} lượt bắt đầu, {n(report.quiz.finished)} lượt hoàn thành",
@@ -120,7 +132,10 @@ def to_text(report: Report) -> str:
     else:
         widths = [max(len(str(r[i])) for r in table) for i in range(len(header))]
         for i, r in enumerate(table):
-            cells = [str(c).ljust(w) if j < 3 else str(c).rjust(w) for j, (c, w) in enumerate(zip(r, widths, strict=True))]
+            cells = [
+                str(c).ljust(w) if j < 3 else str(c).rjust(w)
+                for j, (c, w) in enumerate(zip(r, widths, strict=True))
+            ]
             lines.append("  ".join(cells).rstrip())
             if i == 0:
                 lines.append("  ".join("-" * w for w in widths))
@@ -131,6 +146,7 @@ def to_text(report: Report) -> str:
 
 
 def to_csv(report: Report) -> str:
+    """The report's table as CSV: one row per month, topic and channel."""
     out = io.StringIO()
     w = csv.writer(out)
     w.writerow(["month", "topic", "channel", "broadcasts", *COLUMNS])

@@ -30,8 +30,10 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.storage.guidance import months_before
+from bot.text import CHANNEL_LABELS
+from bot.text import thousands as n
 from bot.types import Reply, UserRef
-from scheduler.broadcasts import CHANNEL_LABELS, STATUS_VI, Broadcasts
+from scheduler.broadcasts import STATUS_VI, Broadcasts
 from scheduler.calendar import materialise
 from scheduler.dispatcher import Dispatcher
 from scheduler.leader import LeaderLock
@@ -39,7 +41,7 @@ from scheduler.quiet import QuietHours
 from scheduler.store import BroadcastStore, loads
 
 if TYPE_CHECKING:
-    from bot.clock import Clock
+    from bot.clock import Clock, Ticker
     from bot.config import Settings
     from bot.content.campaigns import Campaign
     from bot.outbound import Outbound
@@ -53,18 +55,25 @@ JOB_PREFIX = "broadcast:"
 RETENTION_ACTOR = UserRef("scheduler", "lead-retention")  # who the audit log names for anonymisations
 
 
-def n(value: int) -> str:
-    """1234 -> "1.234" (Vietnamese thousands separator)."""
-    return f"{value:,}".replace(",", ".")
-
-
 class SchedulerService:
     """What bot.app starts and stops: `start()`, `stop()`; `broadcasts` is the staff-facing service."""
 
-    def __init__(self, settings: Settings, store: Store, clock: Clock, outbound: Outbound, broadcasts: Broadcasts, *,
-                 campaigns: Callable[[], Sequence[Campaign]] = tuple, messenger: Messenger | None = None,
-                 staff_chat: UserRef | None = None, poll_interval: float = POLL_INTERVAL,
-                 dispatcher_poll: float = 1.0, linger: float | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        clock: Clock,
+        outbound: Outbound,
+        broadcasts: Broadcasts,
+        *,
+        campaigns: Callable[[], Sequence[Campaign]] = tuple,
+        messenger: Messenger | None = None,
+        staff_chat: UserRef | None = None,
+        poll_interval: float = POLL_INTERVAL,
+        dispatcher_poll: float = 1.0,
+        linger: float | None = None,
+        ticker: Ticker | None = None,
+    ):
         self.settings = settings
         self.store = store
         self.clock = clock
@@ -81,20 +90,30 @@ class SchedulerService:
         extra: dict[str, Any] = {} if linger is None else {"linger": linger}
         self.dispatcher = Dispatcher(self.bstore, outbound, clock, concurrency=settings.broadcast_concurrency,
                                      max_attempts=settings.broadcast_max_attempts, quiet=self.quiet,
-                                     poll_interval=dispatcher_poll, on_finished=self._finished, **extra)
-        self.scheduler = AsyncIOScheduler(jobstores={"default": MemoryJobStore()}, timezone=self.zone,
-                                          job_defaults={"coalesce": True, "max_instances": 1,
-                                                        "misfire_grace_time": int(self.grace.total_seconds())})
+                                     poll_interval=dispatcher_poll, on_finished=self._finished, ticker=ticker,
+                                     **extra)
+        self.scheduler = AsyncIOScheduler(
+            jobstores={"default": MemoryJobStore()},
+            timezone=self.zone,
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": int(self.grace.total_seconds()),
+            },
+        )
         self._jobs: dict[int, datetime] = {}
         self._calendar_day: date | None = None
         self._retention_day: date | None = None
         self._sync_lock = asyncio.Lock()
         self._started = False
+        self._stopping = False
         broadcasts.on_change = self.poke
 
     # --- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Reap dead rows, sync once, start the dispatcher and the periodic sync."""
+        self._stopping = False
         # SQLite: this is the only process, so anything left 'sending' was in flight when it died.
         await self.bstore.reap(everything=not self.bstore.is_postgres)
         await self.sync()
@@ -113,9 +132,16 @@ class SchedulerService:
                                misfire_grace_time=None, coalesce=True, max_instances=3)
         self.scheduler.start()
         self._started = True
-        log.info("scheduler started (leader: %s, quiet hours %s, grace %s)", self.leader.held, self.quiet, self.grace)
+        log.info(
+            "scheduler started (leader: %s, quiet hours %s, grace %s)",
+            self.leader.held,
+            self.quiet,
+            self.grace,
+        )
 
     async def stop(self) -> None:
+        """Stop syncing (after a sync in progress), the dispatcher, and leadership."""
+        self._stopping = True  # ticks from now on do nothing (one waiting for the lock would be cancelled)
         if self._started:
             # Let a sync in progress finish first: shutting APScheduler down cancels the coroutine it
             # is running (and logs that as an error). Not for ever: a hung database must not block stop.
@@ -136,14 +162,14 @@ class SchedulerService:
 
     async def _tick(self) -> None:
         """The periodic sync; does nothing while another sync (a tick or a poke) is still running."""
-        if self._sync_lock.locked():
-            log.debug("sync still running; this tick is skipped")
+        if self._sync_lock.locked() or self._stopping:
+            log.debug("sync still running or the service is stopping; this tick is skipped")
             return
         await self.sync()
 
     def poke(self) -> None:
         """Something changed in this process (a staff command): sync soon rather than at the next poll."""
-        if self._started:
+        if self._started and not self._stopping:
             asyncio.get_running_loop().create_task(self.sync())
 
     # --- the leader's duties -------------------------------------------------------------------
@@ -272,9 +298,15 @@ class SchedulerService:
         total = sum(c.values())
         lines = [f"📣 Tin #{row.id} ({self._label(row)}): {STATUS_VI.get(status, status)}.",
                  f"Đã gửi: {n(c.get('sent', 0))}/{n(total)} người nhận."]
-        extra = [(label, c.get(key, 0)) for key, label in (
-            ("blocked", "chặn bot hoặc không còn liên lạc được"), ("failed", "lỗi"),
-            ("skipped", "bỏ qua (đã hủy đăng ký hoặc không được phép gửi)"), ("unknown", "không rõ (đang gửi khi dịch vụ dừng)"))]
+        extra = [
+            (label, c.get(key, 0))
+            for key, label in (
+                ("blocked", "chặn bot hoặc không còn liên lạc được"),
+                ("failed", "lỗi"),
+                ("skipped", "bỏ qua (đã hủy đăng ký hoặc không được phép gửi)"),
+                ("unknown", "không rõ (đang gửi khi dịch vụ dừng)"),
+            )
+        ]
         lines += [f"- {label}: {n(count)}" for label, count in extra if count]
         per_channel = await self.bstore.channel_counts(broadcast_id)
         if len(per_channel) > 1:
@@ -293,6 +325,8 @@ class SchedulerService:
             return
         hours = self.grace.total_seconds() / 3600
         await self._tell_staff(
-            f"⚠️ Tin #{row.id} ({self._label(row)}) dự kiến gửi lúc {self.broadcasts.local(row.send_at)} đã bị lỡ: "
+            f"⚠️ Tin #{row.id} ({self._label(row)}) dự kiến gửi lúc {self.broadcasts.local(row.send_at)} "
+            "đã bị lỡ: "
             f"dịch vụ ngừng quá {hours:g} giờ nên tin không được gửi. Nếu vẫn cần, hãy tạo lại tin "
-            f"(/guitin hoặc chonnghe broadcast create).")
+            f"(/guitin hoặc chonnghe broadcast create)."
+        )

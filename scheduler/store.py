@@ -37,10 +37,12 @@ PROMO_CHANNEL = "zalo_oa"
 
 
 def loads(value: str | None) -> list[Any]:
+    """A JSON list column as a list ([] for NULL)."""
     return json.loads(value or "[]")
 
 
 def dumps(value: Sequence[Any]) -> str:
+    """A list as a JSON list column."""
     return json.dumps(list(value), ensure_ascii=False)
 
 
@@ -134,6 +136,7 @@ class BroadcastStore:
     # --- broadcasts ----------------------------------------------------------------------------
 
     async def create(self, **values: Any) -> Broadcast:
+        """Insert a broadcast (list columns given as lists); returns the row."""
         now = self.clock.now()
         values.setdefault("created_at", now)
         values.setdefault("updated_at", now)
@@ -147,10 +150,12 @@ class BroadcastStore:
             return row
 
     async def get(self, broadcast_id: int) -> Broadcast | None:
+        """A broadcast by id."""
         async with self.store.session() as s:
             return await s.get(Broadcast, broadcast_id)
 
     async def by_campaign_keys(self, keys: Iterable[str]) -> set[str]:
+        """Which of `keys` already have a broadcast (the calendar's once-only check)."""
         keys = list(keys)
         if not keys:
             return set()
@@ -172,6 +177,7 @@ class BroadcastStore:
 
     async def list(self, statuses: Sequence[str] | None = None, limit: int = 200,
                    since: datetime | None = None) -> list[Broadcast]:
+        """Broadcasts with those statuses (since a time), soonest first."""
         query = sa.select(Broadcast)
         if statuses:
             query = query.where(Broadcast.status.in_(list(statuses)))
@@ -186,6 +192,7 @@ class BroadcastStore:
         return await self.list(["scheduled"], limit=100_000)
 
     async def sending_ids(self) -> list[int]:
+        """Ids of the broadcasts being sent."""
         async with self.store.session() as s:
             rows = await s.execute(sa.select(B.c.id).where(B.c.status == "sending").order_by(B.c.id))
             return list(rows.scalars())
@@ -207,9 +214,10 @@ class BroadcastStore:
         day, month = limits.windows(at)
         over_day = _promo_used(U.c.id, day) >= limits.per_day
         over_month = _promo_used(U.c.id, month) >= limits.per_month
-        query = (sa.select(sa.func.coalesce(sa.func.sum(sa.case((over_day, 1), else_=0)), 0),
-                           sa.func.coalesce(sa.func.sum(sa.case((sa.and_(~over_day, over_month), 1), else_=0)), 0))
-                 .where(_audience_filter(topics, roles, channels), U.c.channel == PROMO_CHANNEL))
+        query = sa.select(
+            sa.func.coalesce(sa.func.sum(sa.case((over_day, 1), else_=0)), 0),
+            sa.func.coalesce(sa.func.sum(sa.case((sa.and_(~over_day, over_month), 1), else_=0)), 0),
+        ).where(_audience_filter(topics, roles, channels), U.c.channel == PROMO_CHANNEL)
         async with self.store.session() as s:
             a, b = (await s.execute(query)).one()
             return int(a), int(b)
@@ -231,12 +239,25 @@ class BroadcastStore:
                 return None
             b = (await s.execute(sa.select(B.c.topics, B.c.roles, B.c.channels, B.c.promotion)
                                  .where(B.c.id == broadcast_id))).one()
-            select = (sa.select(sa.literal(broadcast_id), U.c.id, U.c.channel, U.c.platform_id,
-                                sa.literal("pending"), sa.literal(0), sa.literal(now, type_=Delivery.updated_at.type))
-                      .where(_audience_filter(loads(b.topics), loads(b.roles), loads(b.channels)))
-                      .order_by(U.c.id))
-            await s.execute(sa.insert(D).from_select(
-                ["broadcast_id", "user_id", "channel", "platform_id", "status", "attempts", "updated_at"], select))
+            select = (
+                sa.select(
+                    sa.literal(broadcast_id),
+                    U.c.id,
+                    U.c.channel,
+                    U.c.platform_id,
+                    sa.literal("pending"),
+                    sa.literal(0),
+                    sa.literal(now, type_=Delivery.updated_at.type),
+                )
+                .where(_audience_filter(loads(b.topics), loads(b.roles), loads(b.channels)))
+                .order_by(U.c.id)
+            )
+            await s.execute(
+                sa.insert(D).from_select(
+                    ["broadcast_id", "user_id", "channel", "platform_id", "status", "attempts", "updated_at"],
+                    select,
+                )
+            )
             if b.promotion and promo is not None:
                 day, month = promo.windows(now)
                 for window, limit, reason in zip((day, month), (promo.per_day, promo.per_month),
@@ -310,12 +331,17 @@ class BroadcastStore:
         async with self.engine.begin() as conn:
             if sending:
                 await conn.execute(
-                    sa.update(D).where(D.c.id.in_(list(sending)), D.c.status == "pending", D.c.leased_by == worker)
-                    .values(status="sending", attempts=D.c.attempts + 1, lease_until=now + lease, updated_at=now))
+                    sa.update(D)
+                    .where(D.c.id.in_(list(sending)), D.c.status == "pending", D.c.leased_by == worker)
+                    .values(
+                        status="sending", attempts=D.c.attempts + 1, lease_until=now + lease, updated_at=now
+                    )
+                )
             groups: dict[str, list[Outcome]] = {}
             for o in outcomes:
-                groups.setdefault({"sent": "sent", "pending": "back", "release": "back"}.get(o.status, "final"),
-                                  []).append(o)
+                groups.setdefault(
+                    {"sent": "sent", "pending": "back", "release": "back"}.get(o.status, "final"), []
+                ).append(o)
             # Only rows this worker still holds; rows reaped to 'unknown' while their send was in
             # flight get the real answer after all.
             mine = sa.and_(D.c.id == sa.bindparam("b_id"), D.c.leased_by == worker,
@@ -324,39 +350,42 @@ class BroadcastStore:
             # What went out is recorded as sent, even if the row was skipped meanwhile (the broadcast
             # cancelled, the person's data deleted while the request was on its way): the record
             # must say what happened.
-            delivered = sa.and_(D.c.id == sa.bindparam("b_id"), D.c.leased_by == worker,
-                                sa.or_(*(D.c.status == st for st in ("pending", "sending", "unknown", "skipped"))))
+            delivered = sa.and_(
+                D.c.id == sa.bindparam("b_id"),
+                D.c.leased_by == worker,
+                sa.or_(*(D.c.status == st for st in ("pending", "sending", "unknown", "skipped"))),
+            )
             if "sent" in groups:
                 await conn.execute(
-                    sa.update(D).where(delivered).values(status="sent", sent_at=sa.bindparam("b_at"),
-                                                    message_id=sa.bindparam("b_mid"), last_error=None,
-                                                    attempts=sa.bindparam("b_n"), lease_until=None, updated_at=now),
+                    sa.update(D).where(delivered).values(
+                        status="sent", sent_at=sa.bindparam("b_at"), message_id=sa.bindparam("b_mid"),
+                        last_error=None, attempts=sa.bindparam("b_n"), lease_until=None, updated_at=now),
                     [{"b_id": o.id, "b_at": o.at or now, "b_mid": o.message_id, "b_n": o.attempts or 1}
                      for o in groups["sent"]])
+            # Attempts as the outcome says (None: left as they were).
+            given_attempts = sa.func.coalesce(sa.bindparam("b_n", type_=sa.Integer), D.c.attempts)
             if "back" in groups:  # a retry later, or a row handed back unsent
                 # A row skipped meanwhile (its broadcast cancelled, its person's data deleted) or of a
                 # broadcast no longer sending is not taken back: it stays skipped, with its attempts.
-                sending = sa.select(B.c.status).where(B.c.id == D.c.broadcast_id).scalar_subquery() == "sending"
+                status = sa.select(B.c.status).where(B.c.id == D.c.broadcast_id).scalar_subquery()
+                sending = status == "sending"
                 await conn.execute(
-                    sa.update(D).where(delivered, sa.or_(D.c.status == "skipped", ~sending))
-                    .values(status="skipped", lease_until=None, updated_at=now,
-                            last_error=sa.case((D.c.status == "skipped", D.c.last_error), else_="broadcast cancelled"),
-                            attempts=sa.func.coalesce(sa.bindparam("b_n", type_=sa.Integer), D.c.attempts)),
+                    sa.update(D).where(delivered, sa.or_(D.c.status == "skipped", ~sending)).values(
+                        status="skipped", lease_until=None, updated_at=now, attempts=given_attempts,
+                        last_error=sa.case((D.c.status == "skipped", D.c.last_error),
+                                           else_="broadcast cancelled")),
                     [{"b_id": o.id, "b_n": o.attempts} for o in groups["back"]])
                 await conn.execute(
-                    sa.update(D).where(mine).values(status="pending", not_before=sa.bindparam("b_nb"),
-                                                    last_error=sa.bindparam("b_err"),
-                                                    attempts=sa.func.coalesce(sa.bindparam("b_n", type_=sa.Integer),
-                                                                              D.c.attempts),
-                                                    lease_until=None, leased_by=None, updated_at=now),
+                    sa.update(D).where(mine).values(
+                        status="pending", not_before=sa.bindparam("b_nb"), last_error=sa.bindparam("b_err"),
+                        attempts=given_attempts, lease_until=None, leased_by=None, updated_at=now),
                     [{"b_id": o.id, "b_nb": o.not_before, "b_err": o.error, "b_n": o.attempts}
                      for o in groups["back"]])
             if "final" in groups:
                 await conn.execute(
-                    sa.update(D).where(mine).values(status=sa.bindparam("b_status"), last_error=sa.bindparam("b_err"),
-                                                    attempts=sa.func.coalesce(sa.bindparam("b_n", type_=sa.Integer),
-                                                                              D.c.attempts),
-                                                    lease_until=None, updated_at=now),
+                    sa.update(D).where(mine).values(
+                        status=sa.bindparam("b_status"), last_error=sa.bindparam("b_err"),
+                        attempts=given_attempts, lease_until=None, updated_at=now),
                     [{"b_id": o.id, "b_status": o.status, "b_err": o.error, "b_n": o.attempts}
                      for o in groups["final"]])
 
@@ -399,10 +428,13 @@ class BroadcastStore:
                                 .values(lease_until=None, leased_by=None))
             count = result.rowcount or 0
         if count:
-            log.warning("%d delivery(ies) were in flight when a worker stopped: marked unknown, not resent", count)
+            log.warning(
+                "%d delivery(ies) were in flight when a worker stopped: marked unknown, not resent", count
+            )
         return count
 
     async def open_rows(self, broadcast_id: int) -> int:
+        """Deliveries of a broadcast still pending or sending."""
         async with self.store.session() as s:
             return int((await s.execute(
                 sa.select(sa.func.count()).select_from(D)
@@ -433,12 +465,17 @@ class BroadcastStore:
     # --- reading -------------------------------------------------------------------------------
 
     async def counts(self, broadcast_id: int) -> dict[str, int]:
+        """Deliveries of a broadcast by status."""
         async with self.store.session() as s:
-            rows = await s.execute(sa.select(D.c.status, sa.func.count()).where(D.c.broadcast_id == broadcast_id)
-                                   .group_by(D.c.status))
+            rows = await s.execute(
+                sa.select(D.c.status, sa.func.count())
+                .where(D.c.broadcast_id == broadcast_id)
+                .group_by(D.c.status)
+            )
             return {status: int(n) for status, n in rows.all()}
 
     async def channel_counts(self, broadcast_id: int) -> dict[str, dict[str, int]]:
+        """Deliveries of a broadcast by channel, then status."""
         async with self.store.session() as s:
             rows = await s.execute(sa.select(D.c.channel, D.c.status, sa.func.count())
                                    .where(D.c.broadcast_id == broadcast_id).group_by(D.c.channel, D.c.status))
@@ -460,7 +497,9 @@ class BroadcastStore:
             yield rows
             last = rows[-1].id
 
-    async def year_rows(self, start: datetime, end: datetime) -> tuple[list[Broadcast], list[tuple], int, tuple]:
+    async def year_rows(
+        self, start: datetime, end: datetime
+    ) -> tuple[list[Broadcast], list[tuple], int, tuple]:
         """For the yearly report: broadcasts started in [start, end), their delivery counts per
         (broadcast, channel, status), distinct people reached, and (questions asked, answered)."""
         async with self.store.session() as s:
@@ -479,7 +518,11 @@ class BroadcastStore:
                     sa.select(sa.func.count(sa.distinct(D.c.user_id)))
                     .where(D.c.broadcast_id.in_(ids), D.c.status == "sent"))).scalar_one())
             q = QuestionLog.__table__
-            asked, answered = (await s.execute(
-                sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(sa.case((q.c.answered, 1), else_=0)), 0))
-                .where(q.c.asked_at >= start, q.c.asked_at < end))).one()
+            asked, answered = (
+                await s.execute(
+                    sa.select(
+                        sa.func.count(), sa.func.coalesce(sa.func.sum(sa.case((q.c.answered, 1), else_=0)), 0)
+                    ).where(q.c.asked_at >= start, q.c.asked_at < end)
+                )
+            ).one()
             return broadcasts, counts, reach, (int(asked), int(answered))

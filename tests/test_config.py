@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
 
 from bot.config import ConfigError, Settings
+from tests.conftest import ROOT
 
 
 def test_defaults_need_no_environment():
@@ -60,13 +65,65 @@ def test_quiet_hours_can_be_disabled(monkeypatch):
     assert Settings.load(_env_file=None).quiet_hours == ""
 
 
-def test_importing_modules_reads_no_settings(monkeypatch):
-    """No module reads settings at import time: a bad variable breaks nothing until Settings.load()."""
-    import importlib
+# Run in a fresh interpreter: conftest has already imported most modules into this one, so importing
+# them here again would run nothing. The child spies on every pydantic-settings class and on os.environ
+# before it imports the first project module, then imports every module of the three packages.
+_IMPORT_ALL = r"""
+import importlib, json, os, pkgutil, sys, traceback
 
-    monkeypatch.setenv("CHONNGHE_HTTP_PORT", "not-a-port")
-    for name in ("bot.app", "bot.cli", "bot.storage.repo", "handlers.router"):
-        importlib.import_module(name)
+import pydantic_settings
+
+reads = []
+_init = pydantic_settings.BaseSettings.__init__
+_getitem = os._Environ.__getitem__
+
+
+def _where():
+    return "".join(traceback.format_stack(limit=12)[:-2])
+
+
+def spy_init(self, *args, **kwargs):
+    reads.append("settings object built at import:\n" + _where())
+    _init(self, *args, **kwargs)
+
+
+def spy_getitem(self, key):
+    if str(key).startswith("CHONNGHE_"):
+        reads.append(f"{key} read at import:\n" + _where())
+    return _getitem(self, key)
+
+
+pydantic_settings.BaseSettings.__init__ = spy_init
+os._Environ.__getitem__ = spy_getitem
+
+names = []
+for package in ("bot", "handlers", "scheduler"):
+    names.append(package)
+    root = importlib.import_module(package)
+    names += [m.name for m in pkgutil.walk_packages(root.__path__, package + ".")
+              if m.name.rsplit(".", 1)[-1] != "__main__"]  # `python -m` entry points run the CLI
+for name in names:
+    importlib.import_module(name)
+held = [f"{name}.{attr}" for name in names for attr, value in vars(sys.modules[name]).items()
+        if isinstance(value, pydantic_settings.BaseSettings)]
+print(json.dumps({"modules": names, "reads": reads, "held": held}))
+"""
+
+
+def test_importing_modules_reads_no_settings(tmp_path):
+    """No module reads settings at import time: a fresh interpreter with no CHONNGHE_* variable and
+    no .env imports every module of bot, handlers and scheduler, and nothing builds a Settings
+    object or looks up a CHONNGHE_* variable meanwhile."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHONNGHE_")}
+    env["PYTHONPATH"] = str(ROOT)
+    done = subprocess.run([sys.executable, "-c", _IMPORT_ALL], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert {"bot.app", "bot.cli.serve", "bot.storage.repo", "handlers.router", "scheduler.service"} <= set(
+        result["modules"])
+    assert result["reads"] == [], "\n".join(result["reads"])
+    assert result["held"] == []
 
 
 def test_scheduler_job_runs_are_not_logged_at_info():

@@ -27,12 +27,21 @@ async def fakes():
 async def test_one_broadcast_reaches_every_channel_once(tmp_path, fakes):
     telegram, oa, zbot = fakes
     env = serve_env(
-        tmp_path, CHONNGHE_QUIET_HOURS="", CHONNGHE_CONTENT_DIR=content_for_serve(),  # the suite may run at night
-        CHONNGHE_TELEGRAM_TOKEN="123:ABC", CHONNGHE_TELEGRAM_API_URL=telegram.base_url,
-        CHONNGHE_ZALO_OA_APP_ID=APP_ID, CHONNGHE_ZALO_OA_APP_SECRET=APP_SECRET,
-        CHONNGHE_ZALO_OA_SECRET_KEY=OA_SECRET_KEY, CHONNGHE_ZALO_OA_ACCESS_TOKEN="AT-0",
-        CHONNGHE_ZALO_OA_REFRESH_TOKEN="RT-0", CHONNGHE_ZALO_OA_API_URL=oa.url, CHONNGHE_ZALO_OAUTH_URL=oa.url,
-        CHONNGHE_ZALO_BOT_TOKEN=ZALO_BOT_TOKEN, CHONNGHE_ZALO_BOT_API_URL=zbot.url)
+        tmp_path,
+        CHONNGHE_QUIET_HOURS="",
+        CHONNGHE_CONTENT_DIR=content_for_serve(),  # the suite may run at night
+        CHONNGHE_TELEGRAM_TOKEN="123:ABC",
+        CHONNGHE_TELEGRAM_API_URL=telegram.base_url,
+        CHONNGHE_ZALO_OA_APP_ID=APP_ID,
+        CHONNGHE_ZALO_OA_APP_SECRET=APP_SECRET,
+        CHONNGHE_ZALO_OA_SECRET_KEY=OA_SECRET_KEY,
+        CHONNGHE_ZALO_OA_ACCESS_TOKEN="AT-0",
+        CHONNGHE_ZALO_OA_REFRESH_TOKEN="RT-0",
+        CHONNGHE_ZALO_OA_API_URL=oa.url,
+        CHONNGHE_ZALO_OAUTH_URL=oa.url,
+        CHONNGHE_ZALO_BOT_TOKEN=ZALO_BOT_TOKEN,
+        CHONNGHE_ZALO_BOT_API_URL=zbot.url,
+    )
     tg_users = [700_100 + i for i in range(PEOPLE)]
     oa_users = [f"73510000000000001{i}" for i in range(PEOPLE)]
     bot_users = [f"zb{i:014x}" for i in range(PEOPLE)]
@@ -53,7 +62,9 @@ async def test_one_broadcast_reaches_every_channel_once(tmp_path, fakes):
                 (reply,) = await fake.wait_messages(user, 1, within=20)
                 assert "Đã đăng ký nhận «" in reply.text, reply.text
 
-        code, out, err = await cli(env, tmp_path, "broadcast", "create", "--text", MARKER, "--topic", "tuyen_sinh")
+        code, out, err = await cli(
+            env, tmp_path, "broadcast", "create", "--text", MARKER, "--topic", "tuyen_sinh"
+        )
         assert code == 0, err
         bid = int(out.strip().splitlines()[0])
         data = await until(lambda: _done(show(env, tmp_path, bid)), 60)

@@ -5,7 +5,7 @@
 and with blocked recipients and a server answering 429 / 502 now and then.
 
 The fake server is tests/fakes/telegram_api.py in its own process (getUpdates, sendMessage, error
-injection), driven through benchmarks.bench_dispatch.FakeServer.
+injection), driven through tests.fakes.telegram_server.FakeServer.
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from tests.conftest import CONTENT_DIR, ROOT
+from tests.fakes.telegram_server import TOKEN, FakeServer
+
+pytestmark = pytest.mark.slow  # the suite's three slowest tests: 1,000 people, real processes
 
 USERS = 1000
 FIRST_ID = 700_000
@@ -30,8 +33,6 @@ CONCURRENCY = 16
 
 @pytest.fixture
 async def fake():
-    from benchmarks.bench_dispatch import FakeServer
-
     server = FakeServer(rate=None)
     await server.start()
     yield server
@@ -39,8 +40,6 @@ async def fake():
 
 
 def env_for(tmp_path: Path, fake, rate: int) -> dict[str, str]:
-    from benchmarks.bench_dispatch import TOKEN
-
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHONNGHE_")}
     env.update({
         "PYTHONPATH": str(ROOT),
@@ -75,15 +74,24 @@ async def _no_stray_servers():
 
 async def serve(env: dict[str, str], tmp_path: Path) -> asyncio.subprocess.Process:
     with open(tmp_path / "serve.log", "ab") as log:  # noqa: ASYNC230 - a test helper; the child inherits it
-        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "serve", cwd=tmp_path, env=env,
-                                                    stdout=log, stderr=log)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "serve", cwd=tmp_path, env=env, stdout=log, stderr=log
+        )
     _STARTED.append(proc)
     return proc
 
 
 async def cli(env: dict[str, str], tmp_path: Path, *args: str) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", *args, cwd=tmp_path, env=env,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await proc.communicate()
     return proc.returncode, out.decode(), err.decode()
 

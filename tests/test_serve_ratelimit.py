@@ -30,7 +30,7 @@ PLATFORM_RATE = 30  # Telegram's default for a bot, and CHONNGHE_TELEGRAM_RATE's
 
 @pytest.fixture
 async def fake():
-    from benchmarks.bench_dispatch import FakeServer
+    from tests.fakes.telegram_server import FakeServer
 
     server = FakeServer(rate=None, arrival_window=True, gc=True)
     await server.start()

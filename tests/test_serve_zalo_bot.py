@@ -31,7 +31,9 @@ def subscriptions(tmp_path) -> list[tuple[str, str, str, int]]:
 
 def role_of(tmp_path) -> str | None:
     with sqlite3.connect(tmp_path / "serve.db") as db:
-        row = db.execute("SELECT role FROM users WHERE channel = 'zalo_bot' AND platform_id = ?", (USER,)).fetchone()
+        row = db.execute(
+            "SELECT role FROM users WHERE channel = 'zalo_bot' AND platform_id = ?", (USER,)
+        ).fetchone()
         return row[0] if row else None
 
 

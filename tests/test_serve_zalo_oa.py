@@ -75,10 +75,13 @@ async def test_serve_talks_on_zalo_oa(tmp_path, fake):
 
     db = sqlite3.connect(tmp_path / "serve.db")
     try:
-        role, active = db.execute("SELECT role, active FROM users WHERE channel = 'zalo_oa' AND platform_id = ?",
-                                  (USER,)).fetchone()
+        role, active = db.execute(
+            "SELECT role, active FROM users WHERE channel = 'zalo_oa' AND platform_id = ?", (USER,)
+        ).fetchone()
         topics = [r[0] for r in db.execute("SELECT topic FROM subscriptions WHERE active")]
-        tokens = db.execute("SELECT access_token, dead FROM oauth_tokens WHERE channel = 'zalo_oa'").fetchone()
+        tokens = db.execute(
+            "SELECT access_token, dead FROM oauth_tokens WHERE channel = 'zalo_oa'"
+        ).fetchone()
     finally:
         db.close()
     assert (role, active) == ("hs_thpt", 1)
@@ -87,7 +90,9 @@ async def test_serve_talks_on_zalo_oa(tmp_path, fake):
 
 
 async def test_serve_without_oa_settings_says_why(tmp_path):
-    async with Serve(serve_env(tmp_path, CHONNGHE_ZALO_OA_APP_ID=APP_ID), "--content", content_for_serve()) as serve:
+    async with Serve(
+        serve_env(tmp_path, CHONNGHE_ZALO_OA_APP_ID=APP_ID), "--content", content_for_serve()
+    ) as serve:
         health = await healthz(await serve.port())
         assert health["channels"]["zalo_oa"] == "off: CHONNGHE_ZALO_OA_SECRET_KEY is not set"
         assert await serve.terminate() == 0

@@ -1,1 +1,1 @@
-"""Channel adapters: one small module per platform, each turning platform updates into Incoming and Replies into platform calls."""
+"""Channel adapters: one small module per platform, platform updates in as Incoming, Replies out as calls."""

@@ -9,7 +9,9 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar
+
+from aiohttp import web
 
 from bot.ports import SendError
 from bot.retry import retry_send
@@ -57,18 +59,45 @@ class ReceiveTrouble:
         self.since: float | None = None
 
     def set(self, why: str | None) -> None:
+        """Record why receiving fails (the first time), or None once it works again."""
         if why is None:
             self.why = self.since = None
         elif self.why is None:
             self.why, self.since = why, asyncio.get_running_loop().time()
 
     def alerts(self) -> list[str]:
+        """A line for staff once the trouble is news (a bad token at once, the rest after 5 min)."""
         if self.why is None or self.since is None:
             return []
         minutes = (asyncio.get_running_loop().time() - self.since) / 60
         if self.why.startswith("token") or minutes >= 5:
             return [f"{self.label}: {self.why} (từ {minutes:.0f} phút trước)"]
         return []
+
+
+class Receiving:
+    """What a channel that receives by long polling or by a webhook (Telegram, the Zalo Bot) shares: its
+    status, its receive-trouble alerts, and the webhook route, served only in webhook mode."""
+
+    webhook_path: ClassVar[str]
+    mode: str
+    trouble: ReceiveTrouble
+
+    @property
+    def status(self) -> str:
+        """Always "on" once created: trouble receiving shows in `alerts()`."""
+        return "on"
+
+    def alerts(self) -> list[str]:
+        """Lines for staff when receiving has been failing for a while (a rejected token, no network)."""
+        return self.trouble.alerts()
+
+    def routes(self) -> list[web.RouteDef]:
+        """The webhook route in webhook mode; none when polling."""
+        return [web.post(self.webhook_path, self._webhook)] if self.mode == "webhook" else []
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        raise NotImplementedError
 
 
 async def retry_until_done(call: Callable[[], Awaitable[T]], what: str, log: logging.Logger, *,
@@ -123,12 +152,17 @@ async def send_pieces(pieces: Sequence[P], send_one: Callable[[P], Awaitable[str
         except Exception as exc:
             lost = pieces[number - 1:]
             characters = sum(size(p) for p in lost) if size is not None else None
-            log.warning("%s: reply to %s delivered in part: piece%s %s of %d%s not sent (%s); the reply counts "
-                        "as sent so the pieces already shown are not sent again", channel, chat_id,
-                        "s" if len(lost) > 1 else "",
-                        f"{number}-{len(pieces)}" if len(lost) > 1 else str(number), len(pieces),
-                        f", {characters} characters" if characters is not None else "",
-                        exc.reason if isinstance(exc, SendError) else f"{type(exc).__name__}: {exc}")
+            log.warning(
+                "%s: reply to %s delivered in part: piece%s %s of %d%s not sent (%s); the reply counts "
+                "as sent so the pieces already shown are not sent again",
+                channel,
+                chat_id,
+                "s" if len(lost) > 1 else "",
+                f"{number}-{len(pieces)}" if len(lost) > 1 else str(number),
+                len(pieces),
+                f", {characters} characters" if characters is not None else "",
+                exc.reason if isinstance(exc, SendError) else f"{type(exc).__name__}: {exc}",
+            )
             return message_id
     return message_id
 

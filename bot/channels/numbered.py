@@ -1,4 +1,4 @@
-"""Buttons as numbered options, for channels that cannot show buttons (the Zalo Bot API) or not enough of them.
+"""Buttons as numbered options, for channels that cannot show buttons (the Zalo Bot API) or enough of them.
 
 A Reply's buttons become a numbered list under its text, then a short prompt ("Bạn trả lời 1, 2 hoặc 3
 để chọn."); url buttons are listed as "label: link" without a number (a number cannot open a link).
@@ -72,6 +72,7 @@ class Rendered:
 
     @property
     def text(self) -> str:
+        """The whole message: the body, then the numbered block after a blank line."""
         if not self.block:
             return self.body
         return f"{self.body.rstrip()}\n\n{self.block}" if self.body.strip() else self.block

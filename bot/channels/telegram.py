@@ -44,9 +44,11 @@ from telegram.error import (
     TelegramError,
 )
 
-from bot.channels.base import ChannelDeps, Off, ReceiveTrouble, retry_until_done, send_pieces
+from bot.channels.base import ChannelDeps, Off, ReceiveTrouble, Receiving, retry_until_done, send_pieces
 from bot.channels.telegram_request import AiohttpRequest, JsonRequestData
 from bot.ports import Blocked, Permanent, RateLimited, Transient
+from bot.text import split_text as text_pieces
+from bot.text import utf16_len
 from bot.types import Incoming, Reply, UserRef
 
 if TYPE_CHECKING:
@@ -96,34 +98,13 @@ async def create(deps: ChannelDeps) -> TelegramChannel | Off:
     return channel
 
 
-def utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
 def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """Pieces of at most `limit` UTF-16 units, cut at a paragraph, line, sentence or word when possible."""
-    pieces: list[str] = []
-    rest = text
-    while utf16_len(rest) > limit:
-        # The longest prefix within the limit (characters outside the BMP count twice).
-        cut = min(len(rest), limit)
-        while utf16_len(rest[:cut]) > limit:
-            cut -= 1
-        window = rest[:cut]
-        for sep in ("\n\n", "\n", ". ", " "):
-            at = window.rfind(sep)
-            if at > cut // 2:
-                cut = at + len(sep)
-                break
-        pieces.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip("\n")
-    if rest.strip() or not pieces:
-        pieces.append(rest)
-    return pieces
+    """Pieces of at most `limit` UTF-16 units (how Telegram counts), cut as bot.text.split_text cuts."""
+    return text_pieces(text, limit, utf16_len)
 
 
 def keyboard(reply: Reply) -> dict | None:
-    """The reply's buttons as an InlineKeyboardMarkup (JSON): links as url buttons, the rest as callback data."""
+    """The reply's buttons as an InlineKeyboardMarkup (JSON): links as url buttons, others callback data."""
     rows = []
     for row in reply.buttons:
         buttons = []
@@ -220,10 +201,11 @@ def map_error(exc: TelegramError) -> Exception:
     return Transient(message)  # NetworkError, TimedOut, 5xx, Conflict...
 
 
-class TelegramChannel:
+class TelegramChannel(Receiving):
     """The adapter: `routes()`, `start()`, `stop()`, `send()`, `close()` (see bot.channels.base)."""
 
     name = CHANNEL
+    webhook_path = WEBHOOK_PATH
 
     def __init__(self, settings: Settings, store: Store, inbox: Inbox, *, transport: str = "aiohttp",
                  connection_limit: int = LIVE_CONNECTIONS, poll_timeout: int = POLL_TIMEOUT):
@@ -257,21 +239,10 @@ class TelegramChannel:
         self.username: str | None = None
         self.trouble = ReceiveTrouble("Telegram")  # why receiving is failing, for /thongke
 
-    @property
-    def status(self) -> str:
-        """Always "on" once created: trouble receiving shows in `alerts()`."""
-        return "on"
-
-    def alerts(self) -> list[str]:
-        """Lines for staff when receiving has been failing for a while (a rejected token, no network)."""
-        return self.trouble.alerts()
-
     # --- lifecycle -----------------------------------------------------------------------------
 
-    def routes(self) -> list[web.RouteDef]:
-        return [web.post(WEBHOOK_PATH, self._webhook)] if self.mode == "webhook" else []
-
     async def start(self) -> None:
+        """Open the HTTP sessions, then start polling or register the webhook in the background."""
         for request in self._requests:
             await request.initialize()
         if self.mode == "webhook":
@@ -306,9 +277,11 @@ class TelegramChannel:
             # as update ids are deduplicated, but wasteful). The offset never passes an update that did
             # not reach the conversation.
             with contextlib.suppress(Exception):
-                await self._requests[0].post(f"{self.bot.base_url}/getUpdates",
-                                             JsonRequestData({"offset": self._offset, "limit": 1, "timeout": 0}),
-                                             read_timeout=5)
+                await self._requests[0].post(
+                    f"{self.bot.base_url}/getUpdates",
+                    JsonRequestData({"offset": self._offset, "limit": 1, "timeout": 0}),
+                    read_timeout=5,
+                )
                 self._acked = self._offset
         if self._side:
             await asyncio.wait(set(self._side), timeout=5)
@@ -363,8 +336,12 @@ class TelegramChannel:
     # --- polling -------------------------------------------------------------------------------
 
     async def _poll(self) -> None:
-        await retry_until_done(lambda: self.bot.delete_webhook(drop_pending_updates=False),  # else getUpdates: 409
-                               "telegram: deleteWebhook", log, most=MAX_BACKOFF)
+        await retry_until_done(
+            lambda: self.bot.delete_webhook(drop_pending_updates=False),  # else getUpdates: 409
+            "telegram: deleteWebhook",
+            log,
+            most=MAX_BACKOFF,
+        )
         delay = 1.0
         while True:
             try:

@@ -33,18 +33,24 @@ class JsonRequestData(RequestData):
 
     @property
     def parameters(self) -> dict[str, Any]:
+        """The parameters as given (None values left out)."""
         return dict(self._values)
 
     @property
     def json_parameters(self) -> dict[str, str]:
-        return {k: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for k, v in self._values.items()}
+        """Each parameter as a string: JSON for anything that is not one already."""
+        return {
+            k: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for k, v in self._values.items()
+        }
 
     @property
     def json_payload(self) -> bytes:
+        """The parameters as one UTF-8 JSON body."""
         return json.dumps(self._values, ensure_ascii=False).encode("utf-8")
 
     @property
     def multipart_data(self) -> dict:
+        """Nothing: the bot sends no files."""
         return {}
 
 
@@ -65,16 +71,20 @@ class AiohttpRequest(BaseRequest):
 
     @property
     def read_timeout(self) -> float | None:
+        """The default read timeout in seconds (None: wait for ever)."""
         return self._read_timeout
 
     async def initialize(self) -> None:
+        """Open the pooled aiohttp session (again, after a shutdown)."""
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=self._limit, limit_per_host=self._limit, ttl_dns_cache=300,
                                              enable_cleanup_closed=True)
-            self._session = aiohttp.ClientSession(connector=connector, headers={"User-Agent": self.USER_AGENT},
-                                                  json_serialize=json.dumps)
+            self._session = aiohttp.ClientSession(
+                connector=connector, headers={"User-Agent": self.USER_AGENT}, json_serialize=json.dumps
+            )
 
     async def shutdown(self) -> None:
+        """Close the session and its connections."""
         if self._session is not None and not self._session.closed:
             await self._session.close()
         self._session = None
@@ -93,6 +103,7 @@ class AiohttpRequest(BaseRequest):
         connect_timeout=BaseRequest.DEFAULT_NONE,
         pool_timeout=BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
+        """Send one Bot API request; returns (HTTP status, body) for python-telegram-bot to read."""
         if self._session is None or self._session.closed:
             await self.initialize()
         assert self._session is not None
@@ -120,7 +131,9 @@ class AiohttpRequest(BaseRequest):
                 data = json.dumps(request_data.parameters, ensure_ascii=False).encode("utf-8")
                 headers["Content-Type"] = "application/json"
         try:
-            async with self._session.request(method, url, data=data, headers=headers, timeout=timeout) as resp:
+            async with self._session.request(
+                method, url, data=data, headers=headers, timeout=timeout
+            ) as resp:
                 return resp.status, await resp.read()
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise TimedOut(f"Timed out: {exc!r}") from exc

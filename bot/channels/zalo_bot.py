@@ -10,8 +10,8 @@ Receiving: polling (default) or webhook.
 - Polling: `getUpdates` returns one update per call and answers HTTP 408 when nothing arrived within
   its timeout (normal: poll again at once). There is no offset, so a message can be handed out again
   (after a crash, a retry): each (chat, message_id) is processed once, recorded in the processed_updates
-  table through Store.dedup.first_time (source "zalo_bot"), so a restart does not reprocess either. Errors back
-  off (1 s doubling to 30 s); the loop never crashes.
+  table through Store.dedup.first_time (source "zalo_bot"), so a restart does not reprocess either. Errors
+  back off (1 s doubling to 30 s); the loop never crashes.
 - Webhook: POST /zalo/bot/webhook on the project's aiohttp server, registered with `setWebhook`
   (url = CHONNGHE_PUBLIC_URL + path, secret_token = CHONNGHE_ZALO_BOT_SECRET) at start. The
   X-Bot-Api-Secret-Token header is compared in constant time: missing or wrong -> 401 and nothing happens.
@@ -44,9 +44,10 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from aiohttp import web
 
-from bot.channels.base import ChannelDeps, Off, ReceiveTrouble, retry_until_done, send_pieces
+from bot.channels.base import ChannelDeps, Off, ReceiveTrouble, Receiving, retry_until_done, send_pieces
 from bot.channels.numbered import MenuMemory, Rendered, render
 from bot.ports import Blocked, Permanent, RateLimited, SendError, Transient
+from bot.text import split_text as text_pieces
 from bot.types import Incoming, Reply, UserRef
 
 if TYPE_CHECKING:
@@ -108,11 +109,13 @@ class ZaloBotClient:
         return text.replace(self._token, "<token>") if self._token else text
 
     async def open(self) -> None:
+        """Open the pooled HTTP session (again, after a close)."""
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=self._connections, ttl_dns_cache=300)
             self._session = aiohttp.ClientSession(connector=connector)
 
     async def close(self) -> None:
+        """Close the session and its connections."""
         if self._session is not None and not self._session.closed:
             await self._session.close()
         self._session = None
@@ -138,7 +141,10 @@ class ZaloBotClient:
             body = None
         return status, body, retry
 
-    async def call(self, method: str, params: dict[str, Any] | None = None, *, wait: float | None = None) -> Any:
+    async def call(
+        self, method: str, params: dict[str, Any] | None = None, *, wait: float | None = None
+    ) -> Any:
+        """Call an API method; returns its `result`, or raises the send error the answer maps to."""
         status, body, retry = await self.post(method, params, wait=wait)
         if status == 200 and isinstance(body, dict) and body.get("ok") is True:
             return body.get("result")
@@ -264,35 +270,10 @@ def dedup_key(incoming: Incoming) -> str | None:
 
 # --- splitting -----------------------------------------------------------------------------------
 
-_SENTENCE_END = re.compile(r"[.!?…:;]['\")»]*\s+")
-
-
-def _cut(window: str) -> int:
-    """Where to cut `window` (too long): after a paragraph, a line, a sentence, a word, in that order of
-    preference, provided the first part keeps at least half the window."""
-    half = len(window) // 2
-    for sep in ("\n\n", "\n"):
-        at = window.rfind(sep)
-        if at > half:
-            return at + len(sep)
-    ends = [m.end() for m in _SENTENCE_END.finditer(window) if m.end() > half]
-    if ends:
-        return ends[-1]
-    at = window.rfind(" ")
-    return at + 1 if at > half else len(window)
-
 
 def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """Pieces of at most `limit` characters, cut at paragraph, line or sentence ends when possible."""
-    pieces: list[str] = []
-    rest = text.strip("\n")
-    while len(rest) > limit:
-        cut = _cut(rest[:limit])
-        pieces.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    if rest.strip() or not pieces:
-        pieces.append(rest)
-    return pieces
+    """Pieces of at most `limit` characters, cut as bot.text.split_text cuts."""
+    return text_pieces(text, limit)
 
 
 def pieces_of(rendered: Rendered, limit: int = MAX_TEXT) -> list[str]:
@@ -314,10 +295,11 @@ def pieces_of(rendered: Rendered, limit: int = MAX_TEXT) -> list[str]:
 # --- the adapter ---------------------------------------------------------------------------------
 
 
-class ZaloBotChannel:
+class ZaloBotChannel(Receiving):
     """The adapter: `routes()`, `start()`, `stop()`, `send()`, `close()` (see bot.channels.base)."""
 
     name = CHANNEL
+    webhook_path = WEBHOOK_PATH
 
     def __init__(self, settings: Settings, store: Store, inbox: Inbox, *,
                  poll_timeout: int = POLL_TIMEOUT):
@@ -337,21 +319,10 @@ class ZaloBotChannel:
         self.bot_name: str | None = None
         self.trouble = ReceiveTrouble("Zalo Bot")  # why receiving is failing, for /thongke
 
-    @property
-    def status(self) -> str:
-        """Always "on" once created: trouble receiving shows in `alerts()`."""
-        return "on"
-
-    def alerts(self) -> list[str]:
-        """Lines for staff when receiving has been failing for a while (a rejected token, no network)."""
-        return self.trouble.alerts()
-
     # --- lifecycle -----------------------------------------------------------------------------
 
-    def routes(self) -> list[web.RouteDef]:
-        return [web.post(WEBHOOK_PATH, self._webhook)] if self.mode == "webhook" else []
-
     async def start(self) -> None:
+        """Open the HTTP session and start polling or register the webhook in the background."""
         await self.client.open()
         self._accepting = True
         self._runner = asyncio.create_task(self._run(), name="zalo-bot-runner")
@@ -414,10 +385,15 @@ class ZaloBotChannel:
 
     async def _register_webhook(self) -> None:
         url = (self.settings.public_url or "").rstrip("/") + WEBHOOK_PATH
-        await retry_until_done(lambda: self.client.call("setWebhook", {"url": url, "secret_token": self._secret}),
-                               "zalo_bot: setWebhook", log, describe=self._text,
-                               on_failure=lambda: self.trouble.set("không đăng ký được webhook với Zalo Bot"),
-                               first=FIRST_BACKOFF, most=MAX_BACKOFF)
+        await retry_until_done(
+            lambda: self.client.call("setWebhook", {"url": url, "secret_token": self._secret}),
+            "zalo_bot: setWebhook",
+            log,
+            describe=self._text,
+            on_failure=lambda: self.trouble.set("không đăng ký được webhook với Zalo Bot"),
+            first=FIRST_BACKOFF,
+            most=MAX_BACKOFF,
+        )
         log.info("zalo_bot: webhook registered at %s", url)
 
     def _text(self, exc: BaseException) -> str:

@@ -52,10 +52,10 @@ from aiohttp import web
 
 from bot.channels.base import ChannelDeps, Off, send_pieces
 from bot.channels.numbered import Menu, MenuMemory, render
-from bot.channels.telegram import split_text
 from bot.channels.zalo_oauth import TokenDead, TokenUnavailable, ZaloTokens, stored_pair_exists
 from bot.ports import Blocked, Deferred, Permanent, RateLimited, Skipped, Transient
 from bot.storage.kv import chat_key
+from bot.text import split_text, utf16_len
 from bot.types import Incoming, Reply, UserRef
 
 if TYPE_CHECKING:
@@ -95,8 +95,14 @@ async def create(deps: ChannelDeps) -> ZaloOAChannel | Off:
     """Called by bot.app: the channel when the OA is configured (app id, secret key, a token pair in the
     environment or the database), else Off(why)."""
     settings = deps.settings
-    missing = [name for name, value in (("CHONNGHE_ZALO_OA_APP_ID", settings.zalo_oa_app_id),
-                                        ("CHONNGHE_ZALO_OA_SECRET_KEY", settings.zalo_oa_secret_key)) if not value]
+    missing = [
+        name
+        for name, value in (
+            ("CHONNGHE_ZALO_OA_APP_ID", settings.zalo_oa_app_id),
+            ("CHONNGHE_ZALO_OA_SECRET_KEY", settings.zalo_oa_secret_key),
+        )
+        if not value
+    ]
     if missing:
         return Off(" and ".join(missing) + (" is" if len(missing) == 1 else " are") + " not set")
     if not (settings.zalo_oa_access_token and settings.zalo_oa_refresh_token) \
@@ -104,8 +110,10 @@ async def create(deps: ChannelDeps) -> ZaloOAChannel | Off:
         return Off("no token pair: set CHONNGHE_ZALO_OA_ACCESS_TOKEN and CHONNGHE_ZALO_OA_REFRESH_TOKEN "
                    "(the first time only; later pairs are kept in the database)")
     if not settings.zalo_oa_app_secret:
-        log.warning("zalo_oa: CHONNGHE_ZALO_OA_APP_SECRET is not set: the access token cannot be refreshed and "
-                    "the channel will pause when it expires")
+        log.warning(
+            "zalo_oa: CHONNGHE_ZALO_OA_APP_SECRET is not set: the access token cannot be refreshed and "
+            "the channel will pause when it expires"
+        )
     channel = ZaloOAChannel(settings, deps.store, deps.inbox)
     return channel
 
@@ -159,6 +167,7 @@ def verify(header: str | None, body: bytes, event: dict, secret_key: str) -> boo
 
 
 def fold_label(text: str) -> str:
+    """A button label as compared with what a person typed: single spaces, case folded."""
     return " ".join(text.split()).casefold()
 
 
@@ -270,6 +279,7 @@ class ZaloOAChannel:
 
     @property
     def paused(self) -> bool:
+        """Whether sending is paused (no usable token pair)."""
         return self._status != "on"
 
     def alerts(self) -> list[str]:
@@ -288,6 +298,7 @@ class ZaloOAChannel:
     # --- lifecycle -----------------------------------------------------------------------------
 
     def session(self) -> aiohttp.ClientSession:
+        """The shared HTTP session, opened on first use."""
         if self._http is None or self._http.closed:
             self._http = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=CONNECTIONS), timeout=REQUEST_TIMEOUT,
@@ -295,9 +306,11 @@ class ZaloOAChannel:
         return self._http
 
     def routes(self) -> list[web.RouteDef]:
+        """The webhook route (the OA receives only by webhook)."""
         return [web.post(WEBHOOK_PATH, self._webhook)]
 
     async def start(self) -> None:
+        """Load the stored token pair (a failed read is retried on the first send), keep it fresh."""
         try:
             await self.tokens.load()
         except Exception:
@@ -307,6 +320,7 @@ class ZaloOAChannel:
         log.info("zalo_oa: webhook at %s (status: %s)", WEBHOOK_PATH, self.status)
 
     async def stop(self) -> None:
+        """Stop taking events and stop keeping the token pair fresh."""
         self._accepting = False
         for task in self._tasks:
             task.cancel()
@@ -315,12 +329,13 @@ class ZaloOAChannel:
         self._tasks = []
 
     async def close(self) -> None:
+        """Close the HTTP session (after everyone is done sending)."""
         if self._http is not None:
             await self._http.close()
             self._http = None
 
     async def _keep_fresh(self) -> None:
-        """Refresh the pair before it expires even when nobody writes (keeps the 3-month refresh token alive)."""
+        """Refresh the pair before it expires even when nobody writes (so the 3-month refresh token lives)."""
         while True:
             due = self.tokens.due_in()
             if due is not None and due <= 0:
@@ -458,7 +473,7 @@ class ZaloOAChannel:
             rendered = render(reply)  # no buttons (clears the menu) or more than Zalo shows: a numbered list
             await self.menus.remember(chat_id, rendered.menu)
             text = rendered.text
-        pieces = split_text(text if text.strip() else "…", MAX_TEXT)
+        pieces = split_text(text if text.strip() else "…", MAX_TEXT, utf16_len)  # counted strictly
         messages: list[dict[str, Any]] = [{"text": piece} for piece in pieces]
         if attachment is not None:
             messages[-1]["attachment"] = attachment

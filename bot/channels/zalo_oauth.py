@@ -47,7 +47,9 @@ SEED_KEY = "zalo_oa.token_seed"  # kv: hash of the env refresh token seeded last
 SEED_LIFETIME = timedelta(hours=1)  # an env access token's age is unknown: trust it for an hour at most
 REFRESH_MARGIN = timedelta(minutes=30)  # refresh this long before the access token expires
 DEFAULT_LIFETIME = timedelta(hours=25)  # when Zalo's answer has no usable expires_in
-RECHECK_DEAD = 60.0  # seconds between looks at the database while the pair is dead (another worker may fix it)
+RECHECK_DEAD = (
+    60.0  # seconds between looks at the database while the pair is dead (another worker may fix it)
+)
 OAUTH_TIMEOUT = aiohttp.ClientTimeout(total=20)
 
 
@@ -61,6 +63,8 @@ class TokenUnavailable(Exception):
 
 @dataclass
 class Pair:
+    """An access/refresh token pair and the row version it was read at."""
+
     access_token: str
     refresh_token: str
     expires_at: datetime
@@ -75,6 +79,21 @@ def _fingerprint(token: str) -> str:
 
 def _pair(row: Any) -> Pair:
     return Pair(row.access_token, row.refresh_token, row.expires_at, row.version, row.dead, row.dead_reason)
+
+
+def _mark_dead(current: Pair, reason: str, now: datetime) -> sa.Update:
+    """The statement that marks the stored pair dead (unless it changed since `current` was read)."""
+    T = OAuthToken.__table__
+    return (sa.update(T).where(T.c.channel == CHANNEL, T.c.version == current.version)
+            .values(dead=True, dead_reason=reason[:200], updated_at=now))
+
+
+def _rotate(current: Pair, access: str, refresh: str, expires: datetime, now: datetime) -> sa.Update:
+    """The statement that stores Zalo's new pair in place of `current` (only if it is still stored)."""
+    T = OAuthToken.__table__
+    return (sa.update(T).where(T.c.channel == CHANNEL, T.c.refresh_token == current.refresh_token)
+            .values(access_token=access, refresh_token=refresh, expires_at=expires,
+                    version=current.version + 1, dead=False, dead_reason=None, updated_at=now))
 
 
 class ZaloTokens:
@@ -94,10 +113,12 @@ class ZaloTokens:
 
     @property
     def dead(self) -> bool:
+        """Whether the stored pair was refused by Zalo (staff must authorise the app again)."""
         return self.pair is not None and self.pair.dead
 
     @property
     def dead_reason(self) -> str | None:
+        """What Zalo said when it refused the pair, if it did."""
         return self.pair.dead_reason if self.pair is not None else None
 
     # --- loading and seeding ---------------------------------------------------------------------
@@ -121,9 +142,11 @@ class ZaloTokens:
             if fresh_env:
                 await self.store.kv.set(SEED_KEY, _fingerprint(env_refresh))
         if row is not None and row.dead:
-            log.error("zalo_oa: the stored token pair is dead (%s); the channel stays paused until the app is "
-                      "authorised again (new CHONNGHE_ZALO_OA_ACCESS_TOKEN / _REFRESH_TOKEN, then restart)",
-                      row.dead_reason)
+            log.error(
+                "zalo_oa: the stored token pair is dead (%s); the channel stays paused until the app is "
+                "authorised again (new CHONNGHE_ZALO_OA_ACCESS_TOKEN / _REFRESH_TOKEN, then restart)",
+                row.dead_reason,
+            )
         return row
 
     async def _read(self) -> Pair | None:
@@ -160,7 +183,7 @@ class ZaloTokens:
     # --- using ---------------------------------------------------------------------------------
 
     async def access_token(self) -> str:
-        """A usable access token, refreshed first when it expires soon. Raises TokenDead / TokenUnavailable."""
+        """A usable access token, refreshed first when it expires soon (or TokenDead / TokenUnavailable)."""
         pair = self.pair
         if pair is None:
             pair = await self.load()
@@ -186,14 +209,15 @@ class ZaloTokens:
         raise TokenDead(self.pair.dead_reason or "refresh token rejected")
 
     def due_in(self) -> float | None:
-        """Seconds until the pair should be refreshed (negative when due), None when there is nothing to do."""
+        """Seconds until the pair is due for refresh (negative when due); None when there is nothing to do."""
         if self.pair is None or self.pair.dead:
             return None
         return (self.pair.expires_at - REFRESH_MARGIN - self.clock.now()).total_seconds()
 
     async def refresh(self, stale: str | None) -> str:
-        """Replace the pair whose access token `stale` was refused or is expiring; returns the new access token.
-        A caller whose stale token was already replaced (by this process or another) gets the current one."""
+        """Replace the pair whose access token `stale` was refused or is expiring; returns the new access
+        token. A caller whose stale token was already replaced (by this process or another) gets the current
+        one."""
         async with self._lock:
             pair = self.pair
             if pair is not None and not pair.dead and stale is not None and pair.access_token != stale \
@@ -219,14 +243,10 @@ class ZaloTokens:
             except TokenDead as exc:
                 # Mark the pair dead and let the transaction commit (raising here would roll the mark
                 # back, and other workers and the next start would keep using the dead pair).
-                await conn.execute(sa.update(T).where(T.c.channel == CHANNEL, T.c.version == current.version)
-                                   .values(dead=True, dead_reason=str(exc)[:200], updated_at=self.clock.now()))
+                await conn.execute(_mark_dead(current, str(exc), self.clock.now()))
                 refused = exc
             else:
-                result = await conn.execute(
-                    sa.update(T).where(T.c.channel == CHANNEL, T.c.refresh_token == current.refresh_token)
-                    .values(access_token=access, refresh_token=refresh, expires_at=expires,
-                            version=current.version + 1, dead=False, dead_reason=None, updated_at=self.clock.now()))
+                result = await conn.execute(_rotate(current, access, refresh, expires, self.clock.now()))
                 if result.rowcount != 1:  # cannot happen under the row lock; never lose a fresh pair silently
                     log.error("zalo_oa: the token row changed under its lock")
                 self.pair = Pair(access, refresh, expires, current.version + 1)
@@ -236,7 +256,6 @@ class ZaloTokens:
         return self._refreshed()
 
     async def _refresh_cas(self, stale: str | None) -> str:
-        T = OAuthToken.__table__
         current = await self._read()
         if current is None:
             raise TokenDead("no token pair stored")
@@ -251,15 +270,11 @@ class ZaloTokens:
                 self.pair = latest  # another writer rotated it first: its pair is the good one
                 return latest.access_token
             async with self.store.session() as s:
-                await s.execute(sa.update(T).where(T.c.channel == CHANNEL, T.c.version == current.version)
-                                .values(dead=True, dead_reason=str(exc)[:200], updated_at=self.clock.now()))
+                await s.execute(_mark_dead(current, str(exc), self.clock.now()))
             self._died(current, str(exc))
             raise
         async with self.store.session() as s:
-            result = await s.execute(
-                sa.update(T).where(T.c.channel == CHANNEL, T.c.refresh_token == current.refresh_token)
-                .values(access_token=access, refresh_token=refresh, expires_at=expires, version=current.version + 1,
-                        dead=False, dead_reason=None, updated_at=self.clock.now()))
+            result = await s.execute(_rotate(current, access, refresh, expires, self.clock.now()))
             swapped = result.rowcount == 1
         if not swapped:
             log.error("zalo_oa: the stored refresh token changed during a refresh; keeping the newer one")
@@ -271,7 +286,7 @@ class ZaloTokens:
         return self._refreshed()
 
     def _adopt(self, stored: Pair, stale: str | None) -> str | None:
-        """The stored access token when it is newer than what the caller saw (no refresh needed), else None."""
+        """The stored access token if newer than what the caller saw (no refresh needed), else None."""
         if stored.dead:
             self.pair = stored
             raise TokenDead(stored.dead_reason or "refresh token rejected")
@@ -286,16 +301,22 @@ class ZaloTokens:
     def _refreshed(self) -> str:
         assert self.pair is not None
         self.refreshes += 1
-        log.info("zalo_oa: access token refreshed (valid until %s)", self.pair.expires_at.isoformat(timespec="minutes"))
+        log.info(
+            "zalo_oa: access token refreshed (valid until %s)",
+            self.pair.expires_at.isoformat(timespec="minutes"),
+        )
         return self.pair.access_token
 
     def _died(self, pair: Pair, reason: str) -> None:
         pair.dead, pair.dead_reason = True, reason[:200]
         self.pair = pair
         self._dead_checked = asyncio.get_running_loop().time()
-        log.error("zalo_oa: the refresh token was rejected (%s). The Zalo OA channel is PAUSED: authorise the app "
-                  "again in the Zalo developer console, put the new pair in CHONNGHE_ZALO_OA_ACCESS_TOKEN and "
-                  "CHONNGHE_ZALO_OA_REFRESH_TOKEN and restart (see docs/zalo_oa.md)", reason)
+        log.error(
+            "zalo_oa: the refresh token was rejected (%s). The Zalo OA channel is PAUSED: authorise the app "
+            "again in the Zalo developer console, put the new pair in CHONNGHE_ZALO_OA_ACCESS_TOKEN and "
+            "CHONNGHE_ZALO_OA_REFRESH_TOKEN and restart (see docs/zalo_oa.md)",
+            reason,
+        )
 
     async def _call_zalo(self, refresh_token: str) -> tuple[str, str, datetime]:
         """One refresh at Zalo: (access token, refresh token, expiry). TokenDead when Zalo refuses it."""
@@ -321,8 +342,15 @@ class ZaloTokens:
         access = data.get("access_token") if isinstance(data, dict) else None
         refresh = data.get("refresh_token") if isinstance(data, dict) else None
         if not (isinstance(access, str) and access and isinstance(refresh, str) and refresh):
-            detail = data if not isinstance(data, dict) else {
-                k: data[k] for k in ("error", "error_name", "error_reason", "error_description", "message") if k in data}
+            detail = (
+                data
+                if not isinstance(data, dict)
+                else {
+                    k: data[k]
+                    for k in ("error", "error_name", "error_reason", "error_description", "message")
+                    if k in data
+                }
+            )
             raise TokenDead(f"Zalo refused the refresh token: {json.dumps(detail, ensure_ascii=False)[:150]}")
         try:
             lifetime = timedelta(seconds=int(data.get("expires_in")))

@@ -9,7 +9,10 @@ from bot.cli import ask, broadcast, calendar, chat, content, gaps, leads, report
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="chonnghe", description="Chọn nghề – Chọn trường: chatbot hướng nghiệp")
+    """The `chonnghe` argument parser with every command registered."""
+    parser = argparse.ArgumentParser(
+        prog="chonnghe", description="Chọn nghề – Chọn trường: chatbot hướng nghiệp"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (serve, content, ask, chat, broadcast, calendar, report, gaps, leads):
         module.register(sub)
@@ -19,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     # Vietnamese text on any terminal, whatever the locale.
+    """Run the command in `argv` (default: the process's); returns the exit status."""
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(encoding="utf-8")

@@ -10,13 +10,15 @@ from pathlib import Path
 
 from bot.cli.common import add_content_option, content_or_exit, settings_or_exit
 
-GREETING = "Xin chào! Mình là trợ lý hướng nghiệp Chọn nghề – Chọn trường. Bạn cứ hỏi về nghề, trường, tuyển sinh hay chính sách hỗ trợ nhé."
+GREETING = ("Xin chào! Mình là trợ lý hướng nghiệp Chọn nghề – Chọn trường. Bạn cứ hỏi về nghề, trường, "
+            "tuyển sinh hay chính sách hỗ trợ nhé.")
 THANKS = "Rất vui được giúp bạn! Nếu còn thắc mắc, bạn cứ hỏi tiếp nhé."
 EMPTY = "Bạn hãy gõ câu hỏi về học nghề, trường, tuyển sinh hoặc chính sách hỗ trợ nhé."
 NONE = "Xin lỗi, mình chưa có câu trả lời chắc chắn cho câu hỏi này."
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add `ask` and `eval` to the command parser."""
     ask = sub.add_parser("ask", help="answer one question (or one per line of --file)")
     ask.add_argument("question", nargs="?", help="the question, in quotes")
     ask.add_argument("--file", metavar="FILE", help="one question per line (TSV: the last column)")
@@ -85,6 +87,7 @@ def explain(question: str, match, answer: str) -> dict:
 
 
 def run_ask(args: argparse.Namespace) -> int:
+    """Answer the question (or each line of --file) and print the match; returns the exit status."""
     if not args.question and not args.file:
         print("chonnghe ask: give a question or --file FILE", file=sys.stderr)
         return 2
@@ -117,11 +120,7 @@ def run_cross_validation(args: argparse.Namespace) -> int:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    if args.cross_validate is not None:
-        return run_cross_validation(args)
-    if not args.file:
-        print("chonnghe eval: give FILE.tsv or --cross-validate [K]", file=sys.stderr)
-        return 2
+    """Print the engine's accuracy, speed and misses on a TSV of expected ids and questions."""
     _base, engine = _engine(args)
     rows = []
     for n, line in enumerate(Path(args.file).read_text(encoding="utf-8").splitlines(), 1):

@@ -22,6 +22,7 @@ CREATED_BY = "cli"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add `broadcast` and its actions (create, list, show, approve, edit, cancel, export)."""
     parser = sub.add_parser("broadcast", help="plan and follow broadcasts (tin gửi hàng loạt)")
     bsub = parser.add_subparsers(dest="broadcast_command", required=True, metavar="ACTION")
 
@@ -48,7 +49,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     show = bsub.add_parser("show", help="status and delivery counts")
     show.add_argument("id", type=int)
-    show.add_argument("--json", action="store_true", help='print {"id", "status", "counts", "total", "channels"}')
+    show.add_argument(
+        "--json", action="store_true", help='print {"id", "status", "counts", "total", "channels"}'
+    )
     show.set_defaults(func=lambda a: _run(a, _show))
 
     approve = bsub.add_parser("approve", help="approve a draft (e.g. from the campaign calendar)")
@@ -139,7 +142,9 @@ def _read_text(args: argparse.Namespace) -> str | None:
         except OSError as exc:
             from scheduler.broadcasts import BroadcastError
 
-            raise BroadcastError(f"Không đọc được tệp {path}: {exc.strerror}.", f"cannot read {path}: {exc}") from None
+            raise BroadcastError(
+                f"Không đọc được tệp {path}: {exc.strerror}.", f"cannot read {path}: {exc}"
+            ) from None
     return args.text
 
 
@@ -185,9 +190,18 @@ def _note_moved(broadcasts: Any, timing: Any) -> None:
 
 async def _create(broadcasts: Any, args: argparse.Namespace) -> int:
     at = broadcasts.parse_when(args.at)
-    row, timing = await broadcasts.create(_read_text(args), args.topic, args.role, args.channel, at,
-                                          move_out_of_quiet=args.move_out_of_quiet_hours, created_by=CREATED_BY,
-                                          title=args.title, buttons=_links(args.link), promotion=args.promotion)
+    row, timing = await broadcasts.create(
+        _read_text(args),
+        args.topic,
+        args.role,
+        args.channel,
+        at,
+        move_out_of_quiet=args.move_out_of_quiet_hours,
+        created_by=CREATED_BY,
+        title=args.title,
+        buttons=_links(args.link),
+        promotion=args.promotion,
+    )
     _note_moved(broadcasts, timing)
     print(row.id)
     print(f"broadcast {row.id} scheduled for {broadcasts.local(row.send_at)} ({broadcasts.zone.key})"
@@ -235,7 +249,9 @@ async def _show(broadcasts: Any, args: argparse.Namespace) -> int:
     print(f"recipients: {data['total']}")
     for status in ("pending", "sending", "sent", "blocked", "failed", "skipped", "unknown"):
         if data["counts"].get(status):
-            per_channel = ", ".join(f"{ch} {c[status]}" for ch, c in data["channels"].items() if c.get(status))
+            per_channel = ", ".join(
+                f"{ch} {c[status]}" for ch, c in data["channels"].items() if c.get(status)
+            )
             print(f"  {status:<8} {data['counts'][status]:>7}   ({per_channel})")
     print("text:")
     print("  " + data["text"].replace("\n", "\n  "))
@@ -243,8 +259,12 @@ async def _show(broadcasts: Any, args: argparse.Namespace) -> int:
 
 
 async def _approve(broadcasts: Any, args: argparse.Namespace) -> int:
-    row, timing = await broadcasts.approve(args.id, by=CREATED_BY, at=broadcasts.parse_when(args.at) if args.at else None,
-                                           move_out_of_quiet=args.move_out_of_quiet_hours)
+    row, timing = await broadcasts.approve(
+        args.id,
+        by=CREATED_BY,
+        at=broadcasts.parse_when(args.at) if args.at else None,
+        move_out_of_quiet=args.move_out_of_quiet_hours,
+    )
     _note_moved(broadcasts, timing)
     print(f"broadcast {row.id} approved: scheduled for {broadcasts.local(row.send_at)}")
     await _print_plan(broadcasts, row)
@@ -273,13 +293,36 @@ async def _export(broadcasts: Any, args: argparse.Namespace) -> int:
     out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout  # noqa: ASYNC230 - a CLI, nothing else runs
     try:
         writer = csv.writer(out)
-        writer.writerow(["delivery_id", "channel", "platform_id", "user_id", "status", "attempts", "last_error",
-                         "sent_at", "message_id"])
+        writer.writerow(
+            [
+                "delivery_id",
+                "channel",
+                "platform_id",
+                "user_id",
+                "status",
+                "attempts",
+                "last_error",
+                "sent_at",
+                "message_id",
+            ]
+        )
         async for chunk in broadcasts.bstore.deliveries(args.id):
             for d in chunk:
-                writer.writerow([d.id, d.channel, d.platform_id, d.user_id or "", d.status, d.attempts,
-                                 d.last_error or "", d.sent_at.astimezone(broadcasts.zone).isoformat(timespec="seconds") if d.sent_at else "",
-                                 d.message_id or ""])
+                writer.writerow(
+                    [
+                        d.id,
+                        d.channel,
+                        d.platform_id,
+                        d.user_id or "",
+                        d.status,
+                        d.attempts,
+                        d.last_error or "",
+                        d.sent_at.astimezone(broadcasts.zone).isoformat(timespec="seconds")
+                        if d.sent_at
+                        else "",
+                        d.message_id or "",
+                    ]
+                )
     finally:
         if out is not sys.stdout:
             out.close()

@@ -11,6 +11,7 @@ from bot.cli.common import add_content_option, settings_or_exit
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add `calendar show` and `calendar sync` to the command parser."""
     parser = sub.add_parser("calendar", help="the yearly campaign calendar (content/campaigns.yaml)")
     csub = parser.add_subparsers(dest="calendar_command", required=True, metavar="ACTION")
     show = csub.add_parser("show", help="list what is planned for a year")
@@ -35,6 +36,7 @@ def _campaigns(settings):
 
 
 def run_show(args: argparse.Namespace) -> int:
+    """Print the campaign calendar of a year and what it has become; returns the exit status."""
     settings = settings_or_exit(args)
     campaigns = _campaigns(settings)
     return asyncio.run(_show(settings, campaigns, args.year))
@@ -69,6 +71,7 @@ async def _show(settings, campaigns, year: int | None) -> int:
 
 
 def run_sync(args: argparse.Namespace) -> int:
+    """Create this year's calendar drafts now (as the service does daily); returns the exit status."""
     settings = settings_or_exit(args)
     campaigns = _campaigns(settings)
 

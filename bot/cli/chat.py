@@ -27,15 +27,21 @@ Write = Callable[[str], None]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add `chat` to the command parser."""
     parser = sub.add_parser("chat", help="trò chuyện với bot ngay trong cửa sổ dòng lệnh")
     add_content_option(parser)
-    parser.add_argument("--user", default="local", help="user id of this terminal conversation (default: local)")
+    parser.add_argument(
+        "--user", default="local", help="user id of this terminal conversation (default: local)"
+    )
     parser.add_argument("--name", default=None, help="display name (default: none)")
-    parser.add_argument("--memory", action="store_true", help="use a throwaway database instead of the configured one")
+    parser.add_argument(
+        "--memory", action="store_true", help="use a throwaway database instead of the configured one"
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    """Chat in the terminal on standard input and output; returns the exit status."""
     settings = settings_or_exit(args)
     content_or_exit(settings)  # a broken content folder: the report with files and lines, exit 1
     logging.basicConfig(level="WARNING", format="%(levelname)s %(name)s: %(message)s")
@@ -49,7 +55,9 @@ def run(args: argparse.Namespace) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         if args.memory:
-            settings = settings.model_copy(update={"database_url": f"sqlite+aiosqlite:///{Path(tmp) / 'chat.db'}"})
+            settings = settings.model_copy(
+                update={"database_url": f"sqlite+aiosqlite:///{Path(tmp) / 'chat.db'}"}
+            )
         asyncio.run(chat(settings, read_line, write, user_id=args.user, name=args.name,
                          interactive=sys.stdin.isatty()))
     return 0
@@ -63,6 +71,7 @@ class TerminalMessenger:
         self._next = 0
 
     async def send(self, to: UserRef, reply: Reply) -> str | None:
+        """Print a message sent to someone else (staff, say); returns a made-up message id."""
         self._next += 1
         self.write(f"  ↪ [gửi tới {to}] " + reply.text.replace("\n", "\n    "))
         return str(self._next)
@@ -85,8 +94,16 @@ def render(replies: list[Reply], write: Write) -> list[Button]:
     return buttons
 
 
-async def chat(settings, read_line: ReadLine, write: Write, *, user_id: str = "local", name: str | None = None,
-               holder=None, interactive: bool = False) -> None:
+async def chat(
+    settings,
+    read_line: ReadLine,
+    write: Write,
+    *,
+    user_id: str = "local",
+    name: str | None = None,
+    holder=None,
+    interactive: bool = False,
+) -> None:
     """The terminal conversation loop; `holder` replaces the content holder (tests)."""
     from bot.clock import SystemClock
     from bot.content.holder import ContentHolder

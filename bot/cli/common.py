@@ -13,10 +13,14 @@ from bot.content import ContentBase, format_report, load_content
 
 
 def add_content_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--content", metavar="DIR", help="use another content folder (default: CHONNGHE_CONTENT_DIR)")
+    """Add --content DIR, which overrides CHONNGHE_CONTENT_DIR."""
+    parser.add_argument(
+        "--content", metavar="DIR", help="use another content folder (default: CHONNGHE_CONTENT_DIR)"
+    )
 
 
 def settings_or_exit(args: argparse.Namespace | None = None) -> Settings:
+    """The settings (with --content applied), or exit 2 with every bad variable named."""
     try:
         settings = Settings.load()
     except ConfigError as exc:
@@ -28,6 +32,7 @@ def settings_or_exit(args: argparse.Namespace | None = None) -> Settings:
 
 
 def setup_logging(level: str) -> None:
+    """Log to standard error at `level`, APScheduler's per-run lines only at DEBUG."""
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if level != "DEBUG":
         # APScheduler logs every run of every job at INFO: the 2-second broadcast sync would fill the log.

@@ -9,6 +9,7 @@ from bot.content import format_report, load_content
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add `content check` to the command parser."""
     parser = sub.add_parser("content", help="work with the content base")
     csub = parser.add_subparsers(dest="content_command", required=True, metavar="ACTION")
     check = csub.add_parser("check", help="validate every content file; exit 1 on errors")
@@ -17,6 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_check(args: argparse.Namespace) -> int:
+    """Validate the content folder and print a summary; exit 1 when a file is broken."""
     settings = settings_or_exit(args)
     base = load_content(settings.content_dir)
     print(f"content: {settings.content_dir}")

@@ -10,13 +10,17 @@ from bot.cli.common import settings_or_exit
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add `report` to the command parser."""
     parser = sub.add_parser("report", help="the yearly communication report (broadcasts, reach, questions)")
     parser.add_argument("--year", type=int, help="default: this year")
-    parser.add_argument("--csv", metavar="PATH", help="also write the figures as CSV ('-' for standard output only)")
+    parser.add_argument(
+        "--csv", metavar="PATH", help="also write the figures as CSV ('-' for standard output only)"
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    """Print the yearly communication report (and write its CSV); returns the exit status."""
     settings = settings_or_exit(args)
 
     async def main() -> int:

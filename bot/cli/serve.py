@@ -11,12 +11,14 @@ from bot.cli.common import add_content_option, settings_or_exit, setup_logging
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add `serve` to the command parser."""
     parser = sub.add_parser("serve", help="run the bot: HTTP server, channels and scheduler")
     add_content_option(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    """Serve until stopped (SIGTERM, Ctrl-C); exit 1 when the content is broken or the port taken."""
     from bot.app import serve
     from bot.content import ContentError
 

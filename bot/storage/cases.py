@@ -22,28 +22,34 @@ class Cases:
         self.db = db
 
     async def open(self, user_id: int, question: str) -> HandoffCase:
+        """The person's open case, or a new one with `question`."""
         async with self.db.session() as s:
             case = (await s.execute(
                 sa.select(HandoffCase).where(HandoffCase.user_id == user_id, HandoffCase.status == "open")
             )).scalar_one_or_none()
             if case is None:
-                case = HandoffCase(user_id=user_id, question=question[:MAX_LOGGED_TEXT], opened_at=self.db.clock.now())
+                case = HandoffCase(
+                    user_id=user_id, question=question[:MAX_LOGGED_TEXT], opened_at=self.db.clock.now()
+                )
                 s.add(case)
                 await s.flush()
             return case
 
     async def set_message(self, case_id: int, chat_id: str, message_id: str) -> None:
+        """Remember the staff chat message that announced a case (staff reply to it)."""
         async with self.db.session() as s:
             await s.execute(sa.update(HandoffCase).where(HandoffCase.id == case_id)
                             .values(staff_chat_id=chat_id, staff_message_id=message_id))
 
     async def open_for(self, user_id: int) -> HandoffCase | None:
+        """The person's open case, if any."""
         async with self.db.session() as s:
             return (await s.execute(
                 sa.select(HandoffCase).where(HandoffCase.user_id == user_id, HandoffCase.status == "open")
             )).scalar_one_or_none()
 
     async def by_staff_message(self, chat_id: str, message_id: str) -> HandoffCase | None:
+        """The case a staff chat message announced, if any."""
         async with self.db.session() as s:
             return (await s.execute(
                 sa.select(HandoffCase).where(HandoffCase.staff_chat_id == chat_id,
@@ -51,14 +57,19 @@ class Cases:
             )).scalar_one_or_none()
 
     async def get(self, case_id: int) -> HandoffCase | None:
+        """A case by id."""
         async with self.db.session() as s:
             return await s.get(HandoffCase, case_id)
 
     async def link_message(self, case_id: int, chat_id: str, message_id: str) -> None:
-        """Remember a staff-chat message about a case (its card or a follow-up) so replies to it find the case."""
+        """Remember a staff-chat message about a case (card or follow-up) so replies to it find the case."""
         try:
             async with self.db.session() as s:
-                s.add(HandoffMessage(case_id=case_id, chat_id=chat_id, message_id=message_id, at=self.db.clock.now()))
+                s.add(
+                    HandoffMessage(
+                        case_id=case_id, chat_id=chat_id, message_id=message_id, at=self.db.clock.now()
+                    )
+                )
         except IntegrityError:
             pass  # already linked
 
@@ -74,6 +85,7 @@ class Cases:
             )).scalar_one_or_none()
 
     async def close(self, case_id: int) -> None:
+        """Mark a case closed now."""
         async with self.db.session() as s:
             await s.execute(sa.update(HandoffCase).where(HandoffCase.id == case_id)
                             .values(status="closed", closed_at=self.db.clock.now()))

@@ -19,6 +19,7 @@ MIGRATION_LOCK_ID = 0x63686E67
 
 
 def is_sqlite(url: str) -> bool:
+    """Whether a database URL is SQLite."""
     return make_url(url).get_backend_name() == "sqlite"
 
 
@@ -44,10 +45,12 @@ def create_engine(url: str) -> AsyncEngine:
 
 
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker:
+    """Sessions whose objects stay readable after commit."""
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
 def alembic_config() -> Config:
+    """Alembic's configuration, pointed at bot/migrations."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     return cfg

@@ -32,6 +32,7 @@ class KeyValues:
         self.db = db
 
     async def get(self, key: str) -> str | None:
+        """The value stored under `key`, or None."""
         async with self.db.session() as s:
             row = await s.get(KeyValue, key)
             return row.value if row else None
@@ -51,6 +52,7 @@ class KeyValues:
             return stored
 
     async def set(self, key: str, value: str) -> None:
+        """Store `value` under `key`, replacing what was there."""
         async with self.db.session() as s:
             row = await s.get(KeyValue, key)
             if row is None:
@@ -91,6 +93,7 @@ class Dedup:
         return {key for key in keys if key[:128] in fresh}
 
     async def prune(self, older_than: timedelta) -> int:
+        """Forget ids seen longer ago than `older_than`; returns how many were dropped."""
         async with self.db.session() as s:
             result = await s.execute(sa.delete(ProcessedUpdate)
                                      .where(ProcessedUpdate.seen_at < self.db.clock.now() - older_than))

@@ -10,6 +10,7 @@ from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> datetime:
+    """The current time, timezone-aware UTC (column defaults)."""
     return datetime.now(UTC)
 
 
@@ -20,6 +21,7 @@ class UTCDateTime(TypeDecorator):
     cache_ok = True
 
     def process_bind_param(self, value, dialect):
+        """Refuse naive datetimes; store aware ones as naive UTC."""
         if value is None:
             return None
         if value.tzinfo is None:
@@ -27,6 +29,7 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(UTC).replace(tzinfo=None)
 
     def process_result_value(self, value, dialect):
+        """Read stored values back as aware UTC datetimes."""
         if value is None:
             return None
         return value.replace(tzinfo=UTC)

@@ -79,8 +79,11 @@ class PersonalData:
             await s.execute(sa.update(QuestionLog).where(QuestionLog.user_id == user_id).values(user_id=None))
             # Pending broadcast deliveries to this person are dropped; finished ones keep their status
             # for the counts but lose the platform id.
-            await s.execute(sa.update(Delivery).where(Delivery.user_id == user_id, Delivery.status == "pending")
-                            .values(status="skipped", last_error="user deleted their data"))
+            await s.execute(
+                sa.update(Delivery)
+                .where(Delivery.user_id == user_id, Delivery.status == "pending")
+                .values(status="skipped", last_error="user deleted their data")
+            )
             await s.execute(sa.update(Delivery).where(Delivery.user_id == user_id)
                             .values(user_id=None, platform_id="deleted"))
             for model in (SubscriptionEvent, Subscription, ConversationState, HandoffCase):

@@ -129,8 +129,11 @@ class Questions:
         latest = (sa.select(sa.func.max(Q.c.id)).where(Q.c.user_id == user_id, Q.c.content_id == content_id)
                   .scalar_subquery())
         async with self.db.session() as s:
-            result = await s.execute(sa.update(QuestionLog).where(QuestionLog.id == latest)
-                                     .values(feedback=1 if value > 0 else -1, feedback_at=self.db.clock.now()))
+            result = await s.execute(
+                sa.update(QuestionLog)
+                .where(QuestionLog.id == latest)
+                .values(feedback=1 if value > 0 else -1, feedback_at=self.db.clock.now())
+            )
             return result.rowcount == 1
 
     async def latest(self, user_id: int, answered: bool | None = None) -> QuestionLog | None:
@@ -154,6 +157,7 @@ class Questions:
             return result.rowcount == 1
 
     async def recent(self, user_id: int, limit: int = 5) -> list[QuestionLog]:
+        """The person's latest `limit` questions, oldest first (those queued for writing included)."""
         await self.flush()  # questions still queued for the group commit
         async with self.db.session() as s:
             rows = await s.execute(

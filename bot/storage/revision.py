@@ -14,6 +14,7 @@ from bot.storage.db import MIGRATIONS_DIR, alembic_config, create_engine
 
 
 async def main(argv: list[str]) -> None:
+    """Autogenerate a migration from the models (--rewrite-initial: regenerate 0001 instead)."""
     rewrite = "--rewrite-initial" in argv
     message = next((a for a in argv if not a.startswith("--")), "schema change")
     if rewrite:

@@ -22,9 +22,17 @@ class Audit:
         self.db = db
 
     async def record(self, ref: UserRef, command: str, allowed: bool) -> None:
+        """Log a staff command and whether it was allowed."""
         async with self.db.session() as s:
-            s.add(StaffAudit(channel=ref.channel, platform_id=ref.user_id, command=command[:64], allowed=allowed,
-                             at=self.db.clock.now()))
+            s.add(
+                StaffAudit(
+                    channel=ref.channel,
+                    platform_id=ref.user_id,
+                    command=command[:64],
+                    allowed=allowed,
+                    at=self.db.clock.now(),
+                )
+            )
 
 
 class Stats:

@@ -62,8 +62,13 @@ class Users:
                         sa.select(User).where(User.channel == ref.channel, User.platform_id == ref.user_id)
                     )).scalar_one_or_none()
                     if user is None:
-                        user = User(channel=ref.channel, platform_id=ref.user_id, created_at=now, last_seen_at=now,
-                                    display_name=(display_name or None) and display_name[:128])
+                        user = User(
+                            channel=ref.channel,
+                            platform_id=ref.user_id,
+                            created_at=now,
+                            last_seen_at=now,
+                            display_name=(display_name or None) and display_name[:128],
+                        )
                         s.add(user)
                         await s.flush()
                     else:
@@ -118,8 +123,18 @@ class Users:
             # First contact of several people at once (a campaign brings hundreds): one INSERT for all,
             # safe against another process creating the same person (ON CONFLICT DO NOTHING).
             names = {(ref.channel, ref.user_id): (name or None) and name[:128] for ref, name in requests}
-            new_rows = [{"channel": ch, "platform_id": pid, "display_name": names.get((ch, pid)), "consent": "none",
-                         "active": True, "created_at": now, "last_seen_at": now} for ch, pid in missing]
+            new_rows = [
+                {
+                    "channel": ch,
+                    "platform_id": pid,
+                    "display_name": names.get((ch, pid)),
+                    "consent": "none",
+                    "active": True,
+                    "created_at": now,
+                    "last_seen_at": now,
+                }
+                for ch, pid in missing
+            ]
             insert = self.db.insert
             async with self.db.writing(), self.db.engine.begin() as conn:
                 await conn.execute(insert(U).values(new_rows).on_conflict_do_nothing(
@@ -160,16 +175,19 @@ class Users:
         return results
 
     async def get(self, ref: UserRef) -> User | None:
+        """The user behind a channel's id, if known."""
         async with self.db.session() as s:
             return (await s.execute(
                 sa.select(User).where(User.channel == ref.channel, User.platform_id == ref.user_id)
             )).scalar_one_or_none()
 
     async def by_id(self, user_id: int) -> User | None:
+        """A user by database id."""
         async with self.db.session() as s:
             return await s.get(User, user_id)
 
     async def update(self, user_id: int, **values: Any) -> None:
+        """Set columns of a user row."""
         async with self.db.session() as s:
             await s.execute(sa.update(User).where(User.id == user_id).values(**values))
 
@@ -184,6 +202,7 @@ class Users:
         log.info("user %s marked inactive: %s", ref, reason)
 
     async def get_state(self, user_id: int) -> State:
+        """The person's conversation state (an empty State when there is none)."""
         async with self.db.session() as s:
             row = await s.get(ConversationState, user_id)
             if row is None:
@@ -192,6 +211,7 @@ class Users:
 
     async def set_state(self, user_id: int, flow: str | None, step: str | None = None,
                         data: dict[str, Any] | None = None) -> None:
+        """Store the flow, step and data the person's conversation is at."""
         async with self.db.session() as s:
             row = await s.get(ConversationState, user_id)
             payload = json.dumps(data or {}, ensure_ascii=False)
@@ -202,5 +222,6 @@ class Users:
                 row.flow, row.step, row.data, row.updated_at = flow, step, payload, self.db.clock.now()
 
     async def clear_state(self, user_id: int) -> None:
+        """End whatever flow the person was in."""
         await self.set_state(user_id, None, None, {})
 

@@ -1,0 +1,1 @@
+"""Tests of bot.channels: each adapter against its platform fake on loopback."""

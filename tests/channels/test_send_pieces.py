@@ -62,7 +62,11 @@ async def test_a_later_piece_that_keeps_failing_is_given_up_reported_delivered_a
     platform = Platform({("b", n): Transient("502 Bad Gateway") for n in range(1, 10)})
     with caplog.at_level(logging.WARNING, logger="bot.channels.base"):
         assert await send(platform) == "id-a"  # delivered: the caller must not resend "a"
-    assert platform.delivered == ["a"] and platform.tries["b"] == base.PIECE_ATTEMPTS and "c" not in platform.tries
+    assert (
+        platform.delivered == ["a"]
+        and platform.tries["b"] == base.PIECE_ATTEMPTS
+        and "c" not in platform.tries
+    )
     (record,) = [r for r in caplog.records if r.name == "bot.channels.base"]
     message = record.getMessage()
     assert "pieces 2-3 of 3" in message and "2 characters" in message and "502 Bad Gateway" in message

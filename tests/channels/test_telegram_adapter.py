@@ -1,4 +1,4 @@
-"""The Telegram adapter's pieces: parsing updates, keyboards, splitting, error mapping, send() against the fake."""
+"""The Telegram adapter's pieces: parsing updates, keyboards, splitting, error mapping, send() to the fake."""
 
 from __future__ import annotations
 
@@ -31,20 +31,46 @@ def update(data: dict) -> dict:
 
 
 def test_private_message_becomes_incoming():
-    inc = parse_update(update({"message": {
-        "message_id": 7, "date": 1, "chat": {"id": 55, "type": "private"},
-        "from": {"id": 55, "is_bot": False, "first_name": "Bình", "last_name": "Trần"}, "text": "/dangky tuyen_sinh"}}))
+    inc = parse_update(
+        update(
+            {
+                "message": {
+                    "message_id": 7,
+                    "date": 1,
+                    "chat": {"id": 55, "type": "private"},
+                    "from": {"id": 55, "is_bot": False, "first_name": "Bình", "last_name": "Trần"},
+                    "text": "/dangky tuyen_sinh",
+                }
+            }
+        )
+    )
     assert inc.user.channel == "telegram" and inc.user.user_id == "55" and inc.chat_id == "55"
     assert inc.command == ("dangky", ["tuyen_sinh"])
     assert inc.display_name == "Bình Trần" and inc.message_id == "7"
 
 
 def test_staff_reply_in_group_keeps_chat_and_replied_message():
-    inc = parse_update(update({"message": {
-        "message_id": 9, "date": 1, "chat": {"id": -100500, "type": "supergroup", "title": "TV"},
-        "from": {"id": 42, "is_bot": False, "first_name": "Lan"}, "text": "Chào em",
-        "reply_to_message": {"message_id": 3, "date": 1, "chat": {"id": -100500, "type": "supergroup"},
-                             "from": {"id": 123, "is_bot": True, "first_name": "bot"}, "text": "card"}}}), bot_id=123)
+    inc = parse_update(
+        update(
+            {
+                "message": {
+                    "message_id": 9,
+                    "date": 1,
+                    "chat": {"id": -100500, "type": "supergroup", "title": "TV"},
+                    "from": {"id": 42, "is_bot": False, "first_name": "Lan"},
+                    "text": "Chào em",
+                    "reply_to_message": {
+                        "message_id": 3,
+                        "date": 1,
+                        "chat": {"id": -100500, "type": "supergroup"},
+                        "from": {"id": 123, "is_bot": True, "first_name": "bot"},
+                        "text": "card",
+                    },
+                }
+            }
+        ),
+        bot_id=123,
+    )
     assert (inc.user.user_id, inc.chat_id, inc.reply_to) == ("42", "-100500", "3")
     assert inc.reply_to_self
 
@@ -83,7 +109,9 @@ def test_keyboard_urls_payloads_and_overlong_data_dropped():
     reply = Reply("x", ((Button("Trang web", url="https://example.org"), Button("Tin", payload="dk")),
                         (Button("Quá dài", payload="a:" + "x" * 70),)))
     markup = keyboard(reply)["inline_keyboard"]
-    assert markup == [[{"text": "Trang web", "url": "https://example.org"}, {"text": "Tin", "callback_data": "dk"}]]
+    assert markup == [
+        [{"text": "Trang web", "url": "https://example.org"}, {"text": "Tin", "callback_data": "dk"}]
+    ]
     assert keyboard(Reply("no buttons")) is None
 
 

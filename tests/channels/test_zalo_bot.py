@@ -141,7 +141,9 @@ async def test_menu_memory_maps_a_number_to_the_payload_and_survives_a_restart(s
     pressed = await fresh.resolve(text)
     assert pressed.payload == "role:phu_huynh" and pressed.text == "" and pressed.message_id == "m1"
     for outside in ("4", "0", "12"):
-        assert (await fresh.resolve(Incoming(UserRef("zalo_bot", chat), text=outside, chat_id=chat))).payload is None
+        assert (
+            await fresh.resolve(Incoming(UserRef("zalo_bot", chat), text=outside, chat_id=chat))
+        ).payload is None
     # Another channel, another chat: their own menus.
     assert (await MenuMemory(store, "zalo_oa").resolve(text)).payload is None
     other = Incoming(UserRef("zalo_bot", "c2"), text="1", chat_id="c2")
@@ -205,7 +207,9 @@ def test_parsing_other_events_groups_and_junk():
     sticker = parse_update(fake.message_update(USER, None, event="message.sticker.received"))
     assert sticker is not None and sticker.media
     start = parse_update(fake.message_update(USER, "  Bắt đầu "))
-    assert start is not None and start.text == "  Bắt đầu "  # passed on as typed: the handlers read it as /start
+    assert (
+        start is not None and start.text == "  Bắt đầu "
+    )  # passed on as typed: the handlers read it as /start
     group = parse_update(fake.message_update("u9", "/dangky", chat_id="g1", chat_type="GROUP"))
     assert group is not None and group.user.user_id == "u9" and group.chat_id == "g1"
     assert parse_update({"event_name": "message.text.received"}) is None
@@ -224,12 +228,22 @@ def test_parsing_other_events_groups_and_junk():
 
 
 def test_errors_map_to_send_errors():
-    limited = map_error("sendMessage", 429, {"ok": False, "error_code": 429, "description": "Too Many Requests",
-                                              "parameters": {"retry_after": 7}})
+    limited = map_error(
+        "sendMessage",
+        429,
+        {
+            "ok": False,
+            "error_code": 429,
+            "description": "Too Many Requests",
+            "parameters": {"retry_after": 7},
+        },
+    )
     assert isinstance(limited, RateLimited) and limited.retry_after == 7
     assert map_error("sendMessage", 429, None, "3").retry_after == 3
     assert isinstance(map_error("sendMessage", 502, None), Transient)
-    assert isinstance(map_error("sendMessage", 200, {"ok": False, "error_code": 500, "description": "x"}), Transient)
+    assert isinstance(
+        map_error("sendMessage", 200, {"ok": False, "error_code": 500, "description": "x"}), Transient
+    )
     assert isinstance(map_error("sendMessage", 403, {"ok": False, "error_code": 403}), Blocked)
     assert isinstance(map_error("sendMessage", 400, {"ok": False, "error_code": 400,
                                                      "description": "User not found"}), Blocked)
@@ -241,18 +255,24 @@ def test_errors_map_to_send_errors():
 
 def test_a_bare_404_is_not_a_blocked_user():
     """Blocked (the user is marked inactive) only when the platform says the recipient is gone; a 404 for
-    the URL or the method (a typo in CHONNGHE_ZALO_BOT_API_URL, a proxy) would otherwise deactivate everyone."""
-    for status, body in [(404, None), (404, {"ok": False, "error_code": 404, "description": "Not Found"}),
-                         (200, {"ok": False, "error_code": 404, "description": "Not Found"}),
-                         (404, {"ok": False, "error_code": 404, "description": "Not Found: method sendChatAction"}),
-                         (400, {"ok": False, "error_code": 400, "description": "Bad Request: chat_id is required"}),
-                         (403, None)]:  # an HTML 403 from a proxy or firewall: not the API's word
+    the URL or the method (a typo in CHONNGHE_ZALO_BOT_API_URL, a proxy) would otherwise deactivate
+    everyone."""
+    for status, body in [
+        (404, None),
+        (404, {"ok": False, "error_code": 404, "description": "Not Found"}),
+        (200, {"ok": False, "error_code": 404, "description": "Not Found"}),
+        (404, {"ok": False, "error_code": 404, "description": "Not Found: method sendChatAction"}),
+        (400, {"ok": False, "error_code": 400, "description": "Bad Request: chat_id is required"}),
+        (403, None),
+    ]:  # an HTML 403 from a proxy or firewall: not the API's word
         error = map_error("sendMessage", status, body)
         assert isinstance(error, Permanent) and not isinstance(error, Blocked), (status, body)
-    for status, body in [(403, {"ok": False, "error_code": 403, "description": "Forbidden"}),
-                         (404, {"ok": False, "error_code": 404, "description": "Not Found: chat not found"}),
-                         (400, {"ok": False, "error_code": 400, "description": "Bot was blocked by the user"}),
-                         (400, {"ok": False, "error_code": 400, "description": "Người dùng không tồn tại"})]:
+    for status, body in [
+        (403, {"ok": False, "error_code": 403, "description": "Forbidden"}),
+        (404, {"ok": False, "error_code": 404, "description": "Not Found: chat not found"}),
+        (400, {"ok": False, "error_code": 400, "description": "Bot was blocked by the user"}),
+        (400, {"ok": False, "error_code": 400, "description": "Người dùng không tồn tại"}),
+    ]:
         assert isinstance(map_error("sendMessage", status, body), Blocked), (status, body)
 
 
@@ -275,7 +295,10 @@ async def test_a_wrong_api_url_does_not_mark_subscribers_inactive(db_url, fake):
                 with pytest.raises(Permanent) as info:
                     await app.outbound.send_once(ref, Reply("Tin tuyển sinh"), bulk=True)
                 assert not isinstance(info.value, Blocked)
-                assert "CHONNGHE_ZALO_BOT_API_URL" in info.value.reason and DEFAULT_TOKEN not in info.value.reason
+                assert (
+                    "CHONNGHE_ZALO_BOT_API_URL" in info.value.reason
+                    and DEFAULT_TOKEN not in info.value.reason
+                )
                 user = await app.store.users.get(ref)
                 assert user is not None and user.active, api_url
         # The real API saying the user blocked the bot still marks them inactive.
@@ -363,7 +386,9 @@ async def test_a_502_on_the_second_piece_does_not_resend_the_first(db_url, fake,
         assert [m for m, _ in fake.calls].count("sendMessage") == 3  # piece 1, piece 2 (502), piece 2 again
 
 
-async def test_a_later_piece_that_keeps_failing_is_not_resent_and_is_logged(db_url, fake, monkeypatch, caplog):
+async def test_a_later_piece_that_keeps_failing_is_not_resent_and_is_logged(
+    db_url, fake, monkeypatch, caplog
+):
     from bot.channels import base
 
     monkeypatch.setattr(base, "PIECE_BACKOFF", 0.01)
@@ -458,7 +483,7 @@ async def test_a_repeated_message_id_is_processed_once_even_after_a_restart(db_u
         await settled(app)
         assert len(fake.messages_to(USER)) == 2
         async with app.store.session() as s:
-            keys = (await s.execute(sa.select(ProcessedUpdate.key).where(ProcessedUpdate.source == "zalo_bot")))
+            keys = await s.execute(sa.select(ProcessedUpdate.key).where(ProcessedUpdate.source == "zalo_bot"))
             assert sorted(keys.scalars()) == [f"{USER}:dup-1", f"{USER}:new-2"]
 
 

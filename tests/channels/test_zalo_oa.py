@@ -290,9 +290,21 @@ def test_error_codes_map_to_send_errors():
     assert seconds_until_morning(datetime(2026, 9, 1, 0, 0, tzinfo=UTC)) == 24 * 3600  # 07:00 -> tomorrow
 
 
-@pytest.mark.parametrize(("code", "error"), [(-213, Blocked), (-227, Blocked), (-230, Skipped), (-232, Skipped),
-                                            (-32, RateLimited), (-234, Deferred), (-201, Permanent),
-                                            (-9999, Permanent), (502, Transient), (503, Transient)])
+@pytest.mark.parametrize(
+    ("code", "error"),
+    [
+        (-213, Blocked),
+        (-227, Blocked),
+        (-230, Skipped),
+        (-232, Skipped),
+        (-32, RateLimited),
+        (-234, Deferred),
+        (-201, Permanent),
+        (-9999, Permanent),
+        (502, Transient),
+        (503, Transient),
+    ],
+)
 async def test_send_errors_from_the_api(app, fake, code, error):
     fake.fail_next(code)
     with pytest.raises(error):
@@ -346,7 +358,9 @@ async def test_fifty_concurrent_sends_use_each_refresh_token_once(app, fake):
     fake.refresh_delay = 0.05  # a slow OAuth server: many sends are waiting while the refresh runs
     fake.expire_access_tokens()
     channel = app.channels["zalo_oa"]
-    results = await asyncio.gather(*(channel.send(f"84360000000{i:04d}", Reply(f"Tin {i}")) for i in range(50)))
+    results = await asyncio.gather(
+        *(channel.send(f"84360000000{i:04d}", Reply(f"Tin {i}")) for i in range(50))
+    )
     assert all(results) and len(fake.sent) == 50
     assert fake.refreshes == 1
     assert all(uses == 1 for uses in fake.refresh_uses.values()), fake.refresh_uses
@@ -371,7 +385,9 @@ async def test_token_is_refreshed_before_it_expires(db_url, fake):
         assert fake.refreshes == 1
 
 
-@pytest.mark.parametrize("db_url", BACKENDS, indirect=True)  # on PostgreSQL the mark is written under a row lock
+@pytest.mark.parametrize(
+    "db_url", BACKENDS, indirect=True
+)  # on PostgreSQL the mark is written under a row lock
 async def test_dead_refresh_token_pauses_the_channel(app, fake, caplog):
     caplog.set_level(logging.INFO)
     fake.revoke_refresh()
@@ -381,7 +397,11 @@ async def test_dead_refresh_token_pauses_the_channel(app, fake, caplog):
         await channel.send(USER, Reply("Chào"))
     assert raised.value.retry_after >= 60
     errors = [r for r in caplog.records if r.levelno == logging.ERROR and r.name == "bot.channels.zalo_oauth"]
-    assert errors and "PAUSED" in errors[0].getMessage() and "CHONNGHE_ZALO_OA_REFRESH_TOKEN" in errors[0].getMessage()
+    assert (
+        errors
+        and "PAUSED" in errors[0].getMessage()
+        and "CHONNGHE_ZALO_OA_REFRESH_TOKEN" in errors[0].getMessage()
+    )
     assert channel.status.startswith("paused: refresh token rejected")
     assert app.channel_status["zalo_oa"] == channel.status
     assert any("Zalo OA tạm dừng" in line for line in app.services.alerts())
@@ -395,7 +415,10 @@ async def test_dead_refresh_token_pauses_the_channel(app, fake, caplog):
     assert sum(fake.refresh_uses.values()) == uses
     assert (await fake.post_webhook(hook(app), fake.event_text(USER, "/trogiup")))[0] == 200
     await eventually(lambda: app.conversation.in_flight == 0)
-    async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{app.port}/healthz") as resp:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"http://127.0.0.1:{app.port}/healthz") as resp,
+    ):
         assert (await resp.json())["channels"]["zalo_oa"].startswith("paused")
 
 
@@ -429,7 +452,10 @@ async def test_channel_off_without_configuration_says_why(db_url, fake):
     async with running_app(oa_settings(db_url, fake, zalo_oa_app_id=None)) as app:
         assert app.channel_status["zalo_oa"] == "off: CHONNGHE_ZALO_OA_APP_ID is not set"
     async with running_app(oa_settings(db_url, fake, zalo_oa_secret_key=None, zalo_oa_app_id=None)) as app:
-        assert "CHONNGHE_ZALO_OA_APP_ID and CHONNGHE_ZALO_OA_SECRET_KEY are not set" in app.channel_status["zalo_oa"]
+        assert (
+            "CHONNGHE_ZALO_OA_APP_ID and CHONNGHE_ZALO_OA_SECRET_KEY are not set"
+            in app.channel_status["zalo_oa"]
+        )
     async with running_app(oa_settings(db_url, fake, zalo_oa_refresh_token=None)) as app:
         assert app.channel_status["zalo_oa"].startswith("off: no token pair")
         assert "zalo_oa" not in app.channels

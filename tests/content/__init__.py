@@ -1,0 +1,1 @@
+"""Tests of bot.content: loading and validating the content files."""

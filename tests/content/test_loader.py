@@ -18,11 +18,11 @@ def faq(ident: str, extra: str = "", answer: str = "Trả lời.") -> str:
         f"\n  - id: {ident}\n"
         f"    title: Tiêu đề {ident}\n"
         "    questions:\n"
-        "      - câu hỏi một\n      - cau hoi hai\n      - câu hỏi ba ạ\n      - hỏi bốn\n      - hoi nam nhe\n"
+        "      - câu hỏi một\n      - cau hoi hai\n      - câu hỏi ba ạ\n"
+        "      - hỏi bốn\n      - hoi nam nhe\n"
         f'    answer: "{answer}"\n'
         "    source: Luật Giáo dục nghề nghiệp 2014\n"
-        "    reviewed: 2026-11-22\n"
-        + (extra + "\n" if extra else "")
+        "    reviewed: 2026-11-22\n" + (extra + "\n" if extra else "")
     )
 
 
@@ -119,7 +119,9 @@ def test_too_long_answer_and_too_few_questions(good):
 
 
 def test_expired_entry_is_flagged_and_not_served(good):
-    (good / "faq/b.yaml").write_text("entries:" + faq("b.one", "    valid_until: 2026-01-31"), encoding="utf-8")
+    (good / "faq/b.yaml").write_text(
+        "entries:" + faq("b.one", "    valid_until: 2026-01-31"), encoding="utf-8"
+    )
     base = load_content(good, today=date(2026, 11, 22))
     assert base.ok  # a warning, not an error
     assert "b.one" not in base.entries and "b.one" in base.expired

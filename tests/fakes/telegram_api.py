@@ -287,7 +287,12 @@ class FakeTelegram(ChangeWaiters):
     @staticmethod
     def user_dict(user_id: int, first_name: str = "Người dùng", last_name: str | None = None,
                   username: str | None = None) -> dict:
-        user: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": first_name, "language_code": "vi"}
+        user: dict[str, Any] = {
+            "id": user_id,
+            "is_bot": False,
+            "first_name": first_name,
+            "language_code": "vi",
+        }
         if last_name:
             user["last_name"] = last_name
         if username:
@@ -300,10 +305,19 @@ class FakeTelegram(ChangeWaiters):
             return {"id": chat_id, "type": "supergroup", "title": "Nhóm tư vấn viên"}
         return {"id": chat_id, "type": "private", "first_name": first_name}
 
-    def push_message(self, user_id: int, text: str | None, *, chat_id: int | None = None,
-                     first_name: str = "Người dùng", last_name: str | None = None, username: str | None = None,
-                     reply_to: int | None = None, extra: dict | None = None) -> int:
-        """A user writes `text` (None: a sticker) in a private chat, or in `chat_id` (a group). Returns update_id."""
+    def push_message(
+        self,
+        user_id: int,
+        text: str | None,
+        *,
+        chat_id: int | None = None,
+        first_name: str = "Người dùng",
+        last_name: str | None = None,
+        username: str | None = None,
+        reply_to: int | None = None,
+        extra: dict | None = None,
+    ) -> int:
+        """A user writes `text` (None: a sticker) privately or in group `chat_id`; returns update_id."""
         chat_id = user_id if chat_id is None else chat_id
         message: dict[str, Any] = {
             "message_id": self._new_message_id(chat_id),
@@ -327,8 +341,15 @@ class FakeTelegram(ChangeWaiters):
         self.messages[(str(chat_id), message["message_id"])] = message
         return self.push_update({"message": message})
 
-    def push_callback(self, user_id: int, data: str, *, message_id: int | None = None, chat_id: int | None = None,
-                      first_name: str = "Người dùng") -> int:
+    def push_callback(
+        self,
+        user_id: int,
+        data: str,
+        *,
+        message_id: int | None = None,
+        chat_id: int | None = None,
+        first_name: str = "Người dùng",
+    ) -> int:
         """A user presses an inline button with callback `data` under message `message_id` (default: the
         chat's last message from the bot). Returns update_id."""
         chat_id = user_id if chat_id is None else chat_id
@@ -339,9 +360,17 @@ class FakeTelegram(ChangeWaiters):
             "message_id": message_id, "date": int(time.time()), "chat": self.chat_dict(chat_id),
             "from": self._bot_user(), "text": "…"}
         self._cb_id = getattr(self, "_cb_id", 0) + 1
-        return self.push_update({"callback_query": {
-            "id": f"cb{self._cb_id}", "from": self.user_dict(user_id, first_name), "chat_instance": f"ci{chat_id}",
-            "message": message, "data": data}})
+        return self.push_update(
+            {
+                "callback_query": {
+                    "id": f"cb{self._cb_id}",
+                    "from": self.user_dict(user_id, first_name),
+                    "chat_instance": f"ci{chat_id}",
+                    "message": message,
+                    "data": data,
+                }
+            }
+        )
 
     def push_update(self, update: dict) -> int:
         """Queue a raw update (update_id assigned when missing), or POST it when a webhook is set."""
@@ -414,7 +443,8 @@ class FakeTelegram(ChangeWaiters):
     async def post_webhook(self, body: dict | bytes | str, *, secret: str | None = None,
                            headers: dict[str, str] | None = None, url: str | None = None) -> tuple[int, str]:
         """POST to the registered webhook (or `url`) the way Telegram does; for tests of forged requests
-        pass any `secret` (None: no header) or raw bytes. Returns (status, body); status 0 when unreachable."""
+        pass any `secret` (None: no header) or raw bytes. Returns (status, body); status 0 when
+        unreachable."""
         target = url or (self.webhook or {}).get("url")
         if not target:
             raise RuntimeError("no webhook set")
@@ -569,8 +599,11 @@ class FakeTelegram(ChangeWaiters):
         planned = self.method_failures.get(method.lower())
         if planned:
             status = planned.popleft()
-            response = (_error(429, f"Too Many Requests: retry after {self.retry_after}", self.retry_after)
-                        if status == 429 else _error(status, "Bad Gateway" if status == 502 else f"Error {status}"))
+            response = (
+                _error(429, f"Too Many Requests: retry after {self.retry_after}", self.retry_after)
+                if status == 429
+                else _error(status, "Bad Gateway" if status == 502 else f"Error {status}")
+            )
         else:
             response = await handler(params)
         self.status_counts[response.status] += 1
@@ -603,8 +636,11 @@ class FakeTelegram(ChangeWaiters):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(fut, remaining)
             if generation != self._poll_generation:
-                return _error(409, "Conflict: terminated by other getUpdates request; make sure that only one "
-                                   "bot instance is running")
+                return _error(
+                    409,
+                    "Conflict: terminated by other getUpdates request; make sure that only one "
+                    "bot instance is running",
+                )
         batch = [u for u in self.updates if u["update_id"] >= offset][:limit]
         for update in batch:
             self._handed(update)
@@ -615,10 +651,16 @@ class FakeTelegram(ChangeWaiters):
         if not url:
             return await self._m_deletewebhook(params)
         secret = params.get("secret_token")
-        if secret is not None and not (1 <= len(secret) <= 256 and all(c.isalnum() or c in "_-" for c in secret)):
+        if secret is not None and not (
+            1 <= len(secret) <= 256 and all(c.isalnum() or c in "_-" for c in secret)
+        ):
             return _error(400, "Bad Request: secret token contains unallowed characters")
-        self.webhook = {"url": url, "secret_token": secret, "max_connections": params.get("max_connections") or 40,
-                        "allowed_updates": params.get("allowed_updates")}
+        self.webhook = {
+            "url": url,
+            "secret_token": secret,
+            "max_connections": params.get("max_connections") or 40,
+            "allowed_updates": params.get("allowed_updates"),
+        }
         if params.get("drop_pending_updates") in (True, "true", "True"):
             self.updates.clear()
         pending = list(self.updates)
@@ -689,7 +731,9 @@ class FakeTelegram(ChangeWaiters):
             return injected
         message_id = self._new_message_id(chat_id)
         now = time.perf_counter()
-        sent = Sent("sendMessage", chat_id, text, markup, message_id, now, params if self.record_calls else {})
+        sent = Sent(
+            "sendMessage", chat_id, text, markup, message_id, now, params if self.record_calls else {}
+        )
         self.sent.append(sent)
         self.by_chat[str(chat_id)].append(sent)
         result = self._message_result(chat_id, message_id, text, markup)
@@ -706,7 +750,9 @@ class FakeTelegram(ChangeWaiters):
             return _error(400, "Bad Request: message to edit not found")
         text = params.get("text") or ""
         markup = params.get("reply_markup")
-        self.sent.append(Sent("editMessageText", chat_id, text, markup, message_id, time.perf_counter(), params))
+        self.sent.append(
+            Sent("editMessageText", chat_id, text, markup, message_id, time.perf_counter(), params)
+        )
         result = self._message_result(chat_id, message_id, text, markup)
         self.messages[(str(chat_id), message_id)] = result
         self._changed()
@@ -734,8 +780,14 @@ class FakeTelegram(ChangeWaiters):
 
         def pct(p: float) -> float:
             return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
-        return {"count": len(values), "p50_ms": pct(50) * 1000, "p90_ms": pct(90) * 1000, "p99_ms": pct(99) * 1000,
-                "max_ms": values[-1] * 1000}
+
+        return {
+            "count": len(values),
+            "p50_ms": pct(50) * 1000,
+            "p90_ms": pct(90) * 1000,
+            "p99_ms": pct(99) * 1000,
+            "max_ms": values[-1] * 1000,
+        }
 
     def stats(self) -> dict[str, Any]:
         return {"sent": sum(1 for s in self.sent if s.method == "sendMessage"), "pending_updates": len(self.updates),
@@ -752,8 +804,13 @@ class FakeTelegram(ChangeWaiters):
             with contextlib.suppress(ValueError):
                 body = await request.json()
         if action == "message":
-            uid = self.push_message(int(body["user_id"]), body.get("text"), chat_id=body.get("chat_id"),
-                                    first_name=body.get("first_name", "Người dùng"), reply_to=body.get("reply_to"))
+            uid = self.push_message(
+                int(body["user_id"]),
+                body.get("text"),
+                chat_id=body.get("chat_id"),
+                first_name=body.get("first_name", "Người dùng"),
+                reply_to=body.get("reply_to"),
+            )
             return web.json_response({"update_id": uid})
         if action == "callback":
             uid = self.push_callback(int(body["user_id"]), body["data"], message_id=body.get("message_id"),
@@ -796,8 +853,12 @@ class FakeTelegramClient:
     async def _call(self, method: str, action: str, body: dict | None = None, **query: Any) -> Any:
         if self._session is None:
             self._session = aiohttp.ClientSession()
-        async with self._session.request(method, f"{self.url}/_fake/{action}", json=body,
-                                         params={k: str(v) for k, v in query.items() if v is not None}) as resp:
+        async with self._session.request(
+            method,
+            f"{self.url}/_fake/{action}",
+            json=body,
+            params={k: str(v) for k, v in query.items() if v is not None},
+        ) as resp:
             return await resp.json()
 
     async def push_message(self, user_id: int, text: str, **kw: Any) -> int:
@@ -855,7 +916,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (printed on stdout)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--token", default=DEFAULT_TOKEN)
-    parser.add_argument("--rate-limit", type=float, default=None, help="sendMessage calls per second before 429")
+    parser.add_argument(
+        "--rate-limit", type=float, default=None, help="sendMessage calls per second before 429"
+    )
     parser.add_argument("--p429", type=float, default=0.0)
     parser.add_argument("--p502", type=float, default=0.0)
     parser.add_argument("--retry-after", type=int, default=1)

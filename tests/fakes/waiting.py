@@ -22,7 +22,9 @@ class ChangeWaiters:
             if not fut.done():
                 fut.set_result(None)
 
-    async def wait_for(self, predicate: Callable[[], Any], within: float = 5.0, what: str = "condition") -> Any:
+    async def wait_for(
+        self, predicate: Callable[[], Any], within: float = 5.0, what: str = "condition"
+    ) -> Any:
         """Wait until predicate() is truthy (checked after every change on the server); returns its value.
         Raises TimeoutError after `within` seconds."""
         loop = asyncio.get_running_loop()

@@ -122,8 +122,10 @@ class FakeZaloBot(ChangeWaiters):
     def messages_to(self, chat_id: str) -> list[Sent]:
         return list(self.by_chat.get(str(chat_id), ()))
 
-    async def wait_messages(self, chat_id: str, count: int = 1, *, after: int = 0, within: float = 5.0) -> list[Sent]:
-        """Wait until the chat has at least `after + count` messages; returns those after the first `after`."""
+    async def wait_messages(
+        self, chat_id: str, count: int = 1, *, after: int = 0, within: float = 5.0
+    ) -> list[Sent]:
+        """Wait for the chat to have `after + count` messages; returns those after the first `after`."""
         key = str(chat_id)
         try:
             await self.wait_for(lambda: len(self.by_chat.get(key, ())) >= after + count, within,
@@ -171,7 +173,9 @@ class FakeZaloBot(ChangeWaiters):
         self.webhook_posts.append(status)
         self._changed()
 
-    async def post_webhook(self, body: dict | bytes, *, secret: str | None, url: str | None = None) -> tuple[int, str]:
+    async def post_webhook(
+        self, body: dict | bytes, *, secret: str | None, url: str | None = None
+    ) -> tuple[int, str]:
         """POST `body` to the bot's webhook (the registered url unless `url`), with the secret header when
         `secret` is not None; returns (status, text), status 0 when nothing answered."""
         target = url or (self.webhook or {}).get("url")
@@ -190,8 +194,16 @@ class FakeZaloBot(ChangeWaiters):
 
     # --- failures ------------------------------------------------------------------------------
 
-    def fail_next(self, code: int, count: int = 1, *, method: str = "sendMessage", description: str | None = None,
-                  http_status: int | None = None, **extra: Any) -> None:
+    def fail_next(
+        self,
+        code: int,
+        count: int = 1,
+        *,
+        method: str = "sendMessage",
+        description: str | None = None,
+        http_status: int | None = None,
+        **extra: Any,
+    ) -> None:
         """The next `count` calls of `method` fail with `code` (HTTP status `http_status`, default `code`)."""
         text = description or {429: "Too Many Requests", 502: "Bad Gateway", 403: "Forbidden",
                                400: "Bad Request", 500: "Internal Server Error"}.get(code, "Error")

@@ -245,7 +245,7 @@ class FakeZaloOA(ChangeWaiters):
 
     async def wait_messages(self, user_id: str, count: int = 1, *, after: int = 0,
                             within: float = 5.0) -> list[SentMessage]:
-        """Wait until the user has at least `after + count` messages; returns those after the first `after`."""
+        """Wait for the user to have `after + count` messages; returns those after the first `after`."""
         key = str(user_id)
         await self.wait_for(lambda: len(self.by_user.get(key, ())) >= after + count, within,
                             f"{count} message(s) to {key} after {after}")

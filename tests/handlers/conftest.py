@@ -41,7 +41,9 @@ class Person:
             for b in reply.flat_buttons:
                 if label_part.lower() in b.label.lower() and b.payload:
                     return b.payload
-        raise AssertionError(f"no button {label_part!r} in {[b.label for r in self.last for b in r.flat_buttons]}")
+        raise AssertionError(
+            f"no button {label_part!r} in {[b.label for r in self.last for b in r.flat_buttons]}"
+        )
 
     async def tap(self, label_part: str) -> list[Reply]:
         return await self.press(self.button(label_part))

@@ -11,8 +11,14 @@ async def test_first_start_welcomes_notices_and_asks_who(an: Person, store):
     assert "«Giáo dục nghề nghiệp: Thực học - Thực hành - Vững khởi nghiệp, sáng tương lai»" in welcome.text
     assert welcome.text.count("\n🔒") == 1 and "/xoadulieu" in welcome.text
     assert who.text == "Bạn là ai?"
-    assert [b.payload for b in who.flat_buttons] == ["role:hs_thcs", "role:hs_thpt", "role:phu_huynh",
-                                                     "role:nguoi_lao_dong", "role:bo_doi", "role:doanh_nghiep"]
+    assert [b.payload for b in who.flat_buttons] == [
+        "role:hs_thcs",
+        "role:hs_thpt",
+        "role:phu_huynh",
+        "role:nguoi_lao_dong",
+        "role:bo_doi",
+        "role:doanh_nghiep",
+    ]
     user = await store.users.get(an.ref)
     state = await store.users.get_state(user.id)
     assert (state.flow, state.step, user.consent) == ("onboard", "role", "accepted")

@@ -125,8 +125,10 @@ async def add_subscribers(store: Store, count: int, topic: str = "tuyen_sinh", c
     """Create `count` active users subscribed to `topic`; platform ids start..start+count-1."""
     now = store.clock.now()
     async with store.session() as s:
-        users = [User(channel=channel, platform_id=str(start + i), role=role, created_at=now, last_seen_at=now)
-                 for i in range(count)]
+        users = [
+            User(channel=channel, platform_id=str(start + i), role=role, created_at=now, last_seen_at=now)
+            for i in range(count)
+        ]
         s.add_all(users)
         await s.flush()
         s.add_all([Subscription(user_id=u.id, topic=topic, channel=channel, created_at=now, updated_at=now)

@@ -89,7 +89,9 @@ async def test_draft_approve_and_edit(broadcasts: Broadcasts, store):
     draft = await broadcasts.bstore.create(text="Nháp", topics=["tuyen_sinh"], status="draft", send_at=None)
     with pytest.raises(BroadcastError, match="no send time"):
         await broadcasts.approve(draft.id)
-    edited = await broadcasts.edit(draft.id, text="Nội dung mới", at=broadcasts.parse_when("2026-09-05 08:00"))
+    edited = await broadcasts.edit(
+        draft.id, text="Nội dung mới", at=broadcasts.parse_when("2026-09-05 08:00")
+    )
     assert edited.text == "Nội dung mới" and broadcasts.local(edited.send_at) == "2026-09-05 08:00"
     approved, _ = await broadcasts.approve(draft.id, by="cli")
     assert approved.status == "scheduled" and approved.approved_by == "cli"

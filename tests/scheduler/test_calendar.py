@@ -16,7 +16,12 @@ def test_repository_calendar_is_valid(content_dir):
     base = load_content(content_dir)
     assert [p for p in base.problems if p.file == "campaigns.yaml"] == []
     ids = {c.id for c in base.campaigns}
-    assert ids == {"ngay_ky_nang_lao_dong", "ngay_hoi_tu_van_tuyen_sinh", "mua_tuyen_sinh", "tuan_le_ky_nang_nghe"}
+    assert ids == {
+        "ngay_ky_nang_lao_dong",
+        "ngay_hoi_tu_van_tuyen_sinh",
+        "mua_tuyen_sinh",
+        "tuan_le_ky_nang_nghe",
+    }
 
 
 def test_skills_day_and_enrollment_season_dates(content_dir):

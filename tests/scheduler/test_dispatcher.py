@@ -15,12 +15,15 @@ from bot.types import UserRef
 from scheduler.dispatcher import FOOTER, Dispatcher
 from scheduler.store import BroadcastStore
 from tests.conftest import BACKENDS
+from tests.fakes.ticker import RecordingTicker
 from tests.scheduler.conftest import add_subscribers, deliveries, eventually
 
 pytestmark = pytest.mark.parametrize("db_url", BACKENDS, indirect=True)
 
 
-async def start_broadcast(bstore: BroadcastStore, text: str = "Thông báo tuyển sinh", topics=("tuyen_sinh",)) -> int:
+async def start_broadcast(
+    bstore: BroadcastStore, text: str = "Thông báo tuyển sinh", topics=("tuyen_sinh",)
+) -> int:
     row = await bstore.create(text=text, topics=list(topics), status="scheduled", send_at=bstore.clock.now())
     total = await bstore.start_sending(row.id)
     assert total is not None
@@ -78,7 +81,8 @@ async def test_errors_end_in_the_right_status(store, outbound, adapter, clock):
     }
     bstore = BroadcastStore(store)
     bid = await start_broadcast(bstore)
-    d = make(bstore, outbound, clock, max_attempts=3)
+    ticker = RecordingTicker()
+    d = make(bstore, outbound, clock, max_attempts=3, ticker=ticker)
     await d.start()
     try:
         async def first_round_done():
@@ -86,9 +90,11 @@ async def test_errors_end_in_the_right_status(store, outbound, adapter, clock):
             return c.get("pending", 0) + c.get("sending", 0) <= 3 and len(adapter.attempts) == 6
 
         await eventually(first_round_done)
-        # 4, 5 and 6 wait for their retry time: move the clock instead of sleeping.
-        await asyncio.sleep(0.1)
+        # 4, 5 and 6 wait for their retry time, which never comes while the clock stands still: the
+        # feed polls again and sends nothing. Then move the clock instead of sleeping.
+        await ticker.more("dispatch-poll")
         assert (await bstore.get(bid)).status == "sending"
+        assert adapter.attempts == dict.fromkeys("123456", 1)
         clock.advance(minutes=5)
         d.wake()
         assert await until_finished(bstore, bid) == "done"
@@ -109,14 +115,15 @@ async def test_transient_errors_give_up_after_max_attempts(store, outbound, adap
     adapter.script = {"1": [Transient("network down")] * 10}
     bstore = BroadcastStore(store)
     bid = await start_broadcast(bstore)
-    d = make(bstore, outbound, clock, max_attempts=3)
+    ticker = RecordingTicker()
+    d = make(bstore, outbound, clock, max_attempts=3, ticker=ticker)
     await d.start()
     try:
         async with asyncio.timeout(10):
             while (await bstore.get(bid)).status == "sending":
                 clock.advance(minutes=10)  # every retry is due at once
                 d.wake()
-                await asyncio.sleep(0.03)
+                await ticker.more("dispatch-poll")  # the feed has looked since
     finally:
         await d.stop()
     rows = {pid: (status, attempts) for pid, status, attempts in await deliveries(store, bid)}
@@ -151,7 +158,9 @@ async def test_unsubscribed_before_their_turn_is_skipped(store, outbound, adapte
     finally:
         await d.stop()
     assert await bstore.counts(bid) == {"sent": 8, "skipped": 2}
-    assert "5" not in adapter.receivers() and "8" not in adapter.receivers() and "500" not in adapter.receivers()
+    assert (
+        "5" not in adapter.receivers() and "8" not in adapter.receivers() and "500" not in adapter.receivers()
+    )
 
 
 async def test_in_flight_rows_never_exceed_concurrency(store, outbound, adapter, clock):
@@ -164,7 +173,7 @@ async def test_in_flight_rows_never_exceed_concurrency(store, outbound, adapter,
     async def sample():
         while True:
             seen.append((await bstore.counts(bid)).get("sending", 0))
-            await asyncio.sleep(0.003)
+            await asyncio.sleep(0)  # the query is the pace: sample as often as the database answers
 
     d = make(bstore, outbound, clock, concurrency=3)
     sampler = asyncio.create_task(sample())
@@ -251,8 +260,15 @@ async def test_two_dispatchers_share_one_broadcast_without_duplicates(store, ada
     assert len(received) == 300 and max(received.values()) == 1
     assert a.sent > 0 and b.sent > 0, (a.sent, b.sent)
     async with store.session() as s:
-        workers = dict((await s.execute(sa.select(Delivery.leased_by, sa.func.count())
-                                        .where(Delivery.broadcast_id == bid).group_by(Delivery.leased_by))).all())
+        workers = dict(
+            (
+                await s.execute(
+                    sa.select(Delivery.leased_by, sa.func.count())
+                    .where(Delivery.broadcast_id == bid)
+                    .group_by(Delivery.leased_by)
+                )
+            ).all()
+        )
     assert set(workers) == {"a", "b"}
 
 

@@ -14,25 +14,25 @@ from bot.storage.db import create_engine, migrate
 from bot.storage.repo import Store
 from scheduler.store import BroadcastStore
 from tests.conftest import BACKENDS, ROOT
+from tests.fakes.telegram_server import FakeServer
 from tests.scheduler.conftest import add_subscribers, deliveries, eventually
 
 pytestmark = pytest.mark.parametrize("db_url", BACKENDS, indirect=True)
 
 RECIPIENTS = 1000
 CONCURRENCY = 16
-SENDER = "http"  # the dispatcher's guarantees; tests/test_serve_broadcast.py covers the real channel
+# The worker sends with a bare aiohttp client: the dispatcher's guarantees; tests/test_serve_broadcast.py
+# covers the real channel.
 
 
 async def worker(db_url: str, server_url: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "benchmarks.bench_dispatch", "--worker", db_url, server_url, "400",
-        str(CONCURRENCY), "1", SENDER, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        sys.executable, "-m", "tests.scheduler.dispatch_worker", db_url, server_url, "400",
+        str(CONCURRENCY), "1", cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=asyncio.subprocess.DEVNULL)
 
 
 async def test_sigkill_mid_way_then_restart(db_url):
-    from benchmarks.bench_dispatch import FakeServer
-
     engine = create_engine(db_url)
     await migrate(engine)
     store = Store(engine)

@@ -59,9 +59,13 @@ async def test_jobs_are_rebuilt_from_the_database(settings, store, clock, outbou
     await service.leader.release()
 
 
-async def test_due_broadcast_is_sent_and_staff_get_a_summary(settings, store, clock, outbound, broadcasts, adapter):
+async def test_due_broadcast_is_sent_and_staff_get_a_summary(
+    settings, store, clock, outbound, broadcasts, adapter
+):
     await add_subscribers(store, 20)
-    row, _ = await broadcasts.create("Mùa tuyển sinh", ["tuyen_sinh"], at=broadcasts.parse_when("2026-09-01 11:00"))
+    row, _ = await broadcasts.create(
+        "Mùa tuyển sinh", ["tuyen_sinh"], at=broadcasts.parse_when("2026-09-01 11:00")
+    )
     staff = Staff()
     service = make_service(settings, store, clock, outbound, broadcasts, staff)
     await service.start()
@@ -154,7 +158,9 @@ async def test_calendar_drafts_are_created_once_and_roll_over(settings, store, c
     assert await broadcasts.bstore.list(["scheduled"]) == []
 
 
-async def test_calendar_rolls_over_into_the_next_years(settings, store, clock, outbound, broadcasts, content_dir):
+async def test_calendar_rolls_over_into_the_next_years(
+    settings, store, clock, outbound, broadcasts, content_dir
+):
     from datetime import UTC, datetime
 
     campaigns = load_content(content_dir).campaigns
@@ -182,37 +188,49 @@ async def test_calendar_rolls_over_into_the_next_years(settings, store, clock, o
     await service.leader.release()
 
 
-async def test_a_slow_sync_is_not_doubled_and_not_logged(settings, store, clock, outbound, broadcasts, caplog):
+async def test_a_slow_sync_is_not_doubled_and_not_logged(
+    settings, store, clock, outbound, broadcasts, caplog
+):
     import asyncio
     import logging
 
     service = make_service(settings, store, clock, outbound, broadcasts)
     job_options = {}
-    real_sync = service.sync
-    runs = active = peak = 0
+    runs = active = peak = ticks = 0
+    release = asyncio.Event()
+    real_tick = service._tick
 
-    async def slow_sync():
+    async def slow_sync():  # a big broadcast starting, a slow database: slow for as long as the test says
         nonlocal runs, active, peak
         async with service._sync_lock:
             runs += 1
             active += 1
             peak = max(peak, active)
-            await asyncio.sleep(0.4)  # eight poll intervals: a big broadcast starting, a slow database
+            await release.wait()
             active -= 1
 
-    await real_sync()
-    service.sync = slow_sync
+    async def counted_tick():
+        nonlocal ticks
+        ticks += 1
+        await real_tick()
+
+    service._tick = counted_tick  # what start() hands to APScheduler
     caplog.set_level(logging.DEBUG, logger="apscheduler")
-    await service.start()
+    await service.start()  # syncs once for real
+    service.sync = slow_sync
     try:
         job = service.scheduler.get_job("sync")
         job_options = {"misfire": job.misfire_grace_time, "coalesce": job.coalesce, "max": job.max_instances}
-        await asyncio.sleep(0.9)
+        # APScheduler ticks on the event loop's own clock, every 0.05 s here: wait for four of them.
+        await eventually(lambda: ticks >= 4)
+        during = runs  # the first tick's sync still runs; the three after it did nothing
+        release.set()
+        await eventually(lambda: runs >= 2)  # once it is over, the next tick syncs again
     finally:
+        release.set()
         await service.stop()
     assert job_options == {"misfire": None, "coalesce": True, "max": 3}
-    # start() syncs once, then back to back for 0.9 s: ticks during a running sync did nothing.
-    assert peak == 1 and 2 <= runs <= 4, runs
+    assert during == 1 and peak == 1
     assert not [r for r in caplog.records if "maximum number of running instances" in r.getMessage()]
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING and r.name.startswith("apscheduler")]
 

@@ -22,8 +22,14 @@ class Nobody:
 
 @pytest.fixture
 def services(settings, store, clock, broadcasts) -> Services:
-    return Services(settings=settings.model_copy(update={"staff_telegram_ids": [42]}), store=store, content=None,
-                    clock=clock, messenger=Nobody(), broadcasts=broadcasts)
+    return Services(
+        settings=settings.model_copy(update={"staff_telegram_ids": [42]}),
+        store=store,
+        content=None,
+        clock=clock,
+        messenger=Nobody(),
+        broadcasts=broadcasts,
+    )
 
 
 async def say(services: Services, who: UserRef, text: str = "", payload: str | None = None):
@@ -128,7 +134,11 @@ async def test_send_now_at_night_is_moved_to_the_morning_on_request(services, st
     await say(services, STAFF, payload="gt:t:tuyen_sinh")
     await say(services, STAFF, payload="gt:next")
     replies = await say(services, STAFF, payload="gt:now")
-    assert "giờ yên tĩnh" in replies[0].text and "gt:move" in payloads(replies) and "gt:ok" not in payloads(replies)
+    assert (
+        "giờ yên tĩnh" in replies[0].text
+        and "gt:move" in payloads(replies)
+        and "gt:ok" not in payloads(replies)
+    )
     replies = await say(services, STAFF, payload="gt:move")
     assert "Thời điểm: 2026-09-02 07:00" in replies[0].text
     await say(services, STAFF, payload="gt:ok")
@@ -178,8 +188,9 @@ async def test_promotion_switch_shows_reach_and_warns(services, store, broadcast
                        lease=timedelta(minutes=1))
     await bstore.release("w")
     await bstore.update(earlier.id, status="done")
-    await services.store.users.update((await services.store.users.get(UserRef("zalo_oa", claimed[2].platform_id))).id,
-                                     active=True)  # followed again
+    await services.store.users.update(
+        (await services.store.users.get(UserRef("zalo_oa", claimed[2].platform_id))).id, active=True
+    )  # followed again
 
     await say(services, STAFF, "/guitin")
     await say(services, STAFF, "Học bổng mới")

@@ -1,0 +1,1 @@
+"""Tests of bot.storage: the repositories on SQLite and PostgreSQL, the migrations."""

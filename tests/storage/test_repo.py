@@ -64,7 +64,9 @@ async def test_delete_user_data_keeps_questions_unlinked(store: Store):
     user = await store.users.touch(ALICE)
     await store.subscriptions.add(user.id, "tuyen_sinh", "telegram")
     await store.users.set_state(user.id, "x", "y")
-    qid = await store.questions.log(user.id, "telegram", "học nghề ở đâu", "hoc nghe o dau", "nghe.han", 0.9, True)
+    qid = await store.questions.log(
+        user.id, "telegram", "học nghề ở đâu", "hoc nghe o dau", "nghe.han", 0.9, True
+    )
     await store.cases.open(user.id, "cần tư vấn")
     from bot.storage.kv import chat_key
 

@@ -22,8 +22,20 @@ async def run_chat(settings, holder, lines: list[str]) -> str:
 
 
 async def test_numbered_buttons_and_a_question(hsettings, holder, store):
-    text = await run_chat(hsettings, holder, ["/start", "2", "2", "học phí học nghề bao nhiêu", "/dangky viec_lam",
-                                              "/tuvan cho em hỏi", "/thoat", "never read"])
+    text = await run_chat(
+        hsettings,
+        holder,
+        [
+            "/start",
+            "2",
+            "2",
+            "học phí học nghề bao nhiêu",
+            "/dangky viec_lam",
+            "/tuvan cho em hỏi",
+            "/thoat",
+            "never read",
+        ],
+    )
     assert "Bạn là ai?" in text and "[2] Học sinh THPT" in text
     assert "Bạn bao nhiêu tuổi?" in text and "[1] ❓ Hỏi đáp" in text
     assert "Câu trả lời thử về học phí" in text and "Hữu ích 👍" in text
@@ -42,8 +54,14 @@ async def test_links_are_printed_and_numbers_out_of_range_are_text(hsettings, ho
 
 
 def test_chat_command_reads_stdin(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "bot", "chat", "--memory", "--content", str(FIXTURE_CONTENT)],
-                          input="/trogiup\n/thoat\n", capture_output=True, text=True, timeout=60, cwd=ROOT,
-                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "chat", "--memory", "--content", str(FIXTURE_CONTENT)],
+        input="/trogiup\n/thoat\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+    )
     assert proc.returncode == 0, proc.stderr
     assert "Mình có thể" in proc.stdout

@@ -37,18 +37,27 @@ def test_ask_json_declines_out_of_scope(capsys):
 
 def test_ask_file_keeps_order_and_reads_last_tsv_column(tmp_path, capsys):
     f = tmp_path / "q.tsv"
-    f.write_text("expected\tquestion\nnghe.han\thoc han o dau\n-\t\n-\tgiá vàng hôm nay\nmuon lam dau bep nha hang\n",
-                 encoding="utf-8")
+    f.write_text(
+        "expected\tquestion\nnghe.han\thoc han o dau\n-\t\n-\tgiá vàng hôm nay\nmuon lam dau bep nha hang\n",
+        encoding="utf-8",
+    )
     lines = run(capsys, "ask", "--file", str(f), "--json").splitlines()
     objs = [json.loads(line) for line in lines]
-    assert [o["question"] for o in objs] == ["hoc han o dau", "", "giá vàng hôm nay", "muon lam dau bep nha hang"]
+    assert [o["question"] for o in objs] == [
+        "hoc han o dau",
+        "",
+        "giá vàng hôm nay",
+        "muon lam dau bep nha hang",
+    ]
     assert [o["id"] for o in objs] == ["nghe.han", None, None, "nghe.nau_an"]
 
 
 def test_eval_prints_the_figures_and_misses(tmp_path, capsys):
     f = tmp_path / "set.tsv"
-    f.write_text("expected\tquestion\nnghe.han\thoc han o dau\nnghe.o_to\thoc han o dau\n-\tgiá vàng hôm nay\n",
-                 encoding="utf-8")
+    f.write_text(
+        "expected\tquestion\nnghe.han\thoc han o dau\nnghe.o_to\thoc han o dau\n-\tgiá vàng hôm nay\n",
+        encoding="utf-8",
+    )
     out = run(capsys, "eval", str(f))
     assert "top-1 accuracy (in scope): 0.500 (1/2)" in out
     assert "declined (out of scope): 1.000 (1/1)" in out
@@ -74,17 +83,30 @@ def test_every_catalogue_id_has_an_entry():
     from bot.content import load_content
 
     catalogue = ROOT.parent / "shared" / "catalogue" / "intents.yaml"
-    ids = [t["id"] for t in yaml.safe_load(catalogue.read_text(encoding="utf-8"))] if catalogue.exists() else \
-        sorted({line.split("\t")[0] for line in (DATA / "dev-questions.tsv").read_text(encoding="utf-8")
-                .splitlines()[1:] if not line.startswith("-")})
+    ids = (
+        [t["id"] for t in yaml.safe_load(catalogue.read_text(encoding="utf-8"))]
+        if catalogue.exists()
+        else sorted(
+            {
+                line.split("\t")[0]
+                for line in (DATA / "dev-questions.tsv").read_text(encoding="utf-8").splitlines()[1:]
+                if not line.startswith("-")
+            }
+        )
+    )
     base = load_content(CONTENT_DIR)
     assert base.ok, base.problems
     assert [i for i in ids if i not in base.entries] == []
 
 
 def test_python_dash_m_bot_is_the_same_command():
-    out = subprocess.run([sys.executable, "-m", "bot", "ask", "ngày 4/10 là ngày gì", "--json",
-                          "--content", str(CONTENT_DIR)], capture_output=True, text=True, check=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-m", "bot", "ask", "ngày 4/10 là ngày gì", "--json", "--content", str(CONTENT_DIR)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
     assert json.loads(out.stdout)["id"] == "sukien.ngay_ky_nang"
 
 

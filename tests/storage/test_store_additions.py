@@ -74,7 +74,9 @@ async def test_questions_logged_later_are_flushed_before_reads_and_deletes(store
     store.questions.log_later(other.id, "telegram", "năm", "nam", None, 0.0, False)
     await store.flush()  # the row pointing at a deleted user fails alone; the other one is kept
     async with store.session() as s:
-        rows = (await s.execute(sa.select(QuestionLog.text, QuestionLog.user_id).order_by(QuestionLog.id))).all()
+        rows = (
+            await s.execute(sa.select(QuestionLog.text, QuestionLog.user_id).order_by(QuestionLog.id))
+        ).all()
     assert [r.text for r in rows][:3] == ["một", "hai", "ba"]
     assert rows[-1] == ("năm", other.id)
     assert all(r.user_id is None for r in rows[:3])

@@ -45,8 +45,17 @@ def run(capsys, *argv):
 
 def test_create_show_list_cancel(env, capsys):
     seed(env)
-    code, out, err = run(capsys, "broadcast", "create", "--text", "Chào mùa tuyển sinh", "--topic", "tuyen_sinh",
-                         "--at", "2031-05-25 09:00")
+    code, out, err = run(
+        capsys,
+        "broadcast",
+        "create",
+        "--text",
+        "Chào mùa tuyển sinh",
+        "--topic",
+        "tuyen_sinh",
+        "--at",
+        "2031-05-25 09:00",
+    )
     assert code == 0, err
     bid = int(out.strip())
     assert "2031-05-25 09:00" in err
@@ -124,10 +133,14 @@ def test_export_and_report(env, capsys, tmp_path):
         engine = create_engine(env)
         store = Store(engine, FakeClock(datetime(2031, 10, 2, 2, 0, tzinfo=UTC)))
         bstore = BroadcastStore(store)
-        row = await bstore.create(text="Tin", topics=["tuyen_sinh"], status="scheduled", send_at=store.clock.now())
+        row = await bstore.create(
+            text="Tin", topics=["tuyen_sinh"], status="scheduled", send_at=store.clock.now()
+        )
         await bstore.start_sending(row.id)
         claimed = await bstore.claim("w", 10, lease=timedelta(minutes=1))
-        outcomes = [Outcome(c.id, "sent", message_id="9", at=store.clock.now(), attempts=1) for c in claimed[:3]]
+        outcomes = [
+            Outcome(c.id, "sent", message_id="9", at=store.clock.now(), attempts=1) for c in claimed[:3]
+        ]
         outcomes.append(Outcome(claimed[3].id, "blocked", error="Forbidden", attempts=1))
         await bstore.apply("w", [c.id for c in claimed], outcomes, lease=timedelta(minutes=1))
         assert await bstore.finish_if_complete(row.id) == "done"
@@ -194,7 +207,9 @@ def test_promotion_warns_when_zalo_limits_would_be_exceeded(env, capsys, monkeyp
         row = await bstore.create(text="Ưu đãi", topics=["tuyen_sinh"], status="scheduled",
                                   send_at=store.clock.now(), promotion=True)
         await bstore.start_sending(row.id)
-        claimed = [c for c in await bstore.claim("w", 10, lease=timedelta(minutes=1)) if c.channel == "zalo_oa"]
+        claimed = [
+            c for c in await bstore.claim("w", 10, lease=timedelta(minutes=1)) if c.channel == "zalo_oa"
+        ]
         await bstore.apply("w", [c.id for c in claimed], [
             *(Outcome(c.id, "sent", at=store.clock.now(), attempts=1) for c in claimed[:2]),
             Outcome(claimed[2].id, "failed", error="x", attempts=1)],  # not delivered: does not count
@@ -202,12 +217,16 @@ def test_promotion_warns_when_zalo_limits_would_be_exceeded(env, capsys, monkeyp
         await engine.dispose()
 
     asyncio.run(promo_sent_today())
-    code, out, err = run(capsys, "broadcast", "create", "--text", "Học bổng", "--topic", "tuyen_sinh", "--promotion")
+    code, out, err = run(
+        capsys, "broadcast", "create", "--text", "Học bổng", "--topic", "tuyen_sinh", "--promotion"
+    )
     assert code == 0, err
     bid = int(out)
     assert "a Zalo OA promotion" in err
     assert "reach now: 3 of 5 (telegram 2, zalo_oa 1/3)" in err
-    assert "warning: ⚠️ Tin quảng bá vượt giới hạn của Zalo OA" in err and "2 recipient(s) will be skipped" in err
+    assert (
+        "warning: ⚠️ Tin quảng bá vượt giới hạn của Zalo OA" in err and "2 recipient(s) will be skipped" in err
+    )
     code, out, _ = run(capsys, "broadcast", "show", str(bid), "--json")
     assert json.loads(out)["promotion"] is True
     code, out, err = run(capsys, "broadcast", "create", "--text", "Thông báo", "--topic", "tuyen_sinh")

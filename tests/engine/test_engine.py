@@ -16,19 +16,51 @@ def entry(ident: str, title: str, *questions: str) -> Entry:
 
 
 ENTRIES = [
-    entry("chinhsach.mien_hoc_phi", "Miễn học phí trung cấp cho người tốt nghiệp THCS",
-          "Học trung cấp có được miễn học phí không?", "tốt nghiệp lớp 9 học trung cấp có phải đóng học phí",
-          "nghị định miễn học phí trung cấp", "mien hoc phi trung cap", "học nghề có được miễn học phí ko"),
-    entry("chinhsach.hoc_phi", "Học phí học nghề",
-          "Học phí học nghề khoảng bao nhiêu?", "hoc phi cao dang mot nam bao nhieu tien",
-          "học nghề tốn bao nhiêu tiền", "chi phí học trường nghề", "tiền học một kỳ bao nhiêu"),
-    entry("nghe.han", "Nghề Hàn", "Học nghề hàn ở đâu?", "thợ hàn làm ở đâu", "nghe han co vat va khong",
-          "học hàn mấy năm", "hàn điện hàn hồ quang"),
-    entry("nghe.o_to", "Nghề Công nghệ ô tô", "học sửa ô tô ở đâu", "nghề công nghệ ô tô ra làm gì",
-          "sửa chữa ô tô học mấy năm", "thợ sửa xe ô tô", "học công nghệ ô tô"),
-    entry("sukien.ngay_ky_nang", "Ngày Kỹ năng lao động Việt Nam 04/10", "ngày 4/10 là ngày gì",
-          "ngày kỹ năng lao động việt nam", "hoạt động hưởng ứng ngày kỹ năng", "ngay ky nang lao dong la ngay nao",
-          "ý nghĩa ngày kỹ năng lao động"),
+    entry(
+        "chinhsach.mien_hoc_phi",
+        "Miễn học phí trung cấp cho người tốt nghiệp THCS",
+        "Học trung cấp có được miễn học phí không?",
+        "tốt nghiệp lớp 9 học trung cấp có phải đóng học phí",
+        "nghị định miễn học phí trung cấp",
+        "mien hoc phi trung cap",
+        "học nghề có được miễn học phí ko",
+    ),
+    entry(
+        "chinhsach.hoc_phi",
+        "Học phí học nghề",
+        "Học phí học nghề khoảng bao nhiêu?",
+        "hoc phi cao dang mot nam bao nhieu tien",
+        "học nghề tốn bao nhiêu tiền",
+        "chi phí học trường nghề",
+        "tiền học một kỳ bao nhiêu",
+    ),
+    entry(
+        "nghe.han",
+        "Nghề Hàn",
+        "Học nghề hàn ở đâu?",
+        "thợ hàn làm ở đâu",
+        "nghe han co vat va khong",
+        "học hàn mấy năm",
+        "hàn điện hàn hồ quang",
+    ),
+    entry(
+        "nghe.o_to",
+        "Nghề Công nghệ ô tô",
+        "học sửa ô tô ở đâu",
+        "nghề công nghệ ô tô ra làm gì",
+        "sửa chữa ô tô học mấy năm",
+        "thợ sửa xe ô tô",
+        "học công nghệ ô tô",
+    ),
+    entry(
+        "sukien.ngay_ky_nang",
+        "Ngày Kỹ năng lao động Việt Nam 04/10",
+        "ngày 4/10 là ngày gì",
+        "ngày kỹ năng lao động việt nam",
+        "hoạt động hưởng ứng ngày kỹ năng",
+        "ngay ky nang lao dong la ngay nao",
+        "ý nghĩa ngày kỹ năng lao động",
+    ),
 ]
 
 
@@ -97,7 +129,9 @@ def test_answers_in_scope_questions(engine, question, expected):
     assert (match.kind, match.id) == ("answer", expected), match
 
 
-@pytest.mark.parametrize("question", ["thời tiết hải phòng ngày mai", "giá bitcoin hôm nay", "đội nào vô địch world cup"])
+@pytest.mark.parametrize(
+    "question", ["thời tiết hải phòng ngày mai", "giá bitcoin hôm nay", "đội nào vô địch world cup"]
+)
 def test_declines_out_of_scope(engine, question):
     match = engine.answer(question)
     assert match.kind == "none" and match.id is None
@@ -201,14 +235,31 @@ def test_words_every_topic_shares_are_not_a_question(engine):
 
 
 def test_a_vague_question_an_entry_lists_word_for_word_is_answered():
-    base = [*ENTRIES, entry("huongnghiep.chon_nghe", "Chọn nghề phù hợp", "học nghề gì", "chọn nghề theo sở thích",
-                            "nên học nghề nào", "chon nghe phu hop", "làm sao biết mình hợp nghề gì")]
+    base = [
+        *ENTRIES,
+        entry(
+            "huongnghiep.chon_nghe",
+            "Chọn nghề phù hợp",
+            "học nghề gì",
+            "chọn nghề theo sở thích",
+            "nên học nghề nào",
+            "chon nghe phu hop",
+            "làm sao biết mình hợp nghề gì",
+        ),
+    ]
     assert AnswerEngine.build(base).answer("Học nghề gì?").id == "huongnghiep.chon_nghe"
 
 
 def test_may_words_are_told_apart(trades_engine):
-    sewing = trade("nghe.may", "Nghề May thời trang", "học may ở đâu", "may công nghiệp", "thiết kế thời trang",
-                   "cắt may quần áo", "nghề may có dễ xin việc không")
+    sewing = trade(
+        "nghe.may",
+        "Nghề May thời trang",
+        "học may ở đâu",
+        "may công nghiệp",
+        "thiết kế thời trang",
+        "cắt may quần áo",
+        "nghề may có dễ xin việc không",
+    )
     cooling = trade("nghe.dien_lanh", "Nghề Kỹ thuật máy lạnh và điều hòa không khí", "sửa điều hòa",
                     "học điện lạnh", "sửa máy lạnh tủ lạnh", "thợ điện lạnh", "lắp đặt điều hòa")
     eng = AnswerEngine.build([*TRADES, sewing, cooling])
@@ -235,15 +286,21 @@ def shipped() -> AnswerEngine:
     return AnswerEngine.build(load_content(CONTENT_DIR).entries.values())
 
 
-@pytest.mark.parametrize(("question", "expected"), [
-    ("có được miễn học phí không", "chinhsach.mien_hoc_phi"),  # three entries know these words; the title decides
-    ("học phí trường nghề bn tiền", "chinhsach.hoc_phi"),
-    ("nghề cơ khí ra làm gì", "nghe.co_khi"),
-    ("học máy lạnh ở đâu", "nghe.dien_lanh"),
-    ("hoc nghe o dau", None),  # too vague for any one entry: declined with suggestions
-    ("học trường nào", None),
-    ("giá vàng hôm nay", None),
-])
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        (
+            "có được miễn học phí không",
+            "chinhsach.mien_hoc_phi",
+        ),  # three entries know these words; the title decides
+        ("học phí trường nghề bn tiền", "chinhsach.hoc_phi"),
+        ("nghề cơ khí ra làm gì", "nghe.co_khi"),
+        ("học máy lạnh ở đâu", "nghe.dien_lanh"),
+        ("hoc nghe o dau", None),  # too vague for any one entry: declined with suggestions
+        ("học trường nào", None),
+        ("giá vàng hôm nay", None),
+    ],
+)
 def test_shipped_content_answers(shipped, question, expected):
     assert shipped.answer(question).id == expected
 
@@ -252,7 +309,10 @@ def test_shipped_content_answers(shipped, question, expected):
 def test_an_entry_about_something_narrower_does_not_take_a_general_question(shipped):
     # "con gái học nghề gì dễ xin việc" is an example of the women-in-trades entry; the general
     # question is about jobs, whoever asks it. (It is also one of the examples the bot itself shows.)
-    assert shipped.answer("Học nghề gì dễ xin việc?").id in {"huongnghiep.nghe_nhu_cau_cao", "huongnghiep.viec_lam"}
+    assert shipped.answer("Học nghề gì dễ xin việc?").id in {
+        "huongnghiep.nghe_nhu_cau_cao",
+        "huongnghiep.viec_lam",
+    }
     assert shipped.answer("con gái học nghề gì dễ xin việc").id == "huongnghiep.nu_hoc_nghe"
 
 
@@ -267,11 +327,24 @@ def test_the_examples_the_bot_shows_are_answered(shipped):
 
 
 def test_typo_correction_prefers_a_word_that_pairs_with_its_neighbour():
-    base = [*ENTRIES, entry("tuyensinh.thoi_gian", "Thời gian tuyển sinh", "bao giờ tuyển sinh", "tuyen sinh thang may",
-                            "khi nào bắt đầu tuyển sinh", "lịch tuyển sinh năm nay", "hạn nộp hồ sơ"),
-            entry("bot.sang", "Buổi sáng", "sang nay", "buổi sáng làm gì", "sang mai", "sáng sớm", "sang tuan")]
+    base = [
+        *ENTRIES,
+        entry(
+            "tuyensinh.thoi_gian",
+            "Thời gian tuyển sinh",
+            "bao giờ tuyển sinh",
+            "tuyen sinh thang may",
+            "khi nào bắt đầu tuyển sinh",
+            "lịch tuyển sinh năm nay",
+            "hạn nộp hồ sơ",
+        ),
+        entry("bot.sang", "Buổi sáng", "sang nay", "buổi sáng làm gì", "sang mai", "sáng sớm", "sang tuan"),
+    ]
     eng = AnswerEngine.build(base)
-    assert eng.correct(["tuyen", "sing"]) == ["tuyen", "sinh"]  # "sang" is as close, but "tuyen sinh" is a pair
+    assert eng.correct(["tuyen", "sing"]) == [
+        "tuyen",
+        "sinh",
+    ]  # "sang" is as close, but "tuyen sinh" is a pair
     assert eng.answer("tuyen sing nam nay bat dau khi nao").id == "tuyensinh.thoi_gian"
 
 

@@ -1,0 +1,1 @@
+"""Tests of bot.cli: the commands people type (ask, chat, the staff commands)."""

@@ -1,0 +1,1 @@
+"""Tests of bot.engine, the answer engine."""
