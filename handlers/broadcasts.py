@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from bot.text import thousands
 from bot.types import Button, Reply
 from handlers.buttons import Wizard
 from handlers.router import Ctx, Router
@@ -24,10 +25,6 @@ router = Router()
 
 router.flow(WIZARD)
 CANCEL_ROW = (Button("❌ Hủy", payload=Wizard("cancel").pack()),)
-
-
-def _n(value: int) -> str:
-    return f"{value:,}".replace(",", ".")
 
 
 async def _guard(ctx: Ctx, command: str) -> list[Reply] | None:
@@ -58,7 +55,7 @@ async def start_wizard(ctx: Ctx) -> list[Reply]:
         return _unavailable()
     await ctx.services.store.audit.record(ctx.incoming.user, "/guitin", allowed=True)
     await _save(ctx, "text", WizardData())
-    return [Reply(f"📣 Tạo tin gửi hàng loạt, bước 1/4: hãy gửi nội dung tin (tối đa {_n(MAX_TEXT)} ký tự).\n"
+    return [Reply(f"📣 Tạo tin gửi hàng loạt, bước 1/4: hãy gửi nội dung tin (tối đa {thousands(MAX_TEXT)} ký tự).\n"
                   "Gõ /huybo để thoát bất cứ lúc nào.", (CANCEL_ROW,))]
 
 
@@ -169,8 +166,8 @@ async def _preview(ctx: Ctx, data: WizardData) -> list[Reply]:
     reach = sum(plan.reachable.values())
     lines = [
         "Bước 4/4: xem trước.",
-        f"Gửi tới: {_n(reach)} người ({plan.per_channel_vi()})" if reach == plan.total
-        else f"Gửi tới: {_n(reach)}/{_n(plan.total)} người ({plan.per_channel_vi()})",
+        f"Gửi tới: {thousands(reach)} người ({plan.per_channel_vi()})" if reach == plan.total
+        else f"Gửi tới: {thousands(reach)}/{thousands(plan.total)} người ({plan.per_channel_vi()})",
         f"Chủ đề: {', '.join(labels.get(t, t) for t in data.topics)}",
         f"Thời điểm: {when}",
     ]

@@ -20,7 +20,7 @@ class Menu(CallbackData, prefix="m"):
 
 @dataclass(frozen=True)
 class PickRole(CallbackData, prefix="role"):
-    """Who is writing (a role id of handlers.texts.ROLES); empty asks again."""
+    """Who is writing (a role id of bot.content.texts.ROLES); empty asks again."""
 
     role: str | None = None
 

@@ -3,19 +3,18 @@ lenient matching, keyboards, dates."""
 
 from __future__ import annotations
 
-import re
-import unicodedata
 import zlib
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
+from bot.text import fold
 from bot.types import Button, Reply
 from handlers.buttons import Menu, QuizStart
 
 if TYPE_CHECKING:
     from bot.content.loader import ContentBase
-    from handlers.texts import Texts
+    from bot.content.texts import Texts
 
 # Content ids longer than this are replaced in payloads by a short checksum and looked up again.
 MAX_ID_IN_PAYLOAD = 44
@@ -36,18 +35,6 @@ def unref(token: str, ids: Iterable[str]) -> str | None:
         if ref(ident) == token:
             return ident
     return None
-
-
-_PUNCT = re.compile(r"[^\w\s]+", re.UNICODE)
-
-
-def fold(text: str) -> str:
-    """Lower case, no diacritics (đ -> d), no punctuation, single spaces: "Tuyển sinh!" -> "tuyen sinh"."""
-    text = text.lower().replace("đ", "d")
-    text = unicodedata.normalize("NFD", text)
-    text = "".join(ch for ch in text if unicodedata.category(ch) != "Mn")
-    text = _PUNCT.sub(" ", text.replace("_", " "))
-    return " ".join(text.split())
 
 
 def vn_date(value: date | datetime) -> str:

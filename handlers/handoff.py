@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import logging
 
+from bot.content.texts import ROLES
 from bot.types import Button, Reply, UserRef
 from handlers import faq
 from handlers.buttons import Counsellor, HandoffDone
 from handlers.common import clip, menu_reply, menu_row
 from handlers.router import Ctx, Router
 from handlers.steps import HANDOFF, HandoffData
-from handlers.texts import ROLES
 
 log = logging.getLogger(__name__)
 

@@ -17,12 +17,12 @@ import logging
 import re
 from datetime import datetime
 
+from bot.content.texts import CHANNEL_LABELS
 from bot.types import Button, Channel, Reply, UserRef
 from handlers.buttons import LeadConfirm, LeadEdit, LeadParent, LeadPick, LeadStart
 from handlers.common import clip, fold, menu_reply, ref, rows, unref
 from handlers.router import Ctx, Router
 from handlers.steps import LEAD, LeadData
-from handlers.texts import CHANNEL_LABELS
 
 log = logging.getLogger(__name__)
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from bot.content.texts import CHANNEL_LABELS, ROLES
 from bot.types import Button, Reply
 from handlers import faq
 from handlers.buttons import ConfirmDelete
 from handlers.common import fold, menu_reply, vn_date
 from handlers.router import Ctx, Router
 from handlers.steps import PRIVACY, PrivacyData
-from handlers.texts import CHANNEL_LABELS, ROLES
 
 log = logging.getLogger(__name__)
 

@@ -13,18 +13,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from bot.content.texts import texts_for
 from bot.types import Incoming, Reply
 from handlers.callbacks import CallbackData
 from handlers.flows import Flow
-from handlers.texts import texts_for
 
 if TYPE_CHECKING:
     from bot.content.loader import ContentBase
+    from bot.content.texts import Texts
     from bot.storage.models import User
     from bot.storage.repo import State, Store
     from bot.types import UserRef
     from handlers.services import Services
-    from handlers.texts import Texts
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class Ctx:
 
     @property
     def t(self) -> Texts:
-        """The text catalogue of the current content (handlers.texts)."""
+        """The text catalogue of the current content (bot.content.texts)."""
         return texts_for(self.services.content.base)
 
     @property

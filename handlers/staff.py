@@ -5,23 +5,20 @@ from __future__ import annotations
 
 from datetime import datetime, time
 
+from bot.content.texts import CHANNEL_LABELS, ROLES
+from bot.text import thousands
 from bot.types import Reply
 from handlers.router import Ctx, Router
-from handlers.texts import CHANNEL_LABELS, ROLES
 
 router = Router()
 
-
-
-def _n(value: int) -> str:
-    return f"{value:,}".replace(",", ".")
 
 
 def _join(items: dict[str, int], labels: dict[str, str]) -> str:
     if not items:
         return "0"
     ordered = sorted(items.items(), key=lambda kv: (-kv[1], kv[0]))
-    return ", ".join(f"{labels.get(k, k)} {_n(v)}" for k, v in ordered)
+    return ", ".join(f"{labels.get(k, k)} {thousands(v)}" for k, v in ordered)
 
 
 @router.command("thongke", staff=True)
@@ -40,19 +37,19 @@ async def stats(ctx: Ctx) -> list[Reply]:
     quiz_all = await ctx.store.quiz.counts()
     leads_today, leads_all = await ctx.store.leads.count(midnight), await ctx.store.leads.count()
     names = {qt.code: qt.name for qt in ctx.base.quiz.types} if ctx.base.quiz else {}
-    types = ", ".join(f"{names.get(code, code)} ({code}) {_n(count)}" for code, count in quiz_all.top_types()) or "—"
+    types = ", ".join(f"{names.get(code, code)} ({code}) {thousands(count)}" for code, count in quiz_all.top_types()) or "—"
     alerts = ctx.services.alerts()
     lines = [
         f"📊 Thống kê lúc {now:%H:%M %d/%m/%Y}",
         f"Người dùng theo vai trò: {_join(s['users_by_role'], ROLES)}",
         f"Theo kênh: {_join(s['users_by_channel'], CHANNEL_LABELS)}",
-        f"Đã chặn bot hoặc ngừng theo dõi: {_n(s['inactive_users'])}",
+        f"Đã chặn bot hoặc ngừng theo dõi: {thousands(s['inactive_users'])}",
         f"Người nhận tin theo chủ đề: {_join(per_topic, topic_labels)}",
-        f"Câu hỏi hôm nay: {_n(asked)}; bot trả lời được {_n(answered)} ({share})",
-        f"Trắc nghiệm chọn nghề hôm nay: {_n(quiz.started)} lượt bắt đầu, {_n(quiz.finished)} lượt hoàn thành; "
-        f"từ trước tới nay: {_n(quiz_all.started)} / {_n(quiz_all.finished)}",
+        f"Câu hỏi hôm nay: {thousands(asked)}; bot trả lời được {thousands(answered)} ({share})",
+        f"Trắc nghiệm chọn nghề hôm nay: {thousands(quiz.started)} lượt bắt đầu, {thousands(quiz.finished)} lượt hoàn thành; "
+        f"từ trước tới nay: {thousands(quiz_all.started)} / {thousands(quiz_all.finished)}",
         f"Nhóm sở thích nổi bật thường gặp: {types}",
-        f"Đăng ký tư vấn: hôm nay {_n(leads_today)}, tổng {_n(leads_all)} (xuất: chonnghe leads export)",
+        f"Đăng ký tư vấn: hôm nay {thousands(leads_today)}, tổng {thousands(leads_all)} (xuất: chonnghe leads export)",
     ]
     if alerts:
         lines.append("⚠️ Cảnh báo:\n" + "\n".join(f"- {a}" for a in alerts))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 
+from bot.content.texts import ROLES, STUDENT_ROLES
 from bot.types import Button, Reply
 from handlers import faq, handoff, schools, subscribe, trades
 from handlers.buttons import Menu, PickAge, PickRole
@@ -18,7 +19,6 @@ from handlers.common import fold, menu_buttons, menu_reply, rows
 from handlers.router import Ctx, Router
 from handlers.steps import FLOWS, HANDOFF, ONBOARDING, OnboardData
 from handlers.subscribe import age_buttons
-from handlers.texts import ROLES, STUDENT_ROLES
 
 log = logging.getLogger(__name__)
 

@@ -4,12 +4,12 @@ subscribes only after saying a parent agreed. Every change is recorded with time
 
 from __future__ import annotations
 
+from bot.content.texts import STUDENT_ROLES
 from bot.types import Button, Reply
 from handlers.buttons import ParentConsent, PickAge, Subscribe, Unsubscribe
 from handlers.common import find_topic, menu_row
 from handlers.router import Ctx, Router
 from handlers.steps import ONBOARDING, OnboardData
-from handlers.texts import STUDENT_ROLES
 
 router = Router()
 

@@ -13,7 +13,7 @@ from bot.content.problems import Problem
 
 if TYPE_CHECKING:
     from bot.content.campaigns import Campaign
-    from handlers.texts import Texts
+    from bot.content.texts import Texts
 
 MAX_ANSWER = 1800
 MIN_QUESTIONS = 5

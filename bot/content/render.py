@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from bot.content.models import LEVELS, School, Trade
 
 if TYPE_CHECKING:
-    from handlers.texts import Texts
+    from bot.content.texts import Texts
 
 
 def render_trade(trade: Trade, schools: list[School], texts: Texts) -> str:

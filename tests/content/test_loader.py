@@ -172,7 +172,7 @@ def test_trade_without_school_says_whom_to_ask(good):
 
 
 def test_the_texts_catalogue_lives_on_the_base_and_changes_on_reload(good):
-    from handlers.texts import texts_for
+    from bot.content.texts import texts_for
 
     holder = ContentHolder(good)
     first = holder.base.texts

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from bot.storage.models import QuestionLog, StaffAudit
 from bot.types import Incoming, UserRef
 from handlers import build_handler
-from handlers.texts import DEFAULTS, Texts
+from bot.content.texts import DEFAULTS, Texts
 from tests.handlers.conftest import Person
 
 HANDLERS = Path(__file__).resolve().parents[2] / "handlers"

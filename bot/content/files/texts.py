@@ -1,6 +1,6 @@
 """texts.yaml (optional): overrides of the bot's texts and buttons, office hours and example questions,
 built once into the base's catalogue. An override the catalogue cannot use is ignored (the default is
-kept, as handlers.texts.Texts does) and reported here as a warning with its line."""
+kept, as bot.content.texts.Texts does) and reported here as a warning with its line."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pydantic import BeforeValidator, Field, ValidationInfo
 
 from bot.content.schema import Schema, soft, template_fields
 from bot.content.state import LoadState
+from bot.content.texts import BUTTONS, DEFAULTS, Texts
 from bot.content.yamlio import strip
-from handlers.texts import BUTTONS, DEFAULTS, Texts
 
 FILE = "texts.yaml"
 

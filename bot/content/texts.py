@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
 
+from bot.text import CHANNEL_LABELS  # noqa: F401 - handlers read the labels with the other texts
+
 log = logging.getLogger(__name__)
 
 CAMPAIGN = "Giáo dục nghề nghiệp: Thực học - Thực hành - Vững khởi nghiệp, sáng tương lai"
@@ -38,8 +40,6 @@ ROLES: dict[str, str] = {
 STUDENT_ROLES = {"hs_thcs", "hs_thpt"}
 
 # How channel ids read to a person (display only: handlers never branch on the channel).
-CHANNEL_LABELS: dict[str, str] = {"telegram": "Telegram", "zalo_oa": "Zalo OA", "zalo_bot": "Zalo Bot",
-                                  "web": "Trang web", "cli": "Dòng lệnh"}
 
 DEFAULTS: dict[str, str] = {
     # onboarding
