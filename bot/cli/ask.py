@@ -121,6 +121,11 @@ def run_cross_validation(args: argparse.Namespace) -> int:
 
 def run_eval(args: argparse.Namespace) -> int:
     """Print the engine's accuracy, speed and misses on a TSV of expected ids and questions."""
+    if args.cross_validate is not None:
+        return run_cross_validation(args)
+    if not args.file:
+        print("chonnghe eval: give FILE.tsv or --cross-validate [K]", file=sys.stderr)
+        return 2
     _base, engine = _engine(args)
     rows = []
     for n, line in enumerate(Path(args.file).read_text(encoding="utf-8").splitlines(), 1):
