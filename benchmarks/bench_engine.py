@@ -128,7 +128,8 @@ def main() -> None:
     wall, cpu = startup()
     wall_fit, cpu_fit = startup(3, cached=False)
     print(f"start-up of `chonnghe ask` (whole process, median): {wall:.2f} s wall, {cpu:.2f} s CPU with the "
-          f"decision cached; {wall_fit:.2f} s wall, {cpu_fit:.2f} s CPU fitting it (first start after a change)")
+          f"decision cached; {wall_fit:.2f} s wall, {cpu_fit:.2f} s CPU fitting it "
+          "(first start after a change)")
 
 
 if __name__ == "__main__":

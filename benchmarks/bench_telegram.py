@@ -245,7 +245,8 @@ async def bench(args: argparse.Namespace) -> dict:
         except ImportError:
             fake_engine = True  # the answer engine is not built yet: use the tests' fake one
     pool = question_pool(content)
-    results: dict = {"transport": args.transport, "users": args.users, "questions": args.users * QUESTIONS_PER_USER,
+    results: dict = {"transport": args.transport, "users": args.users,
+                     "questions": args.users * QUESTIONS_PER_USER,
                      "content": str(content.relative_to(ROOT) if content.is_relative_to(ROOT) else content),
                      "engine": "tests.fakes.FakeEngine" if fake_engine else "bot.engine.AnswerEngine",
                      "cpus": os.cpu_count()}
@@ -326,13 +327,14 @@ def main(argv: list[str] | None = None) -> int:
         runs.append(result)
         if not args.json:
             t, lat = result["throughput"], result["latency"]
-            print(f"telegram conversation [{transport}] {result['users']} users x {QUESTIONS_PER_USER} questions, "
-                  f"engine {result['engine']}, content {result['content']}")
+            print(f"telegram conversation [{transport}] {result['users']} users x {QUESTIONS_PER_USER} "
+                  f"questions, engine {result['engine']}, content {result['content']}")
             print(f"  server jitter: {result['jitter']}; 429 answers: {result['http_429']}")
             print(f"  throughput: {t['msg_per_s']} answered msg/s ({t['answered']} in {t['wall_s']} s), "
                   f"p50 {t['p50_ms']} ms, p99 {t['p99_ms']} ms under saturation")
-            print(f"  latency at {lat['offered_rate']:.0f} msg/s offered: {lat['msg_per_s']} msg/s, p50 {lat['p50_ms']} "
-                  f"ms, p90 {lat['p90_ms']} ms, p99 {lat['p99_ms']} ms, max {lat['max_ms']} ms")
+            print(f"  latency at {lat['offered_rate']:.0f} msg/s offered: {lat['msg_per_s']} msg/s, "
+                  f"p50 {lat['p50_ms']} ms, p90 {lat['p90_ms']} ms, p99 {lat['p99_ms']} ms, "
+                  f"max {lat['max_ms']} ms")
             met = "met" if result["targets_met"] else "NOT met"
             print(f"  targets (>= 300 msg/s, p99 < 100 ms, no 429): {met}")
     if args.json:

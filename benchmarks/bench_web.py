@@ -1,14 +1,16 @@
-"""Web chat benchmark: `python -m benchmarks.bench_web [--visitors N] [--rate R] [--questions Q] [--subscribers S]`.
+"""Web chat benchmark: `python -m benchmarks.bench_web [--visitors N] [--rate R] [--questions Q]
+[--subscribers S]`.
 
 `chonnghe serve` runs as its own process with its defaults (SQLite in a temporary folder, the shipped
 content, CHONNGHE_HTTP_PORT=0, CHONNGHE_QUIET_HOURS empty so the run does not depend on the hour). This
 process plays the visitors over real WebSockets on loopback. Figures for docs/benchmarks.md, "## Web":
 
   conversation  1,000 visitors connect (each greeted: /start's two messages, from the mailbox) and
-                answer "Bạn là ai?" with a button, then 5,000 questions are offered at a steady 300 per second (each visitor one question every
-                3.3 s, within the per-visitor limit of 1/s); latency = question sent -> the bot's answer
-                received; target p99 < 50 ms. The visitors come from 100 loopback addresses
-                (127.0.0.2-101: 10 each), inside the default per-address limits.
+                answer "Bạn là ai?" with a button, then 5,000 questions are offered at a steady 300 per
+                second (each visitor one question every 3.3 s, within the per-visitor limit of 1/s);
+                latency = question sent -> the bot's answer received; target p99 < 50 ms. The visitors
+                come from 100 loopback addresses (127.0.0.2-101: 10 each), inside the default
+                per-address limits.
   memory        the serve process's RSS before the visitors connect and with all 1,000 connected and idle
                 (after their greeting): the difference per connection.
   broadcast     20,000 web subscribers (made directly in the database), one broadcast to them created with
@@ -60,8 +62,8 @@ class Serve:
         with open(self.log_path, "ab") as out:  # noqa: ASYNC230 - the child inherits it
             profile = os.environ.get("BENCH_PROFILE")  # BENCH_PROFILE=FILE: a cProfile of the serve process
             prefix = ["-m", "cProfile", "-o", profile] if profile else []
-            self.proc = await asyncio.create_subprocess_exec(sys.executable, *prefix, "-m", "bot", "serve", cwd=ROOT,
-                                                             env=env, stdout=out, stderr=out)
+            self.proc = await asyncio.create_subprocess_exec(sys.executable, *prefix, "-m", "bot", "serve",
+                                                             cwd=ROOT, env=env, stdout=out, stderr=out)
         async with asyncio.timeout(60):
             while not self.port:
                 await asyncio.sleep(0.2)
@@ -84,8 +86,9 @@ class Serve:
         return psutil.Process(self.proc.pid).memory_info().rss
 
     async def cli(self, *args: str) -> str:
-        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", *args, cwd=ROOT, env=self.env,
-                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", *args, cwd=ROOT,
+                                                    env=self.env, stdout=asyncio.subprocess.PIPE,
+                                                    stderr=asyncio.subprocess.PIPE)
         out, err = await proc.communicate()
         if proc.returncode:
             raise RuntimeError(f"chonnghe {' '.join(args)} failed: {err.decode()}")
@@ -144,7 +147,8 @@ async def conversation(serve: Serve, visitors: int, rate: float, questions: int)
     pool = question_pool(ROOT / "content")
     url = f"http://127.0.0.1:{serve.port}/web/ws"
     origin = f"http://127.0.0.1:{serve.port}"
-    sessions = [aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=(f"127.0.0.{2 + i}", 0), limit=0))
+    sessions = [aiohttp.ClientSession(
+                    connector=aiohttp.TCPConnector(local_addr=(f"127.0.0.{2 + i}", 0), limit=0))
                 for i in range(ADDRESSES)]
     latencies: list[float] = []
     crowd: list[Visitor] = []
@@ -203,7 +207,8 @@ async def conversation(serve: Serve, visitors: int, rate: float, questions: int)
             "visitors": visitors, "connect_and_greet_s": round(connected_s, 2),
             "rss_before_mb": round(rss_before / 2**20, 1), "rss_idle_mb": round(rss_idle / 2**20, 1),
             "kb_per_idle_connection": round((rss_idle - rss_before) / visitors / 1024, 1),
-            "questions": len(latencies), "refused": sum(v.refused for v in crowd), "offered_rate": round(questions / offered_s, 1), "late_sends": late,
+            "questions": len(latencies), "refused": sum(v.refused for v in crowd),
+            "offered_rate": round(questions / offered_s, 1), "late_sends": late,
             "p50_ms": round(pct(latencies, 50), 1), "p90_ms": round(pct(latencies, 90), 1),
             "p99_ms": round(pct(latencies, 99), 1), "max_ms": round(max(latencies), 1),
             "mean_ms": round(statistics.fmean(latencies), 1),
@@ -232,7 +237,8 @@ async def make_subscribers(db: Path, count: int) -> None:
                      "role": "phu_huynh", "active": True, "created_at": now, "last_seen_at": now}
                     for n in range(start, min(count, start + 5000))]
             await conn.execute(sa.insert(User.__table__), rows)
-        ids = (await conn.execute(sa.select(User.__table__.c.id).where(User.__table__.c.channel == "web"))).scalars()
+        ids = (await conn.execute(sa.select(User.__table__.c.id)
+                                  .where(User.__table__.c.channel == "web"))).scalars()
         subs = [{"user_id": uid, "topic": "tuyen_sinh", "active": True, "channel": "web", "created_at": now,
                  "updated_at": now} for uid in ids]
         for start in range(0, len(subs), 5000):
@@ -268,7 +274,8 @@ async def broadcast(tmp: Path, count: int, concurrency: int) -> dict:
             "SELECT count(DISTINCT visitor), count(*) FROM web_messages"))).one()
     await engine.dispose()
     span = (datetime.fromisoformat(str(last)) - datetime.fromisoformat(str(first))).total_seconds()
-    return {"subscribers": count, "concurrency": concurrency, "status": shown["status"], "sent": sent, "mailboxes": boxes, "letters": letters,
+    return {"subscribers": count, "concurrency": concurrency, "status": shown["status"], "sent": sent,
+            "mailboxes": boxes, "letters": letters,
             "rate_per_s": round(sent / span, 1) if span > 0 else None, "send_span_s": round(span, 2),
             "wall_s_incl_start_and_polling": round(wall, 1), "rss_mb": round(peak / 2**20, 1)}
 
@@ -311,8 +318,8 @@ def main(argv: list[str] | None = None) -> int:
               f"(target < 50 ms at 300/s): {'met' if met else 'NOT met'}")
     if "broadcast" in results:
         b = results["broadcast"]
-        met = bool(b["rate_per_s"] and b["rate_per_s"] >= 2000 and b["sent"] == b["subscribers"] == b["mailboxes"]
-                   == b["letters"])
+        met = bool(b["rate_per_s"] and b["rate_per_s"] >= 2000
+                   and b["sent"] == b["subscribers"] == b["mailboxes"] == b["letters"])
         ok &= met
         print(f"broadcast: {b['sent']} mailboxes at {b['rate_per_s']}/s (target >= 2,000/s, each once): "
               f"{'met' if met else 'NOT met'}")

@@ -59,6 +59,7 @@ def wording(text: str) -> str:
 
 
 def week_of(at: datetime) -> str:
+    """The ISO week of `at`, e.g. "2026-W40"."""
     year, week, _ = at.isocalendar()
     return f"{year}-W{week:02d}"
 
@@ -132,7 +133,8 @@ def to_text(groups: list[GapGroup], limit: int = 50, examples: int = 3) -> str:
         if g.candidate:
             lines.append(f"   closest entry: {g.candidate} (probability {g.candidate_probability:.2f})")
         if g.answered_ids:
-            lines.append("   answered with (👎): " + ", ".join(f"{i} {c}×" for i, c in g.answered_ids.most_common()))
+            lines.append("   answered with (👎): "
+                         + ", ".join(f"{i} {c}×" for i, c in g.answered_ids.most_common()))
     if len(groups) > limit:
         lines.append(f"... and {len(groups) - limit} smaller groups")
     return "\n".join(lines) + "\n"

@@ -40,6 +40,7 @@ def build_router() -> Router:
 
 
 def build_handler(services: Services) -> Callable[[Incoming], Awaitable[list[Reply]]]:
+    """The conversation as one async function: an Incoming in, the Replies for its chat out."""
     from handlers.dispatch import Responder
 
     return Responder(services, build_router())

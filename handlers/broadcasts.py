@@ -49,13 +49,15 @@ async def _save(ctx: Ctx, step: str, data: WizardData) -> None:
 
 @router.command("guitin", staff=True)
 async def start_wizard(ctx: Ctx) -> list[Reply]:
+    """/guitin (staff): opens the broadcast wizard and asks for the message text (step 1 of 4)."""
     if (refused := await _guard(ctx, "/guitin")) is not None:
         return refused
     if ctx.services.broadcasts is None:
         return _unavailable()
     await ctx.services.store.audit.record(ctx.incoming.user, "/guitin", allowed=True)
     await _save(ctx, "text", WizardData())
-    return [Reply(f"📣 Tạo tin gửi hàng loạt, bước 1/4: hãy gửi nội dung tin (tối đa {thousands(MAX_TEXT)} ký tự).\n"
+    return [Reply("📣 Tạo tin gửi hàng loạt, bước 1/4: hãy gửi nội dung tin "
+                  f"(tối đa {thousands(MAX_TEXT)} ký tự).\n"
                   "Gõ /huybo để thoát bất cứ lúc nào.", (CANCEL_ROW,))]
 
 
@@ -223,7 +225,8 @@ async def wizard_button(ctx: Ctx, pressed: Wizard) -> list[Reply]:
             return [Reply(exc.vi, buttons)]
         return await _preview(ctx, replace(data, at=None))
     if action == "move" and data.quiet_at:
-        timing = svc.check_time(max(datetime.fromisoformat(data.quiet_at), svc.clock.now()), move_out_of_quiet=True)
+        timing = svc.check_time(max(datetime.fromisoformat(data.quiet_at), svc.clock.now()),
+                                move_out_of_quiet=True)
         return await _preview(ctx, replace(data, at=timing.send_at.isoformat()))
     if action == "promo" and WIZARD.at(ctx, "confirm"):
         return await _preview(ctx, replace(data, promo=not data.promo))
@@ -241,7 +244,8 @@ async def wizard_button(ctx: Ctx, pressed: Wizard) -> list[Reply]:
         await WIZARD.end(ctx)
         return [Reply(f"✅ Đã lên lịch tin #{row.id} lúc {svc.local(row.send_at)}. "
                       "Bạn sẽ nhận báo cáo khi gửi xong; xem lịch bằng /lichgui.")]
-    return [Reply("Hãy chọn một nút bên dưới.", _confirm_buttons() if WIZARD.at(ctx, "confirm") else (CANCEL_ROW,))]
+    return [Reply("Hãy chọn một nút bên dưới.",
+                  _confirm_buttons() if WIZARD.at(ctx, "confirm") else (CANCEL_ROW,))]
 
 
 # --- /lichgui -----------------------------------------------------------------------------------
@@ -249,6 +253,7 @@ async def wizard_button(ctx: Ctx, pressed: Wizard) -> list[Reply]:
 
 @router.command("lichgui", staff=True)
 async def upcoming(ctx: Ctx) -> list[Reply]:
+    """/lichgui (staff): the next 15 scheduled or draft broadcasts, with how to approve or cancel them."""
     if (refused := await _guard(ctx, "/lichgui")) is not None:
         return refused
     svc = ctx.services.broadcasts

@@ -158,7 +158,8 @@ class QuizResult(CallbackData, prefix="qr"):
 
 @dataclass(frozen=True)
 class LeadStart(CallbackData, prefix="dt"):
-    """"📝 Đăng ký tư vấn": start the registration, pre-filled with a trade ("n") or a school ("t") (id ref)."""
+    """"📝 Đăng ký tư vấn": start the registration, pre-filled with a trade ("n") or a school ("t")
+    (id ref)."""
 
     kind: str | None = None
     ident: str | None = None

@@ -38,14 +38,17 @@ def unref(token: str, ids: Iterable[str]) -> str | None:
 
 
 def vn_date(value: date | datetime) -> str:
+    """A date as Vietnamese readers write it, dd/mm/yyyy."""
     return f"{value.day:02d}/{value.month:02d}/{value.year}"
 
 
 def rows(buttons: Sequence[Button], per_row: int = 1) -> tuple[tuple[Button, ...], ...]:
+    """Buttons laid out as a keyboard, `per_row` to a row."""
     return tuple(tuple(buttons[i:i + per_row]) for i in range(0, len(buttons), per_row))
 
 
 def clip(text: str, limit: int) -> str:
+    """`text` on one line, cut to at most `limit` characters with "…" when it is longer."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
@@ -53,18 +56,22 @@ def clip(text: str, limit: int) -> str:
 def menu_buttons(t: Texts) -> tuple[tuple[Button, ...], ...]:
     """The main menu: Hỏi đáp, Tìm nghề, Tìm trường, Nhận tin, Trắc nghiệm chọn nghề, Gặp tư vấn viên."""
     return (
-        (Button(t.button("menu_faq"), payload=Menu("faq").pack()), Button(t.button("menu_trades"), payload=Menu("nghe").pack())),
-        (Button(t.button("menu_schools"), payload=Menu("truong").pack()), Button(t.button("menu_news"), payload=Menu("tin").pack())),
+        (Button(t.button("menu_faq"), payload=Menu("faq").pack()),
+         Button(t.button("menu_trades"), payload=Menu("nghe").pack())),
+        (Button(t.button("menu_schools"), payload=Menu("truong").pack()),
+         Button(t.button("menu_news"), payload=Menu("tin").pack())),
         (Button(t.button("menu_quiz"), payload=QuizStart().pack()),),
         (Button(t.button("menu_counsellor"), payload=Menu("tv").pack()),),
     )
 
 
 def menu_reply(t: Texts, text: str | None = None) -> Reply:
+    """`text` (by default the menu prompt) with the main menu's buttons under it."""
     return Reply(text or t("menu"), menu_buttons(t))
 
 
 def menu_row(t: Texts) -> tuple[Button, ...]:
+    """A keyboard row with one button back to the main menu."""
     return (Button(t.button("menu"), payload=Menu().pack()),)
 
 

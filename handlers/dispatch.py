@@ -26,6 +26,7 @@ START_WORDS = frozenset({"bat dau", "batdau"})
 
 
 def command_of(incoming: Incoming, known: dict[str, Route]) -> tuple[str, list[str]] | None:
+    """The command and its arguments: a /command, "bắt đầu", or a known command word typed without "/"."""
     parsed = incoming.command
     if parsed is not None:
         return parsed
@@ -50,6 +51,7 @@ class Responder:
             raise ValueError("no fallback handler")
 
     async def __call__(self, incoming: Incoming) -> list[Reply]:
+        """The replies to `incoming`, from the first route that claims it (see the module docstring)."""
         svc = self.services
         if incoming.event == "unfollow":
             await svc.store.users.mark_inactive(incoming.user, "unfollowed")
@@ -93,7 +95,8 @@ class Responder:
             step = flow.steps.get(state.step or "") if flow is not None else None
             if step is not None and flow is not None and not (flow.staff and not svc.is_staff(incoming.user)):
                 return await step(ctx)
-            log.info("leaving flow %r step %r of user %s (unknown, or not allowed)", state.flow, state.step, user.id)
+            log.info("leaving flow %r step %r of user %s (unknown, or not allowed)",
+                     state.flow, state.step, user.id)
             await svc.store.users.clear_state(user.id)
             ctx.state = type(state)()
         assert self.router.fallback is not None

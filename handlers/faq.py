@@ -17,13 +17,15 @@ log = logging.getLogger(__name__)
 
 router = Router()
 
-MAX_QUESTION = 500  # the engine reads at most this much; a long paste is still logged in full (truncated by the store)
+# The engine reads at most this much; a long paste is still logged in full (truncated by the store).
+MAX_QUESTION = 500
 RELATED_MAX = 3
 SUGGEST_MAX = 3
 SOURCE_MAX = 300
 
 
 def intro(ctx: Ctx) -> list[Reply]:
+    """The Q&A start: how to ask, with example questions."""
     t = ctx.t
     examples = "\n".join(f"• {e}" for e in t.examples)
     return [Reply(t("faq_intro", examples=examples), (menu_row(t),))]
@@ -38,8 +40,8 @@ async def _match(ctx: Ctx, text: str):
 
 def _log(ctx: Ctx, match, answered: bool, content_id: str | None = None) -> None:
     """Every question is logged (bad input too); the answer does not wait for the commit."""
-    ctx.store.questions.log_later(ctx.profile.id, ctx.ref.channel, ctx.text, match.normalized or "", content_id,
-                                 float(match.score or 0.0), answered)
+    ctx.store.questions.log_later(ctx.profile.id, ctx.ref.channel, ctx.text, match.normalized or "",
+                                  content_id, float(match.score or 0.0), answered)
 
 
 @router.default
@@ -72,6 +74,7 @@ async def answer_question(ctx: Ctx) -> list[Reply]:
 
 
 def no_answer_reply(ctx: Ctx, match, note: str = "") -> Reply:
+    """No confident answer: say so, with suggested entries, the quiz if one asks for it, and a counsellor."""
     t = ctx.t
     entries = ctx.base.entries
     suggestions = [entries[sid] for sid, _score in (match.suggestions or ()) if sid in entries][:SUGGEST_MAX]
@@ -109,7 +112,8 @@ def answer_reply(ctx: Ctx, entry: Entry, feedback: bool = False) -> Reply:
             break
         related = ctx.base.entries.get(rid)
         if related is not None:
-            buttons.append((Button("➡️ " + clip(related.title, 58), payload=ShowEntry(ref(related.id)).pack()),))
+            buttons.append((Button("➡️ " + clip(related.title, 58),
+                                   payload=ShowEntry(ref(related.id)).pack()),))
     if feedback:  # on the person's latest question answered with this entry (Store.set_feedback_latest)
         buttons.append((Button(t.button("helpful"), payload=Feedback(ref(entry.id), True).pack()),
                         Button(t.button("wrong"), payload=Feedback(ref(entry.id), False).pack())))
@@ -135,6 +139,7 @@ async def show_entry(ctx: Ctx, pressed: ShowEntry) -> list[Reply]:
 
 @router.button(Feedback)
 async def feedback(ctx: Ctx, pressed: Feedback) -> list[Reply]:
+    """👍 or 👎 pressed under an answer: recorded on their latest question; 👎 also offers a counsellor."""
     t = ctx.t
     token, value = pressed.entry, pressed.helpful
     entry_id = unref(token, ctx.base.entries) or token

@@ -45,6 +45,7 @@ def _when(ctx: Ctx) -> str:
 
 @router.command("tuvan")
 async def tuvan(ctx: Ctx) -> list[Reply]:
+    """/tuvan typed: with a question after it, sent to the counsellors at once; without, asked for."""
     question = ctx.text.strip().split(None, 1)[1] if ctx.args else ""
     if question:
         return await open_case(ctx, question)
@@ -107,6 +108,7 @@ async def followup_typed(ctx: Ctx) -> list[Reply]:
 
 
 async def open_case(ctx: Ctx, question: str) -> list[Reply]:
+    """Post `question` to the staff chat as a case card (or to the open case) and say when staff reply."""
     t = ctx.t
     staff = ctx.services.staff_chat
     if staff is None:
@@ -119,7 +121,8 @@ async def open_case(ctx: Ctx, question: str) -> list[Reply]:
     case = existing or await ctx.store.cases.open(ctx.profile.id, question)
     recent = await ctx.store.questions.recent(ctx.profile.id, limit=RECENT)
     if recent:
-        lines = "\n".join(f"• {clip(q.text, 200)} ({'bot đã trả lời' if q.answered else 'bot chưa trả lời được'})"
+        lines = "\n".join(f"• {clip(q.text, 200)} "
+                          f"({'bot đã trả lời' if q.answered else 'bot chưa trả lời được'})"
                           for q in recent)
         context = t("staff_context", lines=lines)
     else:
@@ -139,6 +142,7 @@ async def open_case(ctx: Ctx, question: str) -> list[Reply]:
 
 
 async def forward(ctx: Ctx, case) -> list[Reply]:
+    """Pass what the person just wrote on to their open case in the staff chat."""
     return await _forward_text(ctx, case, ctx.text)
 
 
@@ -153,7 +157,8 @@ async def _forward_text(ctx: Ctx, case, text: str) -> list[Reply]:
     if message_id is None:
         return [Reply(t("handoff_failed"))]
     await ctx.store.cases.link_message(case.id, staff.user_id, str(message_id))
-    return [Reply(t("handoff_forwarded"), ((Button(t.button("handoff_done"), payload=HandoffDone().pack()),),))]
+    return [Reply(t("handoff_forwarded"),
+                  ((Button(t.button("handoff_done"), payload=HandoffDone().pack()),),))]
 
 
 async def close_by_user(ctx: Ctx) -> bool:
@@ -188,7 +193,8 @@ async def relay(ctx: Ctx) -> list[Reply]:
     if not ctx.text.strip():
         return [Reply(t("no_text"))]
     to = UserRef(person.channel, person.platform_id)
-    buttons = () if case.status != "open" else ((Button(t.button("handoff_done"), payload=HandoffDone().pack()),),)
+    buttons = (() if case.status != "open"
+               else ((Button(t.button("handoff_done"), payload=HandoffDone().pack()),),))
     sent = await ctx.services.messenger.send(to, Reply(t("handoff_reply", text=ctx.text.strip()), buttons))
     await ctx.store.audit.record(ctx.ref, f"relay #{case.id}", True)
     if sent is None:
@@ -210,7 +216,8 @@ async def close_by_staff(ctx: Ctx) -> list[Reply]:
         except ValueError:
             return [Reply(t("staff_close_usage"))]
     elif ctx.incoming.reply_to:
-        case = await ctx.store.cases.for_message(ctx.incoming.chat_id or ctx.ref.user_id, ctx.incoming.reply_to)
+        case = await ctx.store.cases.for_message(ctx.incoming.chat_id or ctx.ref.user_id,
+                                                 ctx.incoming.reply_to)
     else:
         return [Reply(t("staff_close_usage"))]
     await ctx.store.audit.record(ctx.ref, "/dong", True)

@@ -38,8 +38,10 @@ OLDEST_AGE, YOUNGEST_AGE = 70, 10  # years: who registers to learn a trade (or w
 GRADES = range(6, 13)
 WHO = {"student": "Học sinh", "parent": "Phụ huynh"}
 TIMES = {"morning": "Buổi sáng", "afternoon": "Buổi chiều", "evening": "Buổi tối", "any": "Lúc nào cũng được"}
-TIME_WORDS = {"morning": {"sang", "buoi sang"}, "afternoon": {"chieu", "buoi chieu"}, "evening": {"toi", "buoi toi"},
-              "any": {"luc nao cung duoc", "bat ky", "bat ky luc nao", "gio nao cung duoc", "luc nao", "sao cung duoc"}}
+TIME_WORDS = {"morning": {"sang", "buoi sang"}, "afternoon": {"chieu", "buoi chieu"},
+              "evening": {"toi", "buoi toi"},
+              "any": {"luc nao cung duoc", "bat ky", "bat ky luc nao", "gio nao cung duoc", "luc nao",
+                      "sao cung duoc"}}
 WHO_WORDS = {"student": {"hoc sinh", "hs", "em", "toi", "minh", "ban than", "cho minh", "nguoi hoc"},
              "parent": {"phu huynh", "ph", "bo", "me", "cha", "bo me", "cha me", "cho con"}}
 YES = {"xac nhan", "xac nhan gui", "dong y", "co", "ok", "gui", "dung", "dung roi", "yes", "gui di"}
@@ -82,8 +84,8 @@ _NAME_CHARS = re.compile(r"^[^\W\d_]+(?:[ .'\-][^\W\d_]+)*\.?$", re.UNICODE)
 
 
 def clean_name(text: str) -> str | None:
-    """A full name as typed, tidied (single spaces), or None when it cannot be one (digits, symbols, too short,
-    too long, too many words)."""
+    """A full name as typed, tidied (single spaces), or None when it cannot be one (digits, symbols, too
+    short, too long, too many words)."""
     name = " ".join((text or "").split())
     if not NAME_MIN <= len(name) <= NAME_MAX or len(name.split()) > NAME_WORDS_MAX:
         return None
@@ -195,7 +197,8 @@ def _ask(ctx: Ctx, step: str, data: LeadData, problem: str = "") -> Reply:
         text = t("lead_ask_school")
         choices = [Button(clip(s.name, 60), payload=LeadPick("school", ref(s.id)).pack())
                    for s in _school_choices(ctx, data)]
-        buttons = (*rows(choices), (Button(t.button("lead_no_school"), payload=LeadPick("school", "-").pack()),))
+        buttons = (*rows(choices),
+                   (Button(t.button("lead_no_school"), payload=LeadPick("school", "-").pack()),))
     elif step == "time":
         text = t("lead_ask_time")
         buttons = rows([Button(label, payload=LeadPick("time", key).pack()) for key, label in TIMES.items()],
@@ -349,7 +352,8 @@ async def edit_pressed(ctx: Ctx, pressed: LeadEdit) -> list[Reply]:
     cleared = {
         "name": {"name": None}, "phone": {"phone": None}, "who": {"who": None},
         "birth": {"birth_year": None, "grade": None},
-        "trade": {"trade": None, "trade_text": None, "trade_asked": False, "school": None, "school_asked": False},
+        "trade": {"trade": None, "trade_text": None, "trade_asked": False,
+                  "school": None, "school_asked": False},
         "school": {"school": None, "school_asked": False},
         "time": {"time": None},
     }.get(pressed.field)
@@ -390,6 +394,7 @@ LEAD.cancel(cancel)
 
 @LEAD.step("parent")
 async def parent_typed(ctx: Ctx) -> list[Reply]:
+    """An under-16's parental consent typed ("đồng ý" / "để sau"), as the buttons would; else: press one."""
     folded = fold(ctx.text)
     if folded in YES or folded in {"da dong y", "cha me da dong y", "roi"}:
         return await parent_pressed(ctx, LeadParent(True))
@@ -400,6 +405,7 @@ async def parent_typed(ctx: Ctx) -> list[Reply]:
 
 @LEAD.step("name")
 async def name_typed(ctx: Ctx) -> list[Reply]:
+    """The full name typed: kept and the next question asked, or asked again if it cannot be a name."""
     data = LEAD.data(ctx)
     name = clean_name(ctx.text)
     if name is None:
@@ -409,6 +415,7 @@ async def name_typed(ctx: Ctx) -> list[Reply]:
 
 @LEAD.step("phone")
 async def phone_typed(ctx: Ctx) -> list[Reply]:
+    """The phone number typed: kept as a Vietnamese mobile number, or asked again with the expected form."""
     data = LEAD.data(ctx)
     phone = normalise_phone(ctx.text)
     if phone is None:
@@ -418,6 +425,7 @@ async def phone_typed(ctx: Ctx) -> list[Reply]:
 
 @LEAD.step("who")
 async def who_typed(ctx: Ctx) -> list[Reply]:
+    """"Học sinh" or "phụ huynh" typed (or a word for either); anything else: press one of the buttons."""
     data = LEAD.data(ctx)
     folded = fold(ctx.text)
     for key, words in WHO_WORDS.items():
@@ -428,6 +436,7 @@ async def who_typed(ctx: Ctx) -> list[Reply]:
 
 @LEAD.step("birth")
 async def birth_typed(ctx: Ctx) -> list[Reply]:
+    """A birth year or school grade typed: kept, or the reason it cannot be one (future, implausible)."""
     t = ctx.t
     data = LEAD.data(ctx)
     this_year = _this_year(ctx)
@@ -439,12 +448,14 @@ async def birth_typed(ctx: Ctx) -> list[Reply]:
     if kind == "future":
         return [Reply(t("lead_future_birth", year=value))]
     if kind == "absurd":
-        return [Reply(t("lead_absurd_birth", year=value, low=this_year - OLDEST_AGE, high=this_year - YOUNGEST_AGE))]
+        return [Reply(t("lead_absurd_birth", year=value, low=this_year - OLDEST_AGE,
+                        high=this_year - YOUNGEST_AGE))]
     return [Reply(t("lead_bad_birth"))]
 
 
 @LEAD.step("trade")
 async def trade_typed(ctx: Ctx) -> list[Reply]:
+    """A trade typed: a known trade, "none", or kept as free text; unreadable: asked again with buttons."""
     data = LEAD.data(ctx)
     folded = fold(ctx.text)
     if folded in NO_WORDS or folded == fold(ctx.t.button("lead_no_trade")):
@@ -476,6 +487,7 @@ def find_trade(ctx: Ctx, folded: str) -> str | None:
 
 @LEAD.step("school")
 async def school_typed(ctx: Ctx) -> list[Reply]:
+    """A school typed: the one offered school whose name contains it, or "none"; else: press a button."""
     data = LEAD.data(ctx)
     folded = fold(ctx.text)
     if folded in NO_WORDS or folded == fold(ctx.t.button("lead_no_school")):
@@ -489,6 +501,7 @@ async def school_typed(ctx: Ctx) -> list[Reply]:
 
 @LEAD.step("time")
 async def time_typed(ctx: Ctx) -> list[Reply]:
+    """When to call, typed ("sáng", "chiều", "tối", "lúc nào cũng được"); else: press one of the buttons."""
     data = LEAD.data(ctx)
     folded = fold(ctx.text)
     for key, words in TIME_WORDS.items():
@@ -499,6 +512,7 @@ async def time_typed(ctx: Ctx) -> list[Reply]:
 
 @LEAD.step("confirm")
 async def confirm_typed(ctx: Ctx) -> list[Reply]:
+    """At the summary: "xác nhận" sends, "hủy"/"không" cancels, anything else shows the summary again."""
     folded = fold(ctx.text)
     if folded in YES:
         return await _confirm(ctx, LEAD.data(ctx))

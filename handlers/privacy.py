@@ -30,6 +30,7 @@ NO = {"khong", "khong xoa", "no", "thoi"}
 
 @router.command("xoadulieu")
 async def show(ctx: Ctx) -> list[Reply]:
+    """/xoadulieu typed: what is stored about the person, with buttons to delete all of it or keep it."""
     t = ctx.t
     user = ctx.profile
     data = await ctx.store.privacy.user_data(user.id)
@@ -80,7 +81,8 @@ async def _decide(ctx: Ctx, delete: bool) -> list[Reply]:
         return [Reply(t("privacy_expired"))]
     case = await ctx.store.cases.open_for(ctx.profile.id)
     if case is not None and ctx.services.staff_chat is not None:
-        await ctx.services.messenger.send(ctx.services.staff_chat, Reply(t("staff_user_deleted", case=case.id)))
+        await ctx.services.messenger.send(ctx.services.staff_chat,
+                                          Reply(t("staff_user_deleted", case=case.id)))
     await ctx.store.privacy.delete(ctx.profile.id)
     log.info("user %s deleted their data", ctx.ref)
     return [Reply(t("privacy_deleted"))]

@@ -41,18 +41,22 @@ class Ctx:
 
     @property
     def text(self) -> str:
+        """What the person typed."""
         return self.incoming.text
 
     @property
     def ref(self) -> UserRef:
+        """The person's channel and id on it."""
         return self.incoming.user
 
     @property
     def store(self) -> Store:
+        """The database, from the injected services."""
         return self.services.store
 
     @property
     def base(self) -> ContentBase:
+        """The content currently loaded (it may be reloaded between calls)."""
         return self.services.content.base
 
     @property
@@ -62,6 +66,7 @@ class Ctx:
 
     @property
     def is_staff(self) -> bool:
+        """Whether the person is a counsellor (see Services.is_staff)."""
         return self.services.is_staff(self.incoming.user)
 
 

@@ -19,6 +19,7 @@ TRADES_ON_PAGE = 8
 
 
 def provinces(ctx: Ctx) -> list[Reply]:
+    """The school browser's start: a button per former province with schools (the list, if only one)."""
     t = ctx.t
     present = [p for p in PROVINCES if any(s.former_province == p for s in ctx.base.schools.values())]
     if not present:
@@ -32,6 +33,7 @@ def provinces(ctx: Ctx) -> list[Reply]:
 
 @router.button(Province)
 async def province_pressed(ctx: Ctx, pressed: Province) -> list[Reply]:
+    """A province (or its next/previous page) pressed: that page of its schools; unknown: the provinces."""
     if pressed.province not in PROVINCES:
         return provinces(ctx)
     return _school_list(ctx, pressed.province, pressed.page)
@@ -39,7 +41,8 @@ async def province_pressed(ctx: Ctx, pressed: Province) -> list[Reply]:
 
 def _school_list(ctx: Ctx, province: str, page: int) -> list[Reply]:
     t = ctx.t
-    schools = sorted((s for s in ctx.base.schools.values() if s.former_province == province), key=lambda s: s.name)
+    schools = sorted((s for s in ctx.base.schools.values() if s.former_province == province),
+                     key=lambda s: s.name)
     if not schools:
         return provinces(ctx)
     pages = max(1, math.ceil(len(schools) / PAGE))
@@ -60,6 +63,7 @@ def _school_list(ctx: Ctx, province: str, page: int) -> list[Reply]:
 
 @router.button(SchoolButton)
 async def school_pressed(ctx: Ctx, pressed: SchoolButton) -> list[Reply]:
+    """A school pressed: its page and source, with buttons for its trades, website, counselling, news."""
     t = ctx.t
     base = ctx.base
     school_id = unref(pressed.school, base.schools)

@@ -31,7 +31,8 @@ class Services:
     clock: Clock
     messenger: Messenger
     broadcasts: Broadcasts | None = None  # None where no scheduler runs (the terminal chat)
-    alerts: Callable[[], list[str]] = _no_alerts  # lines for staff, e.g. a Zalo channel paused on a dead token
+    # lines for staff, e.g. a Zalo channel paused on a dead token
+    alerts: Callable[[], list[str]] = _no_alerts
 
     def is_staff(self, ref: UserRef) -> bool:
         """Staff are the Telegram user ids in CHONNGHE_STAFF_TELEGRAM_IDS."""
@@ -44,11 +45,13 @@ class Services:
 
     @property
     def staff_chat(self) -> UserRef | None:
+        """The counsellors' Telegram group (CHONNGHE_STAFF_CHAT_ID), if one is configured."""
         chat = self.settings.staff_chat_id
         return UserRef(Channel.TELEGRAM, chat) if chat else None
 
     def in_staff_chat(self, incoming: Incoming) -> bool:
-        """True for a message said in the staff chat (CHONNGHE_STAFF_CHAT_ID), where counsellors reply to cases."""
+        """True for a message said in the staff chat (CHONNGHE_STAFF_CHAT_ID), where counsellors reply to
+        cases."""
         chat = self.staff_chat
         return (chat is not None and incoming.user.channel == chat.channel
                 and (incoming.chat_id or incoming.user.user_id) == chat.user_id)

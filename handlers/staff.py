@@ -23,6 +23,7 @@ def _join(items: dict[str, int], labels: dict[str, str]) -> str:
 
 @router.command("thongke", staff=True)
 async def stats(ctx: Ctx) -> list[Reply]:
+    """/thongke (staff): today's users, subscribers, questions, quiz runs, registrations and alerts."""
     zone = ctx.services.settings.zone
     now = ctx.services.clock.now().astimezone(zone)
     midnight = datetime.combine(now.date(), time(0, 0), tzinfo=zone)
@@ -37,7 +38,8 @@ async def stats(ctx: Ctx) -> list[Reply]:
     quiz_all = await ctx.store.quiz.counts()
     leads_today, leads_all = await ctx.store.leads.count(midnight), await ctx.store.leads.count()
     names = {qt.code: qt.name for qt in ctx.base.quiz.types} if ctx.base.quiz else {}
-    types = ", ".join(f"{names.get(code, code)} ({code}) {thousands(count)}" for code, count in quiz_all.top_types()) or "—"
+    types = ", ".join(f"{names.get(code, code)} ({code}) {thousands(count)}"
+                      for code, count in quiz_all.top_types()) or "—"
     alerts = ctx.services.alerts()
     lines = [
         f"📊 Thống kê lúc {now:%H:%M %d/%m/%Y}",
@@ -46,10 +48,12 @@ async def stats(ctx: Ctx) -> list[Reply]:
         f"Đã chặn bot hoặc ngừng theo dõi: {thousands(s['inactive_users'])}",
         f"Người nhận tin theo chủ đề: {_join(per_topic, topic_labels)}",
         f"Câu hỏi hôm nay: {thousands(asked)}; bot trả lời được {thousands(answered)} ({share})",
-        f"Trắc nghiệm chọn nghề hôm nay: {thousands(quiz.started)} lượt bắt đầu, {thousands(quiz.finished)} lượt hoàn thành; "
+        f"Trắc nghiệm chọn nghề hôm nay: {thousands(quiz.started)} lượt bắt đầu, "
+        f"{thousands(quiz.finished)} lượt hoàn thành; "
         f"từ trước tới nay: {thousands(quiz_all.started)} / {thousands(quiz_all.finished)}",
         f"Nhóm sở thích nổi bật thường gặp: {types}",
-        f"Đăng ký tư vấn: hôm nay {thousands(leads_today)}, tổng {thousands(leads_all)} (xuất: chonnghe leads export)",
+        f"Đăng ký tư vấn: hôm nay {thousands(leads_today)}, tổng {thousands(leads_all)} "
+        "(xuất: chonnghe leads export)",
     ]
     if alerts:
         lines.append("⚠️ Cảnh báo:\n" + "\n".join(f"- {a}" for a in alerts))

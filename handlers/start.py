@@ -1,9 +1,9 @@
 """Onboarding and navigation: /start (welcome, storage notice, "Bạn là ai?", age for students), /vaitro,
 the main menu, /trogiup and /huybo.
 
-Flow ONBOARDING (handlers.steps): step "role" (waiting for a role), step "age" (a student's age bracket). Buttons work at
-any time (a role button pressed days later still sets the role); typed text that is not an answer leaves
-the flow and is treated as a question, so nobody is stuck in onboarding.
+Flow ONBOARDING (handlers.steps): step "role" (waiting for a role), step "age" (a student's age bracket).
+Buttons work at any time (a role button pressed days later still sets the role); typed text that is not an
+answer leaves the flow and is treated as a question, so nobody is stuck in onboarding.
 """
 
 from __future__ import annotations
@@ -143,6 +143,7 @@ async def age_typed(ctx: Ctx) -> list[Reply]:
 
 @router.command("menu")
 async def menu(ctx: Ctx) -> list[Reply]:
+    """/menu typed: the main menu."""
     return [menu_reply(ctx.t)]
 
 
@@ -165,6 +166,7 @@ async def menu_pressed(ctx: Ctx, pressed: Menu) -> list[Reply]:
 
 @router.command("trogiup", "help")
 async def help_(ctx: Ctx) -> list[Reply]:
+    """/trogiup or /help typed: the commands and topic ids (staff also get theirs), with the menu."""
     t = ctx.t
     topics = ", ".join(ctx.base.topics) or "—"
     text = t("help", topics=topics)

@@ -15,6 +15,7 @@ router = Router()
 
 
 def age_buttons(ctx: Ctx) -> tuple[tuple[Button, ...], ...]:
+    """The age question's buttons: under 16 / 16 or older."""
     return ((Button(ctx.t.button("under_16"), payload=PickAge("u16").pack()),
              Button(ctx.t.button("over_16"), payload=PickAge("16").pack())),)
 
@@ -43,6 +44,7 @@ async def choose(ctx: Ctx, head: str | None = None) -> list[Reply]:
 
 @router.command("dangky")
 async def subscribe_command(ctx: Ctx) -> list[Reply]:
+    """/dangky [topic] typed: subscribes to the topic, or shows the topic buttons (with a note if unknown)."""
     if not ctx.args:
         return await choose(ctx)
     wanted = " ".join(ctx.args)
@@ -54,6 +56,7 @@ async def subscribe_command(ctx: Ctx) -> list[Reply]:
 
 @router.button(Subscribe)
 async def subscribe_pressed(ctx: Ctx, pressed: Subscribe) -> list[Reply]:
+    """"Đăng ký nhận tin" or a topic pressed: the topic buttons, or that topic (or all) subscribed."""
     if pressed.topic is None:
         return await choose(ctx)
     topic = pressed.topic
@@ -63,6 +66,7 @@ async def subscribe_pressed(ctx: Ctx, pressed: Subscribe) -> list[Reply]:
 
 
 async def subscribe(ctx: Ctx, topic: str, parent_ok: bool = False) -> list[Reply]:
+    """Subscribe to `topic` ("*": all), asking a student's age or an under-16's parental consent first."""
     t = ctx.t
     user = ctx.profile
     if user.role in STUDENT_ROLES and user.under_16 is None:
@@ -70,8 +74,9 @@ async def subscribe(ctx: Ctx, topic: str, parent_ok: bool = False) -> list[Reply
         await ONBOARDING.goto(ctx, "age", OnboardData(role=user.role, topic=topic))
         return [Reply(t("age_before_subscribe"), age_buttons(ctx))]
     if user.under_16 and user.consent != "parent_confirmed" and not parent_ok:
-        return [Reply(t("parent_needed"), ((Button(t.button("parent_yes"), payload=ParentConsent(topic).pack()),
-                                            Button(t.button("parent_later"), payload=ParentConsent().pack())),))]
+        return [Reply(t("parent_needed"),
+                      ((Button(t.button("parent_yes"), payload=ParentConsent(topic).pack()),
+                        Button(t.button("parent_later"), payload=ParentConsent().pack())),))]
     notice = ""
     if user.consent == "none":
         # Subscribing means we keep their chat id to write later: say so once.
@@ -102,6 +107,7 @@ async def parent_answer(ctx: Ctx, pressed: ParentConsent) -> list[Reply]:
 
 @router.command("huy")
 async def unsubscribe_command(ctx: Ctx) -> list[Reply]:
+    """/huy [topic|tatca] typed: cancels that subscription, or shows a button per subscribed topic."""
     t = ctx.t
     if not ctx.args:
         return await _unsubscribe_choices(ctx)
@@ -112,7 +118,8 @@ async def unsubscribe_command(ctx: Ctx) -> list[Reply]:
         if held := next((m for m in mine if m == wanted.strip().lower()), None):
             topic = held  # a topic removed from content that someone still holds
         else:
-            return [Reply(t("unknown_topic", text=wanted[:40], topics=_topic_list(ctx)) + "\n\n" + t("cancel_all_hint"))]
+            return [Reply(t("unknown_topic", text=wanted[:40], topics=_topic_list(ctx))
+                          + "\n\n" + t("cancel_all_hint"))]
     return await unsubscribe(ctx, topic)
 
 
@@ -129,14 +136,17 @@ async def _unsubscribe_choices(ctx: Ctx) -> list[Reply]:
 
 @router.button(Unsubscribe)
 async def unsubscribe_pressed(ctx: Ctx, pressed: Unsubscribe) -> list[Reply]:
+    """"❌ <topic>" or "Hủy tất cả" pressed: that subscription cancelled; no topic: the choices again."""
     if pressed.topic is None:
         return await _unsubscribe_choices(ctx)
     return await unsubscribe(ctx, pressed.topic)
 
 
 async def unsubscribe(ctx: Ctx, topic: str) -> list[Reply]:
+    """Cancel the subscription to `topic` ("*": all) and say which ones ended."""
     t = ctx.t
-    left = await ctx.store.subscriptions.remove(ctx.profile.id, None if topic == "*" else topic, ctx.ref.channel)
+    left = await ctx.store.subscriptions.remove(ctx.profile.id, None if topic == "*" else topic,
+                                                ctx.ref.channel)
     if topic == "*":
         if not left:
             return [Reply(t("nothing_to_cancel"))]
@@ -148,10 +158,12 @@ async def unsubscribe(ctx: Ctx, topic: str) -> list[Reply]:
 
 @router.command("chude")
 async def my_topics(ctx: Ctx) -> list[Reply]:
+    """/chude typed: the topics the person receives news on, with subscribe/unsubscribe buttons."""
     t = ctx.t
     mine = await ctx.store.subscriptions.topics(ctx.profile.id)
     if not mine:
         return [Reply(t("my_topics_none"), ((Button(t.button("subscribe"), payload=Subscribe().pack()),),))]
     lines = "\n".join(f"• {_label(ctx, tid)} ({tid})" for tid in mine)
-    return [Reply(t("my_topics", topics=lines), ((Button(t.button("subscribe"), payload=Subscribe().pack()),),
-                                                 (Button(t.button("unsubscribe"), payload=Unsubscribe().pack()),)))]
+    return [Reply(t("my_topics", topics=lines),
+                  ((Button(t.button("subscribe"), payload=Subscribe().pack()),),
+                   (Button(t.button("unsubscribe"), payload=Unsubscribe().pack()),)))]

@@ -13,6 +13,7 @@ router = Router()
 
 
 def groups(ctx: Ctx) -> list[Reply]:
+    """The trade browser's start: a button per group that has trades."""
     t = ctx.t
     base = ctx.base
     used = [g for g in base.groups.values() if base.trades_in(g.id)]
@@ -25,6 +26,7 @@ def groups(ctx: Ctx) -> list[Reply]:
 
 @router.button(Group)
 async def group_pressed(ctx: Ctx, pressed: Group) -> list[Reply]:
+    """A group pressed: a button per trade in it; an empty, unknown or "back" press: the groups."""
     base = ctx.base
     group_id = unref(pressed.group, base.groups) if pressed.group else None
     if group_id is None:
@@ -40,6 +42,7 @@ async def group_pressed(ctx: Ctx, pressed: Group) -> list[Reply]:
 
 @router.button(Trade)
 async def trade_pressed(ctx: Ctx, pressed: Trade) -> list[Reply]:
+    """A trade pressed: its page, or "no longer available" with the menu if it was removed."""
     base = ctx.base
     trade_id = unref(pressed.trade, base.trades)
     if trade_id is None:
@@ -48,6 +51,7 @@ async def trade_pressed(ctx: Ctx, pressed: Trade) -> list[Reply]:
 
 
 def trade_page(ctx: Ctx, trade_id: str) -> Reply:
+    """A trade's page: its answer entry (or its fields, if that expired) and a button back to its group."""
     base = ctx.base
     t = ctx.t
     trade = base.trades[trade_id]
@@ -65,6 +69,7 @@ def trade_page(ctx: Ctx, trade_id: str) -> Reply:
 
 @router.button(TradeSchools)
 async def schools_of_trade(ctx: Ctx, pressed: TradeSchools) -> list[Reply]:
+    """"Schools of this trade" pressed: a button per school; none: the offer of a counsellor instead."""
     base = ctx.base
     t = ctx.t
     trade_id = unref(pressed.trade, base.trades)
@@ -77,6 +82,7 @@ async def schools_of_trade(ctx: Ctx, pressed: TradeSchools) -> list[Reply]:
     lead = (Button(t.button("lead"), payload=LeadStart("n", ref(trade_id)).pack()),)
     if not schools:
         return [Reply(t("trade_no_schools", trade=trade.title),
-                      ((Button(t.button("counsellor"), payload=Counsellor().pack()),), lead, subscribe, back))]
+                      ((Button(t.button("counsellor"), payload=Counsellor().pack()),),
+                       lead, subscribe, back))]
     buttons = [(Button(clip(s.name, 60), payload=School(ref(s.id)).pack()),) for s in schools]
     return [Reply(t("trade_schools", trade=trade.title), (*buttons, lead, subscribe, back))]

@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from bot.storage.models import Broadcast, Delivery
-from scheduler.dispatcher import FOOTER
 from bot.text import CHANNEL_LABELS
 from bot.text import thousands as _n
+from scheduler.dispatcher import FOOTER
 from scheduler.quiet import QuietHours
 from scheduler.store import BROADCAST_CHANNELS, FINISHED, PROMO_CHANNEL, BroadcastStore, PromoLimits, loads
 

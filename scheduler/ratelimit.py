@@ -92,6 +92,7 @@ class ChannelGate:
         self.clock: Ticker = clock or SystemClock()
 
     def now(self) -> float:
+        """The clock's monotonic time, in seconds."""
         return self.clock.monotonic()
 
     def counted(self, now: float) -> int:
@@ -164,6 +165,7 @@ class ChannelGate:
             fut.set_result(self._take(now))
 
     def pause(self, seconds: float) -> None:
+        """Grant nothing for `seconds` from now (an earlier, longer pause is kept)."""
         until = self.now() + max(0.0, seconds)
         if until > self.paused_until:
             self.paused_until = until
@@ -186,13 +188,16 @@ class RateLimiter:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RateLimiter:
+        """A limiter with the configured per-channel rates and broadcast concurrency."""
         return cls({"telegram": settings.telegram_rate, "zalo_oa": settings.zalo_oa_rate,
                     "zalo_bot": settings.zalo_bot_rate}, bulk_concurrency=settings.broadcast_concurrency)
 
     def now(self) -> float:
+        """The clock's monotonic time, in seconds."""
         return self.clock.monotonic()
 
     def slot(self, channel: str, chat_id: str, *, bulk: bool) -> AbstractAsyncContextManager[None]:
+        """Wait for permission to send one message on `channel` to `chat_id` (bulk: a broadcast's)."""
         return self._slot(channel, chat_id, bulk)
 
     @asynccontextmanager
@@ -249,10 +254,12 @@ class RateLimiter:
             del self._chat_tat[key]
 
     def pause(self, channel: str, seconds: float) -> None:
+        """Stop all sends on `channel` for `seconds` (a 429's retry_after)."""
         gate = self.gates.get(channel)
         if gate is not None:
             gate.pause(seconds)
 
     def paused_for(self, channel: str) -> float:
+        """Seconds left of `channel`'s pause; 0 when it is not paused or not paced."""
         gate = self.gates.get(channel)
         return 0.0 if gate is None else max(0.0, gate.paused_until - gate.now())

@@ -22,8 +22,8 @@ from scheduler.store import BroadcastStore, loads
 YEARLY_TARGET = 180
 COLUMNS = ("sent", "blocked", "failed", "skipped", "unknown")
 # Holland's types as the quiz names them (content/quiz.yaml); the report runs without loading content.
-RIASEC_VI = {"R": "Kỹ thuật", "I": "Nghiên cứu", "A": "Nghệ thuật", "S": "Xã hội", "E": "Quản lý - Kinh doanh",
-             "C": "Nghiệp vụ"}
+RIASEC_VI = {"R": "Kỹ thuật", "I": "Nghiên cứu", "A": "Nghệ thuật", "S": "Xã hội",
+             "E": "Quản lý - Kinh doanh", "C": "Nghiệp vụ"}
 
 
 @dataclass
@@ -116,9 +116,11 @@ def to_text(report: Report) -> str:
         f"không rõ: {n(report.total('unknown'))}",
         f"Câu hỏi nhận được: {n(report.asked)}; bot trả lời được: {n(report.answered)}"
         + (f" ({report.answered / report.asked * 100:.0f}%)" if report.asked else ""),
-        f"Trắc nghiệm chọn nghề: {n(report.quiz.started)} lượt bắt đầu, {n(report.quiz.finished)} lượt hoàn thành",
+        f"Trắc nghiệm chọn nghề: {n(report.quiz.started)} lượt bắt đầu, "
+        f"{n(report.quiz.finished)} lượt hoàn thành",
         "  Nhóm sở thích nổi bật thường gặp: " + (", ".join(
-            f"{RIASEC_VI.get(code, code)} ({code}) {n(count)}" for code, count in report.quiz.top_types(6)) or "—"),
+            f"{RIASEC_VI.get(code, code)} ({code}) {n(count)}"
+            for code, count in report.quiz.top_types(6)) or "—"),
         f"Đăng ký tư vấn: {n(report.leads)}",
         "",
     ]

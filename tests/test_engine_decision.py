@@ -30,7 +30,8 @@ def test_the_shipped_content_gets_a_fitted_decision(shipped):
 
 
 def test_a_small_base_keeps_the_hand_set_rule():
-    few = [Entry(f"x.e{i}", "faq", f"chủ đề {i}", (f"câu hỏi {i}", f"hỏi thêm {i}"), "a", "s", date(2026, 1, 1))
+    few = [Entry(f"x.e{i}", "faq", f"chủ đề {i}", (f"câu hỏi {i}", f"hỏi thêm {i}"), "a", "s",
+                 date(2026, 1, 1))
            for i in range(5)]
     assert not AnswerEngine.build(few).decision.fitted
 
@@ -160,5 +161,6 @@ def test_a_small_content_change_does_not_swing_the_decision(entries, monkeypatch
     monkeypatch.setattr(AnswerEngine, "DISK_CACHE", False)
     full = AnswerEngine.build(entries).decision
     for drop in (3, 29):
-        d = AnswerEngine.build([e for i, e in enumerate(sorted(entries, key=lambda e: e.id)) if i != drop]).decision
+        d = AnswerEngine.build([e for i, e in enumerate(sorted(entries, key=lambda e: e.id))
+                                if i != drop]).decision
         assert abs(d.threshold - full.threshold) < 0.05 and abs(d.floor - full.floor) < 0.05, (drop, d.floor)

@@ -31,7 +31,8 @@ def test_similar_wordings_are_one_group_counted_per_week():
 
 
 def test_thumbs_down_answers_show_what_was_answered():
-    rows = [asked("học phí trường nghề có đắt không", answered=True, content_id="chinhsach.hoc_phi", feedback=-1),
+    rows = [asked("học phí trường nghề có đắt không", answered=True, content_id="chinhsach.hoc_phi",
+                  feedback=-1),
             asked("hoc phi truong nghe co dat khong", 1)]
     (group,) = group_questions(rows)
     assert (group.count, group.declined, group.thumbs_down) == (2, 1, 1)
@@ -55,7 +56,8 @@ def test_an_empty_period_says_so():
 @pytest.mark.parametrize("db_url", BACKENDS, indirect=True)
 async def test_the_question_log_gives_declined_and_thumbs_down_since_a_date(store, clock):
     await store.questions.log(None, "telegram", "giá vàng hôm nay", "gia vang hom nay", None, 0.1, False)
-    answered = await store.questions.log(None, "telegram", "học hàn ở đâu", "hoc han o dau", "nghe.han", 0.9, True)
+    answered = await store.questions.log(None, "telegram", "học hàn ở đâu", "hoc han o dau", "nghe.han",
+                                         0.9, True)
     await store.questions.log(None, "zalo_oa", "học may ở đâu", "hoc may o dau", "nghe.may", 0.9, True)
     from sqlalchemy import update
 

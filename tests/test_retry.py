@@ -1,4 +1,5 @@
-"""bot.retry.retry_send: the platform's error decides whether and how long a send waits before trying again."""
+"""bot.retry.retry_send: the platform's error decides whether and how long a send waits before trying
+again."""
 
 from __future__ import annotations
 

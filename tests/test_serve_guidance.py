@@ -1,5 +1,5 @@
-"""Black-box, through `chonnghe serve` as a subprocess and the fake Telegram: the interest quiz pressed through
-to its result, and a registration for counselling answered as a person would, then found by
+"""Black-box, through `chonnghe serve` as a subprocess and the fake Telegram: the interest quiz pressed
+through to its result, and a registration for counselling answered as a person would, then found by
 `chonnghe leads export` (another subprocess on the same database)."""
 
 from __future__ import annotations
@@ -96,4 +96,5 @@ async def test_registration_then_export_lists_the_phone(tmp_path):
     assert proc.returncode == 0, err.decode()
     lines = out.decode("utf-8").splitlines()
     assert lines[0].startswith("id,created_at,full_name,phone")
-    assert len(lines) == 2 and "0912345678" in lines[1] and "Phạm Thu Hoa" in lines[1] and "nghe.logistics" in lines[1]
+    assert (len(lines) == 2 and "0912345678" in lines[1] and "Phạm Thu Hoa" in lines[1]
+            and "nghe.logistics" in lines[1])

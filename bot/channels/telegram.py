@@ -160,8 +160,9 @@ def parse_update(update: dict, bot_id: int | None = None) -> Incoming | None:
             reply_to = _id(replied.get("message_id"))
             author = replied.get("from") if isinstance(replied.get("from"), dict) else {}
             reply_to_self = bot_id is not None and author.get("id") == bot_id
-        return Incoming(UserRef(CHANNEL, _id(sender["id"]) or ""), text=text or caption or "", chat_id=chat_id,
-                        message_id=_id(message.get("message_id")), reply_to=reply_to, display_name=_name(sender),
+        return Incoming(UserRef(CHANNEL, _id(sender["id"]) or ""), text=text or caption or "",
+                        chat_id=chat_id, message_id=_id(message.get("message_id")), reply_to=reply_to,
+                        display_name=_name(sender),
                         media=text is None and caption is None,  # a sticker, photo, voice note...
                         reply_to_self=reply_to_self)
     member = update.get("my_chat_member")

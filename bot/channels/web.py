@@ -126,6 +126,7 @@ class VisitorTokens:
         return visitor, f"{visitor}.{self._sign(visitor)}"
 
     def token_for(self, visitor: str) -> str:
+        """The signed token of an existing visitor id."""
         return f"{visitor}.{self._sign(visitor)}"
 
     def verify(self, token: object) -> str | None:
@@ -164,6 +165,7 @@ class Buckets:
         self._buckets: OrderedDict[str, Bucket] = OrderedDict()
 
     def take(self, key: str) -> float:
+        """Take a token from `key`'s bucket: 0 when taken, else the seconds until one is available."""
         now = self.time()
         bucket = self._buckets.get(key)
         if bucket is None:
@@ -259,6 +261,7 @@ class Conn:
     held: list[dict[str, Any]] = field(default_factory=list)
 
     async def push(self, frame: dict[str, Any]) -> None:
+        """Send a frame to this page (held while it is catching up); a closed socket is skipped."""
         if self.syncing and frame.get("t") == "m":
             self.held.append(frame)
             return
@@ -291,7 +294,8 @@ class WebChannel:
         self._env = jinja2.Environment(loader=jinja2.FileSystemLoader(ASSETS / "templates"),
                                        autoescape=True, trim_blocks=True, lstrip_blocks=True)
         self._static = self._load_static()
-        self._version = hashlib.sha256(b"".join(body for body, _, _ in self._static.values())).hexdigest()[:10]
+        self._version = hashlib.sha256(
+            b"".join(body for body, _, _ in self._static.values())).hexdigest()[:10]
         self._frame_ancestors = " ".join(["'self'", *settings.web_origins])
 
     def _now(self) -> float:
@@ -303,6 +307,7 @@ class WebChannel:
         return "on"
 
     def alerts(self) -> list[str]:
+        """Never any: the page depends on no platform that could fail (see bot.ports)."""
         return []
 
     @property
@@ -313,10 +318,12 @@ class WebChannel:
     # --- lifecycle -----------------------------------------------------------------------------
 
     def routes(self) -> list[web.RouteDef]:
+        """The HTTP routes: the page, the embeddable widget, static files and the WebSocket."""
         return [web.get("/", self._page), web.get(WIDGET_PATH, self._widget),
                 web.get(STATIC_PATH + "/{name}", self._static_file), web.get(WS_PATH, self._socket)]
 
     async def start(self) -> None:
+        """Start accepting sockets."""
         self._accepting = True
 
     async def stop(self) -> None:
@@ -332,6 +339,7 @@ class WebChannel:
         await self._save_read()
 
     async def close(self) -> None:
+        """Release the mailbox and keep what visitors read."""
         await self.mailbox.close()
         await self._save_read()
 
@@ -391,8 +399,8 @@ class WebChannel:
 
     def _csp(self) -> str:
         return ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                "connect-src 'self'; font-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'none'; "
-                f"frame-ancestors {self._frame_ancestors}")
+                "connect-src 'self'; font-src 'self'; manifest-src 'self'; base-uri 'none'; "
+                f"form-action 'none'; frame-ancestors {self._frame_ancestors}")
 
     def _cookie_secure(self, request: web.Request) -> bool:
         public = self.settings.public_url or ""
@@ -404,7 +412,8 @@ class WebChannel:
             response.set_cookie(COOKIE, token, max_age=COOKIE_MAX_AGE, path="/", httponly=True, secure=True,
                                 samesite="None")
         else:
-            response.set_cookie(COOKIE, token, max_age=COOKIE_MAX_AGE, path="/", httponly=True, samesite="Lax")
+            response.set_cookie(COOKIE, token, max_age=COOKIE_MAX_AGE, path="/", httponly=True,
+                                samesite="Lax")
 
     async def _page(self, request: web.Request) -> web.Response:
         """The chat page (full window; `?embed=1` inside the widget's iframe)."""
@@ -443,8 +452,10 @@ class WebChannel:
         body, kind, etag = found
         if request.headers.get("If-None-Match") == etag:
             return web.Response(status=304, headers={"ETag": etag})
-        cache = "public, max-age=31536000, immutable" if request.query.get("v") == self._version else "no-cache"
-        response = web.Response(body=body, headers={"Content-Type": kind, "ETag": etag, "Cache-Control": cache})
+        cache = ("public, max-age=31536000, immutable" if request.query.get("v") == self._version
+                 else "no-cache")
+        response = web.Response(body=body,
+                                headers={"Content-Type": kind, "ETag": etag, "Cache-Control": cache})
         self._secure_headers(response)
         return response
 
@@ -655,7 +666,8 @@ class WebChannel:
 
     async def _on_press(self, conn: Conn, data: dict[str, Any]) -> None:
         ident, index = data.get("id"), data.get("i")
-        if not (isinstance(ident, int) and isinstance(index, int)) or isinstance(ident, bool) or isinstance(index, bool):
+        if (not (isinstance(ident, int) and isinstance(index, int))
+                or isinstance(ident, bool) or isinstance(index, bool)):
             await conn.ws.close(code=CLOSE_POLICY, message=b"id and i expected")
             return
         wait = self._slowed(conn)
@@ -668,7 +680,8 @@ class WebChannel:
         if button is None or not button.get("payload"):
             await self._refuse(conn, None, STALE)
             return
-        self._submit(Incoming(UserRef(CHANNEL, conn.visitor), payload=str(button["payload"]), chat_id=conn.visitor),
+        self._submit(Incoming(UserRef(CHANNEL, conn.visitor), payload=str(button["payload"]),
+                              chat_id=conn.visitor),
                      said=(self._said(str(button.get("label", ""))[:LABEL_MAX]), None))
 
     async def _on_restart(self, conn: Conn) -> None:

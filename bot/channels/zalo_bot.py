@@ -256,8 +256,8 @@ def parse_update(update: dict) -> Incoming | None:
         where = user
         if sender_id and sender_id != user:
             extra["from_id"] = sender_id
-    return Incoming(UserRef(CHANNEL, user or ""), text=text, chat_id=where, message_id=_id(message.get("message_id")),
-                    display_name=name, media=media, extra=extra)
+    return Incoming(UserRef(CHANNEL, user or ""), text=text, chat_id=where,
+                    message_id=_id(message.get("message_id")), display_name=name, media=media, extra=extra)
 
 
 def dedup_key(incoming: Incoming) -> str | None:

@@ -26,15 +26,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_content_option(ask)
     ask.set_defaults(func=run_ask)
 
-    ev = sub.add_parser("eval", help="accuracy on a labelled TSV (expected<TAB>question; '-' = out of scope), "
-                        "or --cross-validate on the content's own example questions")
+    ev = sub.add_parser("eval", help=("accuracy on a labelled TSV (expected<TAB>question; '-' = out of "
+                                      "scope), or --cross-validate on the content's own example questions"))
     ev.add_argument("file", metavar="FILE.tsv", nargs="?")
     ev.add_argument("--cross-validate", metavar="K", type=int, nargs="?", const=5, default=None,
                     help="split each entry's example questions into K folds (default 5); per fold, build "
                          "without them and ask them")
     ev.add_argument("--examples", metavar="N", type=int,
-                    help="with --cross-validate: each entry keeps only N example questions (rotating with the "
-                         "fold) and is asked all its others, as a new entry with a handful of phrasings")
+                    help=("with --cross-validate: each entry keeps only N example questions (rotating with "
+                          "the fold) and is asked all its others, as a new entry with a handful of "
+                          "phrasings"))
     ev.add_argument("--brief", action="store_true", help="with --cross-validate: no per-entry table")
     add_content_option(ev)
     ev.set_defaults(func=run_eval)
@@ -81,7 +82,8 @@ def explain(question: str, match, answer: str) -> dict:
         "kind": match.kind,
         "score": match.score,
         "reason": match.reason,
-        "candidates": [{"id": ident, "probability": p, "coverage": cov} for ident, p, cov in match.candidates],
+        "candidates": [{"id": ident, "probability": p, "coverage": cov}
+                       for ident, p, cov in match.candidates],
         "answer": answer,
     }
 
@@ -108,6 +110,7 @@ def run_ask(args: argparse.Namespace) -> int:
 
 
 def run_cross_validation(args: argparse.Namespace) -> int:
+    """Print the engine's K-fold cross-validation on the content's own example questions."""
     from bot.engine.crossval import cross_validate, report
 
     if args.cross_validate < 2:

@@ -11,6 +11,7 @@ from bot.cli.common import add_content_option, content_or_exit, settings_or_exit
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add `chonnghe gaps` to the command line."""
     parser = sub.add_parser("gaps", help="declined questions and 👎 answers, grouped by similar wording")
     parser.add_argument("--since", metavar="DATE", type=date.fromisoformat,
                         help="only questions asked on or after DATE (YYYY-MM-DD, UTC); default: all")
@@ -20,6 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Print the unanswered-questions report from the database, grouped against the current content."""
     settings = settings_or_exit(args)
 
     async def main() -> int:
@@ -32,7 +34,8 @@ def run(args: argparse.Namespace) -> int:
         db = create_engine(settings.database_url)
         try:
             await migrate(db)
-            since = datetime(args.since.year, args.since.month, args.since.day, tzinfo=UTC) if args.since else None
+            since = (datetime(args.since.year, args.since.month, args.since.day, tzinfo=UTC)
+                     if args.since else None)
             groups = await unanswered_report(db, since, engine)
         finally:
             await db.dispose()

@@ -28,13 +28,15 @@ COLUMNS = ("id", "created_at", "full_name", "phone", "who", "birth_year", "grade
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add `chonnghe leads list|export` to the command line."""
     parser = sub.add_parser("leads", help="registrations for counselling (/dangkytuvan): list, export as CSV")
     lsub = parser.add_subparsers(dest="leads_command", required=True, metavar="ACTION")
     show = lsub.add_parser("list", help="the latest registrations, newest first")
     show.add_argument("--limit", type=int, default=50, help="how many (default 50)")
     show.set_defaults(func=run_list)
     export = lsub.add_parser("export", help="registrations as CSV on standard output (or --output)")
-    export.add_argument("--since", type=_day, metavar="YYYY-MM-DD", help="created on or after this day (local time)")
+    export.add_argument("--since", type=_day, metavar="YYYY-MM-DD",
+                        help="created on or after this day (local time)")
     export.add_argument("--school", metavar="ID", help="only those for this school id (truong.…)")
     export.add_argument("--output", metavar="PATH", help="write the CSV to a file instead")
     export.set_defaults(func=run_export)
@@ -93,6 +95,7 @@ def rows_of(leads: list[Lead], zone: Any, titles: dict[str, str]) -> list[list[A
 
 
 def run_export(args: argparse.Namespace) -> int:
+    """Write registrations as CSV (stdout or --output), recording the export in the audit log."""
     settings = settings_or_exit(args)
     zone = settings.zone
     since = datetime.combine(args.since, time(0, 0), tzinfo=zone) if args.since else None
@@ -120,6 +123,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    """Print the latest registrations, newest first, recording the listing in the audit log."""
     settings = settings_or_exit(args)
     zone = settings.zone
     titles = _trade_titles(settings)

@@ -58,4 +58,5 @@ def _check_related(state: LoadState) -> None:
             if target == ident:
                 state.base.problems.append(Problem(file, line, f"{ident!r} lists itself in 'related'"))
             elif target not in known:
-                state.base.problems.append(Problem(file, line, f"{ident!r}: related id {target!r} does not exist"))
+                state.base.problems.append(Problem(file, line,
+                                                   f"{ident!r}: related id {target!r} does not exist"))

@@ -1,4 +1,5 @@
-"""What the content base holds once loaded: entries, trades, schools, topics, the quiz, and the base itself."""
+"""What the content base holds once loaded: entries, trades, schools, topics, the quiz, and the base
+itself."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ PROVINCES = {"hai_phong": "Hải Phòng", "hai_duong": "Hải Dương (cũ)"}
 # Enterprising, Conventional).
 RIASEC = ("R", "I", "A", "S", "E", "C")
 # Buttons an FAQ entry's answer may carry (`actions:`): the interest quiz, the registration for counselling.
-ACTIONS = {"quiz": "the interest quiz (/tracnghiem)", "lead": "the registration for counselling (/dangkytuvan)"}
+ACTIONS = {"quiz": "the interest quiz (/tracnghiem)",
+           "lead": "the registration for counselling (/dangkytuvan)"}
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,8 @@ if TYPE_CHECKING:
 
 
 def render_trade(trade: Trade, schools: list[School], texts: Texts) -> str:
-    """The answer text of a trade page; without a known school it says whom to ask (texts: trade_no_school)."""
+    """The answer text of a trade page; without a known school it says whom to ask (texts:
+    trade_no_school)."""
     parts = [f"{trade.title}", trade.summary]
     if trade.learn:
         parts.append("Học gì:\n" + "\n".join(f"- {x}" for x in trade.learn))
@@ -20,9 +21,11 @@ def render_trade(trade: Trade, schools: list[School], texts: Texts) -> str:
     if trade.suits:
         parts.append(f"Phù hợp với: {trade.suits}")
     if trade.levels:
-        parts.append("Trình độ đào tạo: " + ", ".join(LEVELS[lv] for lv in trade.levels if lv in LEVELS) + ".")
+        parts.append("Trình độ đào tạo: "
+                     + ", ".join(LEVELS[lv] for lv in trade.levels if lv in LEVELS) + ".")
     if schools:
-        parts.append("Trường có đào tạo (theo nguồn công khai):\n" + "\n".join(f"- {s.name}" for s in schools))
+        parts.append("Trường có đào tạo (theo nguồn công khai):\n"
+                     + "\n".join(f"- {s.name}" for s in schools))
     else:
         parts.append(texts("trade_no_school"))
     return "\n\n".join(parts)

@@ -80,8 +80,8 @@ DEFAULTS: dict[str, str] = {
     "no_trades": "Danh sách nghề đang được cập nhật. Bạn có thể gõ câu hỏi hoặc gặp tư vấn viên.",
     "trades_in_group": "Nhóm {group}: chọn một nghề để xem chi tiết.",
     "trade_schools": "Các trường đào tạo {trade} (theo nguồn công khai):",
-    "trade_no_school": ("Mình chưa có thông tin (theo nguồn công khai) về trường đào tạo nghề này ở Hải Phòng. "
-                        "Bạn hãy hỏi tư vấn viên (gõ /tuvan) để được hướng dẫn."),
+    "trade_no_school": ("Mình chưa có thông tin (theo nguồn công khai) về trường đào tạo nghề này ở Hải "
+                        "Phòng. Bạn hãy hỏi tư vấn viên (gõ /tuvan) để được hướng dẫn."),
     "trade_no_schools": ("Danh sách trường đào tạo {trade} đang được cập nhật; bạn có thể hỏi tư vấn viên."),
     "schools_where": "Bạn muốn tìm trường ở đâu?",
     "schools_list": "Trường ở {province} (trang {page}/{pages}):",
@@ -100,28 +100,31 @@ DEFAULTS: dict[str, str] = {
     "nothing_to_cancel": "Bạn chưa đăng ký nhận tin chủ đề nào.",
     "unsubscribe_choose": "Chọn chủ đề muốn hủy:",
     "cancel_all_hint": "Hủy tất cả: /huy tatca",
-    "my_topics": "Bạn đang nhận tin các chủ đề:\n{topics}\n\nHủy một chủ đề: /huy tên_chủ_đề; hủy hết: /huy tatca",
+    "my_topics": ("Bạn đang nhận tin các chủ đề:\n{topics}\n\nHủy một chủ đề: /huy tên_chủ_đề; "
+                  "hủy hết: /huy tatca"),
     "my_topics_none": "Bạn chưa đăng ký nhận tin chủ đề nào. Gõ /dangky để chọn chủ đề.",
-    "parent_needed": ("Vì bạn dưới 16 tuổi, bạn cần được cha mẹ (hoặc người giám hộ) đồng ý trước khi đăng ký "
-                      "nhận tin. Cha mẹ bạn đã đồng ý chưa?"),
+    "parent_needed": ("Vì bạn dưới 16 tuổi, bạn cần được cha mẹ (hoặc người giám hộ) đồng ý trước khi đăng "
+                      "ký nhận tin. Cha mẹ bạn đã đồng ý chưa?"),
     "parent_later": "Không sao! Khi cha mẹ đồng ý, bạn gõ /dangky để đăng ký nhé.",
     "age_before_subscribe": "Trước khi đăng ký nhận tin, cho mình hỏi: bạn bao nhiêu tuổi?",
     # handoff
     "handoff_ask": "Bạn hãy gõ câu hỏi muốn gửi tư vấn viên (gõ /huybo để thôi):",
     "handoff_sent": "📨 Câu hỏi của bạn đã được chuyển tới tư vấn viên. {when}",
-    "handoff_when_open": "Tư vấn viên đang trong giờ làm việc và sẽ trả lời bạn ngay trong cuộc trò chuyện này.",
-    "handoff_when_closed": ("Bây giờ là ngoài giờ làm việc ({hours}); tư vấn viên sẽ trả lời bạn ngay trong cuộc "
-                            "trò chuyện này khi vào giờ làm việc."),
+    "handoff_when_open": ("Tư vấn viên đang trong giờ làm việc và sẽ trả lời bạn ngay trong cuộc trò chuyện "
+                          "này."),
+    "handoff_when_closed": ("Bây giờ là ngoài giờ làm việc ({hours}); tư vấn viên sẽ trả lời bạn ngay trong "
+                            "cuộc trò chuyện này khi vào giờ làm việc."),
     "handoff_open_note": ("Trong lúc chờ, tin nhắn bạn gửi sẽ được chuyển tiếp cho tư vấn viên. "
                           "Gõ /huybo để kết thúc và quay lại hỏi bot."),
     "handoff_forwarded": "Đã chuyển thêm tin nhắn của bạn cho tư vấn viên.",
-    "handoff_unavailable": ("Xin lỗi, hiện chưa có tư vấn viên trực tuyến trên hệ thống này. Bạn có thể gõ câu "
-                            "hỏi để bot trả lời, hoặc liên hệ trực tiếp trường bạn quan tâm."),
-    "handoff_failed": "Xin lỗi, mình chưa chuyển được câu hỏi tới tư vấn viên. Bạn vui lòng thử lại sau ít phút.",
+    "handoff_unavailable": ("Xin lỗi, hiện chưa có tư vấn viên trực tuyến trên hệ thống này. Bạn có thể gõ "
+                            "câu hỏi để bot trả lời, hoặc liên hệ trực tiếp trường bạn quan tâm."),
+    "handoff_failed": ("Xin lỗi, mình chưa chuyển được câu hỏi tới tư vấn viên. Bạn vui lòng thử lại sau ít "
+                       "phút."),
     "handoff_reply": "💬 Tư vấn viên trả lời:\n{text}",
     "handoff_closed_by_user": "Đã kết thúc trao đổi với tư vấn viên. Bạn có thể tiếp tục hỏi bot.",
-    "handoff_closed_by_staff": ("Tư vấn viên đã kết thúc cuộc trao đổi. Cảm ơn bạn! Bạn có thể tiếp tục hỏi bot, "
-                                "hoặc gõ /tuvan nếu cần hỏi thêm."),
+    "handoff_closed_by_staff": ("Tư vấn viên đã kết thúc cuộc trao đổi. Cảm ơn bạn! Bạn có thể tiếp tục hỏi "
+                                "bot, hoặc gõ /tuvan nếu cần hỏi thêm."),
     "handoff_already_open": "Bạn đang có một câu hỏi chờ tư vấn viên; tin nhắn mới sẽ được chuyển tiếp.",
     # staff chat (read by staff)
     "staff_card": ("📩 Yêu cầu tư vấn #{case}\nNgười hỏi: {who}\nCâu hỏi: {question}\n{context}\n"
@@ -131,8 +134,8 @@ DEFAULTS: dict[str, str] = {
     "staff_followup": "💬 #{case} {who} nhắn thêm:\n{text}",
     "staff_relayed": "✅ Đã chuyển câu trả lời cho người hỏi (#{case}).",
     "staff_relay_failed": "⚠️ Không gửi được câu trả lời cho người hỏi (#{case}); có thể họ đã chặn bot.",
-    "staff_case_unknown": ("Không tìm thấy yêu cầu tư vấn ứng với tin nhắn này (có thể người hỏi đã xóa dữ liệu). "
-                           "Hãy trả lời (reply) đúng tin nhắn có số yêu cầu."),
+    "staff_case_unknown": ("Không tìm thấy yêu cầu tư vấn ứng với tin nhắn này (có thể người hỏi đã xóa dữ "
+                           "liệu). Hãy trả lời (reply) đúng tin nhắn có số yêu cầu."),
     "staff_case_closed_note": "(Yêu cầu #{case} đã đóng trước đó; câu trả lời vẫn được chuyển.)",
     "staff_user_closed": "🔒 Người hỏi đã kết thúc yêu cầu #{case}.",
     "staff_user_deleted": "🔒 Yêu cầu #{case} đã đóng: người hỏi đã xóa dữ liệu của mình.",
@@ -141,13 +144,14 @@ DEFAULTS: dict[str, str] = {
     "staff_close_missing": "Không có yêu cầu #{case} đang mở.",
     # privacy
     "privacy_show": ("Thông tin bot đang lưu về bạn:\n{lines}\n\nBạn có muốn xóa toàn bộ không? Sau khi xóa, "
-                     "bot sẽ không gửi tin cho bạn nữa; câu hỏi đã gửi được giữ lại nhưng không còn gắn với bạn."),
+                     "bot sẽ không gửi tin cho bạn nữa; câu hỏi đã gửi được giữ lại nhưng không còn gắn với "
+                     "bạn."),
     "privacy_deleted": "🗑️ Đã xóa toàn bộ dữ liệu của bạn. Nếu nhắn tiếp, bot sẽ coi bạn là người mới.",
     "privacy_kept": "Đã giữ nguyên dữ liệu, không có gì bị xóa.",
     "privacy_expired": "Yêu cầu xóa này đã hết hạn. Gõ /xoadulieu để xem lại và xác nhận.",
     # interest quiz (/tracnghiem)
-    "quiz_intro": ("🧭 Trắc nghiệm chọn nghề: {count} câu ngắn về những việc bạn thích hay không thích. Không có "
-                   "câu đúng hay sai, bạn cứ chọn theo ý mình. Gõ /huybo để dừng bất cứ lúc nào."),
+    "quiz_intro": ("🧭 Trắc nghiệm chọn nghề: {count} câu ngắn về những việc bạn thích hay không thích. "
+                   "Không có câu đúng hay sai, bạn cứ chọn theo ý mình. Gõ /huybo để dừng bất cứ lúc nào."),
     "quiz_question": "Câu {n}/{total}: {text}\n👉 Bạn có thích việc này không?",
     "quiz_resume": "Bạn đang làm dở bài trắc nghiệm, mình hỏi tiếp nhé.",
     "quiz_not_answer": ("Bạn đang làm bài trắc nghiệm: hãy chọn {choices}, gõ «câu trước» để quay lại, "
@@ -159,39 +163,40 @@ DEFAULTS: dict[str, str] = {
                   "hoặc hỏi tư vấn viên."),
     "quiz_result_head": "🧭 Kết quả trắc nghiệm của bạn\n\nNhóm sở thích nổi bật nhất:",
     "quiz_type_line": "• {name} ({code}): {score}/{max}. {explain}",
-    "quiz_flat": ("Điểm các nhóm khá gần nhau nên chưa thấy rõ sở thích nổi bật; các nghề dưới đây chỉ để bạn "
-                  "tham khảo."),
+    "quiz_flat": ("Điểm các nhóm khá gần nhau nên chưa thấy rõ sở thích nổi bật; các nghề dưới đây chỉ để "
+                  "bạn tham khảo."),
     "quiz_trades_head": "Một số nghề hợp với sở thích đó (bấm để xem nghề và trường đào tạo):",
     "quiz_trade_line": "• {trade}: {why}",
     "quiz_why": "hợp với nhóm {types} của bạn.",
     "quiz_why_other": "để bạn tham khảo thêm.",
-    "quiz_disclaimer": ("⚠️ Kết quả chỉ là gợi ý dựa trên sở thích, không phải kết luận. Bạn nên trao đổi thêm với "
-                        "gia đình, thầy cô hoặc tư vấn viên, và cân nhắc năng lực, sức khỏe, nhu cầu việc làm "
-                        "trước khi chọn nghề."),
+    "quiz_disclaimer": ("⚠️ Kết quả chỉ là gợi ý dựa trên sở thích, không phải kết luận. Bạn nên trao đổi "
+                        "thêm với gia đình, thầy cô hoặc tư vấn viên, và cân nhắc năng lực, sức khỏe, nhu "
+                        "cầu việc làm trước khi chọn nghề."),
     "quiz_result_again": "Xem lại kết quả này bất cứ lúc nào: gõ «xem lại kết quả» hoặc /ketqua.",
     "quiz_result_when": "(Kết quả lần làm bài ngày {date})",
     "quiz_no_result": "Bạn chưa có kết quả trắc nghiệm nào được lưu. Gõ /tracnghiem để làm bài.",
     "quiz_cancelled": "Đã dừng bài trắc nghiệm. Muốn làm lại: /tracnghiem.",
     # registration for counselling (/dangkytuvan)
-    "lead_intro": ("📝 Đăng ký tư vấn: bạn để lại vài thông tin, cán bộ tư vấn sẽ gọi lại cho bạn. Thông tin chỉ "
-                   "được lưu khi bạn xác nhận ở bước cuối; gõ /huybo để dừng bất cứ lúc nào."),
+    "lead_intro": ("📝 Đăng ký tư vấn: bạn để lại vài thông tin, cán bộ tư vấn sẽ gọi lại cho bạn. Thông tin "
+                   "chỉ được lưu khi bạn xác nhận ở bước cuối; gõ /huybo để dừng bất cứ lúc nào."),
     "lead_prefilled": "Nghề/trường bạn quan tâm: {what}.",
     "lead_ask_name": "Họ và tên của người đăng ký là gì? (ví dụ: Nguyễn Văn An)",
-    "lead_bad_name": ("Xin lỗi, mình chưa ghi được họ tên này. Bạn hãy gõ họ và tên bằng chữ, không có chữ số, "
-                      "từ 2 đến {max} ký tự (ví dụ: Nguyễn Văn An). Muốn dừng đăng ký: /huybo."),
+    "lead_bad_name": ("Xin lỗi, mình chưa ghi được họ tên này. Bạn hãy gõ họ và tên bằng chữ, không có chữ "
+                      "số, từ 2 đến {max} ký tự (ví dụ: Nguyễn Văn An). Muốn dừng đăng ký: /huybo."),
     "lead_ask_phone": "Số điện thoại di động để cán bộ tư vấn gọi cho bạn? (ví dụ: 0912 345 678)",
-    "lead_bad_phone": ("Số điện thoại này chưa đúng. Bạn hãy gõ số di động Việt Nam gồm 10 chữ số, bắt đầu bằng "
-                       "03, 05, 07, 08 hoặc 09 (ví dụ: 0912 345 678 hoặc +84 912 345 678)."),
+    "lead_bad_phone": ("Số điện thoại này chưa đúng. Bạn hãy gõ số di động Việt Nam gồm 10 chữ số, bắt đầu "
+                       "bằng 03, 05, 07, 08 hoặc 09 (ví dụ: 0912 345 678 hoặc +84 912 345 678)."),
     "lead_ask_who": "Ai là người đăng ký?",
     "lead_ask_birth_student": "Bạn sinh năm nào, hoặc đang học lớp mấy? (ví dụ: 2010 hoặc lớp 9)",
     "lead_ask_birth_parent": "Con của anh/chị sinh năm nào, hoặc đang học lớp mấy? (ví dụ: 2010 hoặc lớp 9)",
-    "lead_bad_birth": ("Mình chưa hiểu năm sinh hoặc lớp này. Bạn hãy gõ năm sinh đủ 4 chữ số (ví dụ: 2010) hoặc "
-                       "lớp từ 6 đến 12 (ví dụ: lớp 9)."),
-    "lead_future_birth": "Năm {year} chưa tới. Bạn kiểm tra lại và gõ năm sinh (ví dụ: 2010) hoặc lớp đang học nhé.",
-    "lead_absurd_birth": ("Năm sinh {year} có vẻ chưa đúng (người đăng ký học thường sinh từ {low} đến {high}). "
-                          "Bạn kiểm tra lại giúp mình nhé."),
-    "lead_parent_needed": ("Vì bạn dưới 16 tuổi, bạn cần được cha mẹ (hoặc người giám hộ) đồng ý trước khi gửi họ "
-                           "tên và số điện thoại cho cán bộ tư vấn. Cha mẹ bạn đã đồng ý chưa?"),
+    "lead_bad_birth": ("Mình chưa hiểu năm sinh hoặc lớp này. Bạn hãy gõ năm sinh đủ 4 chữ số (ví dụ: 2010) "
+                       "hoặc lớp từ 6 đến 12 (ví dụ: lớp 9)."),
+    "lead_future_birth": ("Năm {year} chưa tới. Bạn kiểm tra lại và gõ năm sinh (ví dụ: 2010) hoặc lớp đang "
+                          "học nhé."),
+    "lead_absurd_birth": ("Năm sinh {year} có vẻ chưa đúng (người đăng ký học thường sinh từ {low} đến "
+                          "{high}). Bạn kiểm tra lại giúp mình nhé."),
+    "lead_parent_needed": ("Vì bạn dưới 16 tuổi, bạn cần được cha mẹ (hoặc người giám hộ) đồng ý trước khi "
+                           "gửi họ tên và số điện thoại cho cán bộ tư vấn. Cha mẹ bạn đã đồng ý chưa?"),
     "lead_parent_later": ("Không sao! Thông tin bạn vừa nhập không được lưu. Khi cha mẹ đồng ý, bạn gõ "
                           "/dangkytuvan nhé, hoặc cha mẹ có thể đăng ký giúp bạn."),
     "lead_ask_trade": "Bạn quan tâm nghề nào? Chọn bên dưới hoặc gõ tên nghề.",
@@ -199,17 +204,17 @@ DEFAULTS: dict[str, str] = {
     "lead_ask_school": "Bạn có muốn chọn trường không? (không bắt buộc)",
     "lead_ask_time": "Bạn muốn được gọi vào lúc nào?",
     "lead_pick": "Bạn hãy bấm một nút bên dưới nhé.",
-    "lead_summary": ("Bạn kiểm tra lại thông tin đăng ký:\n{lines}\n\n{consent}\n\nNếu đúng, bấm «Xác nhận gửi»; "
-                     "cần sửa, bấm nút «Sửa» tương ứng."),
-    "lead_consent": ("🔒 Khi xác nhận, bạn đồng ý để {who_sees} xem các thông tin trên để gọi điện tư vấn. Thông "
-                     "tin được lưu tối đa {months} tháng, sau đó họ tên và số điện thoại được xóa; bạn có thể xóa "
-                     "sớm hơn bằng /xoadulieu."),
+    "lead_summary": ("Bạn kiểm tra lại thông tin đăng ký:\n{lines}\n\n{consent}\n\nNếu đúng, bấm «Xác nhận "
+                     "gửi»; cần sửa, bấm nút «Sửa» tương ứng."),
+    "lead_consent": ("🔒 Khi xác nhận, bạn đồng ý để {who_sees} xem các thông tin trên để gọi điện tư vấn. "
+                     "Thông tin được lưu tối đa {months} tháng, sau đó họ tên và số điện thoại được xóa; bạn "
+                     "có thể xóa sớm hơn bằng /xoadulieu."),
     "lead_sees_city": "cán bộ tư vấn của thành phố (nhóm tư vấn của chatbot)",
     "lead_sees_school": "cán bộ tư vấn của thành phố (nhóm tư vấn của chatbot) và của {school}",
     "lead_not_confirm": "Bạn bấm «Xác nhận gửi» để gửi, nút «Sửa» để sửa, hoặc gõ /huybo để hủy nhé.",
-    "lead_done": ("✅ Đã ghi nhận đăng ký tư vấn của bạn (mã số #{id}).\nTiếp theo: cán bộ tư vấn sẽ gọi cho bạn "
-                  "qua số {phone} ({time}). Trong lúc chờ, bạn có thể xem thông tin nghề và trường trong menu, "
-                  "hoặc nhắn /tuvan nếu cần hỏi ngay. Muốn xóa đăng ký: /xoadulieu."),
+    "lead_done": ("✅ Đã ghi nhận đăng ký tư vấn của bạn (mã số #{id}).\nTiếp theo: cán bộ tư vấn sẽ gọi cho "
+                  "bạn qua số {phone} ({time}). Trong lúc chờ, bạn có thể xem thông tin nghề và trường trong "
+                  "menu, hoặc nhắn /tuvan nếu cần hỏi ngay. Muốn xóa đăng ký: /xoadulieu."),
     "lead_cancelled": "Đã hủy đăng ký; thông tin bạn vừa nhập không được lưu.",
     "lead_not_running": "Phiếu đăng ký này đã kết thúc. Gõ /dangkytuvan để đăng ký lại nhé.",
     "staff_lead": "📝 Đăng ký tư vấn #{id} ({channel}, {at})\n{lines}\nXuất danh sách: chonnghe leads export",
@@ -301,9 +306,11 @@ class OfficeHours:
     end: time = time(17, 0)
 
     def is_open(self, local: datetime) -> bool:
+        """Whether counsellors are at work at `local` (city time)."""
         return local.weekday() in self.days and self.start <= local.time() < self.end
 
     def describe(self) -> str:
+        """The hours as users read them, e.g. "07:30-17:00, thứ Hai - thứ Sáu"."""
         days = "thứ Hai - thứ Sáu" if self.days == frozenset(range(5)) else (
             ", ".join(_DAY_NAMES[d] for d in sorted(self.days)))
         return f"{self.start:%H:%M}-{self.end:%H:%M}, {days}"
@@ -348,11 +355,13 @@ class Texts:
         self.office = _office_hours(raw.get("office_hours"))
 
     def __call__(self, key: str, **values: Any) -> str:
+        """The text `key` with its placeholders filled from `values` (and {campaign})."""
         template = self.texts[key]
         values.setdefault("campaign", CAMPAIGN)
         return template.format(**values) if _fields(template) else template
 
     def button(self, key: str) -> str:
+        """The label of button `key`."""
         return self.buttons[key]
 
 

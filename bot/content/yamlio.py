@@ -16,7 +16,8 @@ BOOKKEEPING = (LINE_KEY, LINES_KEY)
 
 
 class LineLoader(yaml.SafeLoader):
-    """SafeLoader that records the line of each mapping and of each of its keys (and refuses duplicate keys)."""
+    """SafeLoader that records the line of each mapping and of each of its keys (and refuses duplicate
+    keys)."""
 
 
 def _construct_mapping(loader: LineLoader, node: yaml.MappingNode, deep: bool = False) -> dict:

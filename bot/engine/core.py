@@ -87,7 +87,8 @@ OLD_TONE = {  # new-style placement -> old-style (hòa), only at syllable end
     "oè": "òe", "oé": "óe", "oẻ": "ỏe", "oẽ": "õe", "oẹ": "ọe",
     "uỳ": "ùy", "uý": "úy", "uỷ": "ủy", "uỹ": "ũy", "uỵ": "ụy",
 }
-_TONE_RE = re.compile("(" + "|".join(OLD_TONE) + r")(?![a-zàáảãạăằắẳẵặâầấẩẫậèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵđ])")
+_TONE_RE = re.compile("(" + "|".join(OLD_TONE) + r")(?![a-zàáảãạăằắẳẵặâầấẩẫậèéẻẽẹêềếểễệìíỉĩị"
+                                                 r"òóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵđ])")
 
 
 _NOT_WORD = re.compile(r"[^\w\s]|_")
@@ -179,8 +180,9 @@ def _tokens(text: str) -> tuple[str, ...]:
             continue
         if tok in ("dk", "đk"):
             nxt = raw[i + 1] if i + 1 < len(raw) else ""
-            out += ["dang", "ky"] if nxt in {"nhan", "hoc", "xet", "tuyen", "online", "tu", "thi", "vao", "ho"} \
-                else (["duoc"] if nxt in {"khong", "ko", "k", "kh", "hok", ""} else ["dieu", "kien"])
+            out += (["dang", "ky"]
+                    if nxt in {"nhan", "hoc", "xet", "tuyen", "online", "tu", "thi", "vao", "ho"}
+                    else (["duoc"] if nxt in {"khong", "ko", "k", "kh", "hok", ""} else ["dieu", "kien"]))
             continue
         if type(tok) is Kept:
             out.append(tok)
@@ -234,6 +236,9 @@ def word_forms(text: str) -> list[tuple[str, str]]:
 
 @dataclass(frozen=True)
 class Match:
+    """The engine's verdict on one question: kind ("answer", "none", "empty", "greeting", "thanks"), the
+    entry answered (if any), its score, the normalised question and the suggestions for a decline."""
+
     kind: str
     id: str | None
     score: float
@@ -296,10 +301,12 @@ class RuleDecision:
     by_rank = True  # candidates stay in rank order
 
     def probabilities(self, r: Ranking) -> np.ndarray:
+        """Each candidate's coverage, which the rule takes as its probability."""
         x = r.features
         return x[:, 0] * (1 + 1e-6 * x[:, 4])  # coverage; ties keep the rank order
 
     def decide(self, r: Ranking, p: np.ndarray, order: list[int]) -> str:
+        """The reason ("answered" or "declined: ...") the rule gives for the best candidate."""
         x = r.features
         cov, margin = x[0, 0], x[0, 2]
         if cov < self.CONF:
@@ -323,6 +330,7 @@ class FittedDecision:
         self.rule = RuleDecision()
 
     def probabilities(self, r: Ranking) -> np.ndarray:
+        """The model's probability, per candidate, that it is the entry the question is about."""
         z = (r.features - self.mean) / self.scale
         return 1.0 / (1.0 + np.exp(-(z @ self.weights[1:] + self.weights[0])))
 
@@ -651,6 +659,7 @@ class AnswerEngine:
 
     @staticmethod
     def features(toks: list[str]) -> list[str]:
+        """The terms a question is indexed by: its content words (or all, if only filler) and word pairs."""
         content = [t for t in toks if not filler(t)] or toks
         return content + [f"{a} {b}" for a, b in itertools.pairwise(toks)]
 
@@ -663,8 +672,8 @@ class AnswerEngine:
         for j, t in enumerate(toks):
             if t in self.vocab_set or filler(t) or len(t) < 4 or t.isdigit() or t in keep:
                 continue
-            found = process.extract(t, self.vocab, scorer=Levenshtein.normalized_similarity, score_cutoff=0.75,
-                                    limit=8)
+            found = process.extract(t, self.vocab, scorer=Levenshtein.normalized_similarity,
+                                    score_cutoff=0.75, limit=8)
             if not found:
                 continue
             top = found[0][1]
@@ -723,7 +732,8 @@ class AnswerEngine:
                               weights=np.concatenate([w for _, w in efound]), minlength=len(self.ids)) \
             if efound else np.zeros(len(self.ids))
         k = min(self.CANDIDATES, len(best))
-        top = set(np.argpartition(-best, k - 1)[:k].tolist()) | set(np.argpartition(-escores, min(5, k) - 1)[:min(5, k)].tolist())
+        top = (set(np.argpartition(-best, k - 1)[:k].tolist())
+               | set(np.argpartition(-escores, min(5, k) - 1)[:min(5, k)].tolist()))
         ranked = sorted((int(i) for i in top if best[i] > 0), key=lambda i: (-best[i], i))
         s_max = float(best[ranked[0]])
         e_max = float(escores.max()) or 1.0
@@ -748,7 +758,8 @@ class AnswerEngine:
                 known = known - {f for f, w in accented.items() if f in forms and w not in forms[f]
                                  and f not in forms[f]}
             page_only = self.page_only[i]
-            cov = sum(qw[t] * (self.PAGE_COVER if t in page_only else 1.0) for t in content if t in known) / total
+            cov = sum(qw[t] * (self.PAGE_COVER if t in page_only else 1.0)
+                      for t in content if t in known) / total
             if pair_total:
                 pair_cov = sum(self.idf[t] for t in pairs if t in known) / pair_total
                 cov = self.UNI * cov + (1 - self.UNI) * pair_cov
@@ -761,7 +772,8 @@ class AnswerEngine:
             # The entry's example that says least beyond the question: when even that one adds
             # words ("con gái học nghề gì dễ xin việc" for "học nghề gì dễ xin việc"), the entry
             # is about something narrower than what was asked.
-            start, end = int(self.starts[i]), int(self.starts[i + 1]) if i + 1 < len(self.starts) else self.n_docs
+            start, end = int(self.starts[i]), (int(self.starts[i + 1]) if i + 1 < len(self.starts)
+                                               else self.n_docs)
             extra, close = 0.0, 0.0
             first = True
             for d in range(start, end):
@@ -788,8 +800,8 @@ class AnswerEngine:
         unknown = sum(qw[t] for t in content if t not in self.idf and not t.isdigit()) / total
         generic_only = not any(t not in GENERIC for t in content)
         exact = self.exact.get(" ".join(toks)) if generic_only else None
-        return Ranking("ranked", norm, tuple((self.ids[i], r, c, *more) for r, c, i, *more in results), unknown,
-                       generic_only, self.ids[exact] if exact is not None else None)
+        return Ranking("ranked", norm, tuple((self.ids[i], r, c, *more) for r, c, i, *more in results),
+                       unknown, generic_only, self.ids[exact] if exact is not None else None)
 
     def answer(self, text: str) -> Match:
         """The best entry for `text`, or kind "none" with suggestions when not confident."""
@@ -809,7 +821,8 @@ class AnswerEngine:
             if r.exact is None:
                 return Match("none", None, candidates[0][2], r.normalized, suggestions,
                              "declined: only words every topic shares", candidates)
-            return Match("answer", r.exact, 1.0, r.normalized, tuple(x for x in suggestions if x[0] != r.exact),
+            return Match("answer", r.exact, 1.0, r.normalized,
+                         tuple(x for x in suggestions if x[0] != r.exact),
                          "answered: the question an entry lists word for word", candidates)
         best = candidates[0]
         score = round(float(best[1]), 4)

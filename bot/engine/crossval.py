@@ -44,7 +44,8 @@ def folds_of(questions: tuple[str, ...], k: int) -> list[int]:
     return [i % k for i in range(len(questions))]
 
 
-def split(questions: tuple[str, ...], fold: int, k: int, examples: int | None) -> tuple[list[str], tuple[str, ...]]:
+def split(questions: tuple[str, ...], fold: int, k: int,
+          examples: int | None) -> tuple[list[str], tuple[str, ...]]:
     """(asked, kept) of one entry in one fold. Without `examples`: round-robin folds, the fold's questions
     are asked. With `examples`: the entry keeps only that many examples, rotating with the fold (a new
     entry with a handful of phrasings), and all its other questions are asked."""
@@ -110,11 +111,13 @@ def report(cv: CrossValidation, worst: int = 10, per_entry: bool = True) -> list
         f"answered correctly: {cv.share(cv.correct):.3f} ({cv.correct}/{cv.asked})",
         f"declined: {cv.share(cv.declined):.3f} ({cv.declined}/{cv.asked})",
         f"answered wrongly: {cv.share(cv.wrong):.3f} ({cv.wrong}/{cv.asked})",
-        f"first candidate right (forced choice): {cv.share(cv.first_right):.3f} ({cv.first_right}/{cv.asked})",
+        f"first candidate right (forced choice): {cv.share(cv.first_right):.3f} "
+        f"({cv.first_right}/{cv.asked})",
     ]
     if per_entry:
         lines.append("per entry (asked, correct, declined, wrong), worst first:")
-        rows = sorted(cv.per_entry.items(), key=lambda kv: (-kv[1].wrong, kv[1].correct / max(kv[1].asked, 1), kv[0]))
+        rows = sorted(cv.per_entry.items(),
+                      key=lambda kv: (-kv[1].wrong, kv[1].correct / max(kv[1].asked, 1), kv[0]))
         for ident, s in rows:
             lines.append(f"  {ident:<40} {s.asked:3d} {s.correct:3d} {s.declined:3d} {s.wrong:3d}")
     if cv.confusions:

@@ -1,4 +1,5 @@
-"""Career guidance: interest quiz runs (started, finished, scores) and registrations for counselling (leads)."""
+"""Career guidance: interest quiz runs (started, finished, scores) and registrations for counselling
+(leads)."""
 
 from __future__ import annotations
 

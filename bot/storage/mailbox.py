@@ -70,7 +70,8 @@ class Mailbox:
         id once committed."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[int] = loop.create_future()
-        self._queue.append(({"visitor": visitor, "sender": sender, "body": body, "at": self.clock.now()}, future))
+        self._queue.append(({"visitor": visitor, "sender": sender, "body": body, "at": self.clock.now()},
+                            future))
         if self._flusher is None or self._flusher.done():
             self._flusher = loop.create_task(self._flush(), name="web-mailbox-writer")
         return future

@@ -288,7 +288,8 @@ class WebMessage(SQLModel, table=True):
 
 class QuizRun(SQLModel, table=True):
     """One run of the interest quiz: started, and once finished its scores and strongest types. /xoadulieu
-    unlinks the run and clears its scores; the anonymous row stays for the counts (started, finished, types)."""
+    unlinks the run and clears its scores; the anonymous row stays for the counts (started, finished,
+    types)."""
 
     __tablename__ = "quiz_runs"
 

@@ -53,7 +53,8 @@ class PersonalData:
             cases = (await s.execute(sa.select(sa.func.count()).select_from(HandoffCase)
                                      .where(HandoffCase.user_id == user_id))).scalar_one()
             quiz = (await s.execute(sa.select(sa.func.count()).select_from(QuizRun)
-                                    .where(QuizRun.user_id == user_id, QuizRun.scores.is_not(None)))).scalar_one()
+                                    .where(QuizRun.user_id == user_id,
+                                           QuizRun.scores.is_not(None)))).scalar_one()
             leads = (await s.execute(sa.select(sa.func.count()).select_from(Lead)
                                      .where(Lead.user_id == user_id))).scalar_one()
             return {
@@ -70,7 +71,8 @@ class PersonalData:
 
     async def delete(self, user_id: int) -> None:
         """Delete the user and everything linked to them; questions stay, unlinked, for statistics, and quiz
-        runs stay as anonymous counts (no link, no scores). Deleted registrations are counted in the audit log."""
+        runs stay as anonymous counts (no link, no scores). Deleted registrations are counted in the audit
+        log."""
         self.recently_deleted[user_id] = None
         while len(self.recently_deleted) > RECENTLY_DELETED:
             self.recently_deleted.popitem(last=False)
@@ -88,7 +90,8 @@ class PersonalData:
                             .values(user_id=None, platform_id="deleted"))
             for model in (SubscriptionEvent, Subscription, ConversationState, HandoffCase):
                 await s.execute(sa.delete(model).where(model.user_id == user_id))
-            await s.execute(sa.update(QuizRun).where(QuizRun.user_id == user_id).values(user_id=None, scores=None))
+            await s.execute(sa.update(QuizRun).where(QuizRun.user_id == user_id)
+                            .values(user_id=None, scores=None))
             leads = (await s.execute(sa.delete(Lead).where(Lead.user_id == user_id))).rowcount or 0
             if leads:  # the audit row names no one: the person's ids are what is being deleted
                 s.add(StaffAudit(channel="privacy", platform_id=f"user#{user_id}",

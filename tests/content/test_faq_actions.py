@@ -31,7 +31,8 @@ def test_known_actions_load(tmp_path):
 def test_unknown_action_is_an_error_with_its_line(tmp_path):
     base = _with_actions(tmp_path, "[quizz]")
     (problem,) = base.errors
-    assert problem.file == "faq/test.yaml" and "unknown action 'quizz'" in problem.message and problem.line > 1
+    assert (problem.file == "faq/test.yaml" and "unknown action 'quizz'" in problem.message
+            and problem.line > 1)
 
 
 def test_shipped_entry_offers_the_quiz():

@@ -18,7 +18,8 @@ CHOICES = """choices:
   - {id: khong_chac, label: Không chắc, score: 1}
   - {id: khong_thich, label: Không thích, score: 0}
 """
-TYPES = "types:\n" + "".join(f"  - {{code: {c}, name: Nhóm {c}, explain: Giải thích nhóm {c}.}}\n" for c in CODES)
+TYPES = "types:\n" + "".join(f"  - {{code: {c}, name: Nhóm {c}, explain: Giải thích nhóm {c}.}}\n"
+                             for c in CODES)
 
 
 def items(per_type: int = 2) -> str:
@@ -43,7 +44,8 @@ def trade(ident: str, riasec: str | None) -> str:
 
 
 def trades(*codes: str | None) -> str:
-    """trades.yaml with one trade per code list: nghe.han first (line 5, its riasec line 15), then nghe.t1..."""
+    """trades.yaml with one trade per code list: nghe.han first (line 5, its riasec line 15), then
+    nghe.t1..."""
     names = ["nghe.han"] + [f"nghe.t{i}" for i in range(1, len(codes))]
     return "groups:\n  - id: co_khi\n    label: Cơ khí\ntrades:\n" + "".join(
         trade(n, c) for n, c in zip(names, codes, strict=True))
@@ -156,7 +158,8 @@ def test_item_ids_unique_short_and_simple(tmp_path):
 
 def test_item_texts_non_empty_and_short(tmp_path):
     long = "Sửa " * 23  # 92 characters, stripped
-    body = items().replace("text: Việc R số 1", f"text: {long.strip()}").replace("text: Việc E số 2", "text: ''")
+    body = (items().replace("text: Việc R số 1", f"text: {long.strip()}")
+            .replace("text: Việc E số 2", "text: ''"))
     found = one_problem(tmp_path, quiz(body=body))
     assert found == ["quiz.yaml:15: error: 'text' is 91 characters (at most 90)",
                      "quiz.yaml:24: error: 'text' must be non-empty text"], found
@@ -183,7 +186,8 @@ def test_choices(tmp_path, choices, expected):
 def test_structure_problems(tmp_path):
     assert one_problem(tmp_path, "- a\n") == [
         "quiz.yaml:1: error: expected a mapping with source, reviewed, choices, types and items"]
-    text = quiz().replace('source: "Armstrong, Allison & Rounds (2008), public-domain RIASEC item pool"\n', "")
+    text = quiz().replace(
+        'source: "Armstrong, Allison & Rounds (2008), public-domain RIASEC item pool"\n', "")
     text = text.replace("reviewed: 2026-12-01", "reviewed: mai\ncolour: red")
     found = one_problem(tmp_path, text + "types_extra: 1\n")
     assert found == ["quiz.yaml:1: error: missing field 'source'",
@@ -195,8 +199,8 @@ def test_structure_problems(tmp_path):
 
 
 def test_unknown_keys_in_items_are_warnings(tmp_path):
-    base = load_content(folder(tmp_path, quiz_yaml=quiz(body=items().replace("text: Việc C số 2}",
-                                                                              "text: Việc C số 2, hint: x}"))))
+    base = load_content(folder(tmp_path, quiz_yaml=quiz(
+        body=items().replace("text: Việc C số 2}", "text: Việc C số 2, hint: x}"))))
     assert base.ok and base.quiz is not None
     assert [str(p) for p in base.problems] == ["quiz.yaml:26: warning: unknown field 'hint'"]
 
@@ -213,8 +217,8 @@ def test_school_staff_chat_id(tmp_path):
     assert base.schools["truong.b"].staff_chat_id == "-1001234567890"
     assert base.schools["truong.c"].staff_chat_id is None and "truong.c" in base.schools
     assert [str(p) for p in base.errors] == [
-        "schools.yaml:20: error: 'staff_chat_id' must be a Telegram chat id, an integer such as -1001234567890 "
-        "(got 'nhom_truong_c')"]
+        "schools.yaml:20: error: 'staff_chat_id' must be a Telegram chat id, an integer such as "
+        "-1001234567890 (got 'nhom_truong_c')"]
 
 
 def test_the_shipped_quiz_loads_and_every_trade_has_codes():

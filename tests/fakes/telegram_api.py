@@ -139,8 +139,9 @@ def _ok(result: Any) -> web.Response:
 class FakeTelegram(ChangeWaiters):
     """The fake server. Use `async with FakeTelegram() as fake:` or start()/stop()."""
 
-    def __init__(self, token: str = DEFAULT_TOKEN, *, host: str = "127.0.0.1", rate_limit: float | None = None,
-                 chat_rate_limit: int | None = None, p429: float = 0.0, p502: float = 0.0,
+    def __init__(self, token: str = DEFAULT_TOKEN, *, host: str = "127.0.0.1",
+                 rate_limit: float | None = None, chat_rate_limit: int | None = None, p429: float = 0.0,
+                 p502: float = 0.0,
                  retry_after: int = 1, seed: int = 0, record_calls: bool = True, arrival_window: bool = False,
                  jitter: Jitter | None = None):
         self.token = token
@@ -790,7 +791,8 @@ class FakeTelegram(ChangeWaiters):
         }
 
     def stats(self) -> dict[str, Any]:
-        return {"sent": sum(1 for s in self.sent if s.method == "sendMessage"), "pending_updates": len(self.updates),
+        return {"sent": sum(1 for s in self.sent if s.method == "sendMessage"),
+                "pending_updates": len(self.updates),
                 "status_counts": dict(self.status_counts), "rate_limited": self.rate_limited,
                 "callback_answers": len(self.callback_answers), "webhook": self.webhook,
                 "peak_window": self.peak_window, "jitter_events": self.jitter_events,
@@ -894,8 +896,9 @@ async def _serve(args: argparse.Namespace) -> None:
     import gc
     if not args.gc:
         gc.disable()
-    fake = FakeTelegram(args.token, host=args.host, rate_limit=args.rate_limit, p429=args.p429, p502=args.p502,
-                        retry_after=args.retry_after, seed=args.seed, record_calls=not args.no_record_calls,
+    fake = FakeTelegram(args.token, host=args.host, rate_limit=args.rate_limit, p429=args.p429,
+                        p502=args.p502, retry_after=args.retry_after, seed=args.seed,
+                        record_calls=not args.no_record_calls,
                         arrival_window=args.arrival_window, jitter=Jitter.parse(args.jitter))
     fake.blocked = {int(x) for x in args.blocked.split(",") if x.strip()}
     fake.missing = {int(x) for x in args.missing.split(",") if x.strip()}

@@ -29,7 +29,8 @@ class FakeServer:
     def __init__(self, rate: float | None = None, blocked: tuple[int, ...] = (), *,
                  arrival_window: bool = False, gc: bool = False, jitter: str | None = None):
         """`rate`: the server's sliding-window limit; `arrival_window`: count by arrival time; `gc`: keep the
-        server's cyclic garbage collector on; `jitter`: "MODE[:MAX_MS[:EVERY]]" (tests/fakes/telegram_api.py)."""
+        server's cyclic garbage collector on; `jitter`: "MODE[:MAX_MS[:EVERY]]"
+        (tests/fakes/telegram_api.py)."""
         self.rate = rate
         self.blocked = blocked
         self.arrival_window = arrival_window

@@ -49,7 +49,8 @@ def test_every_prefix_and_flow_is_registered_once():
     assert all(flow.steps for flow in FLOWS)
 
 
-@pytest.mark.parametrize("forged", ["fb:nghe.han:7", "tr:hai_phong:-x", "zz:anything", "role:a:b:c", "m:faq:x"])
+@pytest.mark.parametrize("forged", ["fb:nghe.han:7", "tr:hai_phong:-x", "zz:anything", "role:a:b:c",
+                                    "m:faq:x"])
 async def test_forged_buttons_get_a_polite_answer(an: Person, forged):
     (reply,) = await an.press(forged)
     assert "không còn dùng được" in reply.text or "nút" in reply.text.lower()

@@ -32,20 +32,23 @@ def test_bad_phone_numbers_are_refused(typed):
     assert normalise_phone(typed) is None
 
 
-@pytest.mark.parametrize(("typed", "name"), [("Nguyễn Văn An", "Nguyễn Văn An"), ("  trần   thị  bình ", "trần thị bình"),
+@pytest.mark.parametrize(("typed", "name"), [("Nguyễn Văn An", "Nguyễn Văn An"),
+                                             ("  trần   thị  bình ", "trần thị bình"),
                                              ("Lê Đức", "Lê Đức"), ("H'Hen Niê", "H'Hen Niê")])
 def test_names(typed, name):
     assert clean_name(typed) == name
 
 
-@pytest.mark.parametrize("typed", ["12345", "An1", "a", "x" * 300, "Nguyễn " * 10, "an@example.org", "😀😀", ""])
+@pytest.mark.parametrize("typed", ["12345", "An1", "a", "x" * 300, "Nguyễn " * 10, "an@example.org",
+                                   "😀😀", ""])
 def test_bad_names(typed):
     assert clean_name(typed) is None
 
 
 @pytest.mark.parametrize(("typed", "parsed"), [
-    ("2010", ("year", 2010)), ("em sinh năm 2008", ("year", 2008)), ("lớp 9", ("grade", 9)), ("9", ("grade", 9)),
-    ("Lop 12", ("grade", 12)), ("2030", ("future", 2030)), ("1900", ("absurd", 1900)), ("2024", ("absurd", 2024)),
+    ("2010", ("year", 2010)), ("em sinh năm 2008", ("year", 2008)), ("lớp 9", ("grade", 9)),
+    ("9", ("grade", 9)), ("Lop 12", ("grade", 12)), ("2030", ("future", 2030)), ("1900", ("absurd", 1900)),
+    ("2024", ("absurd", 2024)),
     ("lớp 3", ("bad", None)), ("abc", ("bad", None)), ("", ("bad", None)),
 ])
 def test_year_of_birth_or_grade(typed, parsed):
@@ -78,8 +81,8 @@ async def test_whole_form_then_one_record_and_staff_told(an: Person, store, mess
     (done,) = await an.tap("Xác nhận gửi")
     assert "Đã ghi nhận đăng ký" in done.text and "0912 345 678" in done.text
     (row,) = await leads(store)
-    assert (row.full_name, row.phone, row.who, row.birth_year, row.trade_id, row.school_id, row.call_time) == (
-        "Nguyễn Văn An", "0912345678", "parent", 2010, "nghe.han", None, "afternoon")
+    assert (row.full_name, row.phone, row.who, row.birth_year, row.trade_id, row.school_id,
+            row.call_time) == ("Nguyễn Văn An", "0912345678", "parent", 2010, "nghe.han", None, "afternoon")
     (card,) = messenger.to(STAFF_CHAT)
     assert "Đăng ký tư vấn #" in card.text and "0912 345 678" in card.text and "Nghề Hàn" in card.text
     (again,) = await an.press("dc:y")  # a second press of the old button records nothing more
@@ -112,7 +115,8 @@ async def test_bad_input_asks_politely_and_typed_choices(an: Person, store):
     assert "Xác nhận gửi" in nudge.text
     await an.say("xác nhận")
     (row,) = await leads(store)
-    assert (row.phone, row.trade_id, row.trade_text, row.birth_year) == ("0912345678", None, "sửa điện thoại", 2005)
+    assert (row.phone, row.trade_id, row.trade_text, row.birth_year) == ("0912345678", None,
+                                                                        "sửa điện thoại", 2005)
 
 
 async def test_corrections_from_the_summary(an: Person, store):
@@ -146,7 +150,8 @@ async def test_school_with_its_own_chat_receives_its_registrations(an: Person, m
     await an.tap("Phụ huynh")
     await an.say("2009")
     (trades,) = an.last
-    assert [b.label for b in trades.flat_buttons][:2] == ["Kỹ thuật chế biến món ăn", "Nghề Hàn"]  # the school's
+    # the school's trades come first
+    assert [b.label for b in trades.flat_buttons][:2] == ["Kỹ thuật chế biến món ăn", "Nghề Hàn"]
     await an.tap("Nghề Hàn")
     await an.tap("Lúc nào cũng được")
     await an.tap("Xác nhận gửi")

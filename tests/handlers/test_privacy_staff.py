@@ -8,10 +8,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from bot.content.texts import DEFAULTS, Texts
 from bot.storage.models import QuestionLog, StaffAudit
 from bot.types import Incoming, UserRef
 from handlers import build_handler
-from bot.content.texts import DEFAULTS, Texts
 from tests.handlers.conftest import Person
 
 HANDLERS = Path(__file__).resolve().parents[2] / "handlers"

@@ -1,5 +1,6 @@
-"""The interest quiz on the shipped content: scoring, the flow (buttons, typed answers, going back, cancelling,
-resuming after a restart), the result and "xem lại kết quả", /xoadulieu, /thongke, the Zalo Bot's numbers."""
+"""The interest quiz on the shipped content: scoring, the flow (buttons, typed answers, going back,
+cancelling, resuming after a restart), the result and "xem lại kết quả", /xoadulieu, /thongke, the Zalo
+Bot's numbers."""
 
 from __future__ import annotations
 

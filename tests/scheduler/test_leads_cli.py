@@ -37,11 +37,12 @@ def seed(db_url):
         clock = FakeClock(datetime(2026, 3, 1, 3, 0, tzinfo=UTC))
         store = Store(engine, clock)
         user = await store.users.touch(UserRef("telegram", "1"))
-        await store.leads.add(user.id, "telegram", full_name="Nguyễn Văn An", phone="0912345678", who="student",
-                              birth_year=2008, trade_id="nghe.han", call_time="morning")
+        await store.leads.add(user.id, "telegram", full_name="Nguyễn Văn An", phone="0912345678",
+                              who="student", birth_year=2008, trade_id="nghe.han", call_time="morning")
         clock.set(datetime(2026, 9, 1, 3, 0, tzinfo=UTC))
-        await store.leads.add(user.id, "zalo_bot", full_name="Trần Thị Bình", phone="0987654321", who="parent",
-                              grade=9, trade_text="sửa điện thoại", school_id="truong.x", call_time="any")
+        await store.leads.add(user.id, "zalo_bot", full_name="Trần Thị Bình", phone="0987654321",
+                              who="parent", grade=9, trade_text="sửa điện thoại", school_id="truong.x",
+                              call_time="any")
         await engine.dispose()
 
     asyncio.run(go())
@@ -79,8 +80,8 @@ def test_export_and_filters(env, capsys, tmp_path):
     out = capsys.readouterr().out
     assert "Đăng ký tư vấn: 2" in out and out.index("Trần Thị Bình") < out.index("Nguyễn Văn An")
     commands = [c for ch, c in audit_rows(env) if ch == "cli"]
-    assert commands == ["leads export: 2", "leads export: 1 since 2026-06-01", "leads export: 1 school truong.x",
-                        "leads list: 2"]
+    assert commands == ["leads export: 2", "leads export: 1 since 2026-06-01",
+                        "leads export: 1 school truong.x", "leads list: 2"]
 
 
 def test_bad_date_is_refused(env, capsys):

@@ -232,7 +232,8 @@ async def test_a_slow_sync_is_not_doubled_and_not_logged(
     assert job_options == {"misfire": None, "coalesce": True, "max": 3}
     assert during == 1 and peak == 1
     assert not [r for r in caplog.records if "maximum number of running instances" in r.getMessage()]
-    assert not [r for r in caplog.records if r.levelno >= logging.WARNING and r.name.startswith("apscheduler")]
+    assert not [r for r in caplog.records
+                if r.levelno >= logging.WARNING and r.name.startswith("apscheduler")]
 
 
 async def test_registrations_are_anonymised_after_the_retention(settings, store, clock, outbound, broadcasts):
@@ -251,10 +252,12 @@ async def test_registrations_are_anonymised_after_the_retention(settings, store,
     clock.advance(days=2)
     await service.sync()
     (lead,) = await store.leads.list()
-    assert (lead.full_name, lead.phone, lead.user_id) == (None, None, None) and lead.anonymised_at == clock.now()
+    assert ((lead.full_name, lead.phone, lead.user_id) == (None, None, None)
+            and lead.anonymised_at == clock.now())
     assert (lead.trade_id, lead.birth_year) == ("nghe.han", 2008)  # what the counts need stays
     async with store.session() as s:
-        audit = (await s.execute(sa.select(StaffAudit.command).where(StaffAudit.channel == "scheduler"))).all()
+        audit = (await s.execute(sa.select(StaffAudit.command)
+                                 .where(StaffAudit.channel == "scheduler"))).all()
         assert audit == [("leads anonymised: 1",)]
         assert (await s.execute(sa.select(sa.func.count()).select_from(Lead))).scalar_one() == 1
     await service.leader.release()

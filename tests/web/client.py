@@ -59,7 +59,8 @@ class ChatClient:
     def messages(self, sender: str | None = None) -> list[dict[str, Any]]:
         return [f for f in self.frames if f["t"] == "m" and (sender is None or f["from"] == sender)]
 
-    async def wait_for(self, check: Callable[[dict[str, Any]], bool], within: float = 10.0, start: int = 0) -> Any:
+    async def wait_for(self, check: Callable[[dict[str, Any]], bool], within: float = 10.0,
+                       start: int = 0) -> Any:
         """The first frame from index `start` on for which check(frame) holds (waiting for it)."""
         async with asyncio.timeout(within):
             seen = start
@@ -70,7 +71,8 @@ class ChatClient:
                     if check(frame):
                         return frame
                 if self._reader is not None and self._reader.done():
-                    raise AssertionError(f"socket closed ({self.close_code}) while waiting; frames: {self.frames}")
+                    raise AssertionError(f"socket closed ({self.close_code}) while waiting; "
+                                         f"frames: {self.frames}")
                 self._changed.clear()
                 await self._changed.wait()
 

@@ -206,7 +206,8 @@ async def test_a_visitor_sending_too_fast_is_slowed_with_a_polite_reply(session,
         await client.say(f"câu hỏi số {n}", cid=f"c{n}")
     refused = await client.wait_for(lambda f: f["t"] == "refused", start=start)
     assert refused["cid"] == "c5" and refused["text"] == TOO_FAST and 0 < refused["retry"] <= 1
-    await client.wait_for(lambda f: f["t"] == "m" and f["from"] == "user" and f.get("cid") == "c4", start=start)
+    await client.wait_for(lambda f: f["t"] == "m" and f["from"] == "user" and f.get("cid") == "c4",
+                          start=start)
     assert not any(f.get("cid") == "c5" and f["t"] == "m" for f in client.frames)
     now[0] += 1.0  # a second later: one more is allowed
     await client.say("câu hỏi số 6", cid="c6")
@@ -330,7 +331,8 @@ async def test_frame_ancestors_lists_the_configured_origins(session, web_bot):
 
 
 async def test_injected_title_is_escaped(session, web_bot):
-    async with session.get(web_bot.url + "/?embed=1&title=%3Cscript%3Ealert(1)%3C/script%3E&colour=red;x") as resp:
+    async with session.get(web_bot.url
+                           + "/?embed=1&title=%3Cscript%3Ealert(1)%3C/script%3E&colour=red;x") as resp:
         html = await resp.text()
     assert "<script>alert(1)" not in html and "&lt;script&gt;" in html and "data-accent" not in html
 

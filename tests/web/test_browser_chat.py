@@ -113,7 +113,8 @@ async def test_injection_attempts_show_as_text(web_bot, browser_pages):
     log = page.get_by_role("log")
     assert await log.locator("img, script, b").count() == 0
     links = await log.locator("a").all()
-    assert [await a.get_attribute("href") for a in links] == ["https://example.org/a"]  # http(s) only, cut at "
+    # http(s) only, cut at "
+    assert [await a.get_attribute("href") for a in links] == ["https://example.org/a"]
     assert await page.evaluate("window.__pwned") is None and dialogs == []
     assert browser_pages.page_errors(page) == []
     await browser_pages.snap(page, "chat-injection")
@@ -144,7 +145,8 @@ async def test_the_page_works_with_the_keyboard_only(web_bot, browser_pages):
     await page.keyboard.type("dòng một")
     await page.keyboard.press("Shift+Enter")
     await page.keyboard.type("dòng hai")
-    assert await page.get_by_role("textbox", name="Nhập câu hỏi của bạn").input_value() == "dòng một\ndòng hai"
+    assert (await page.get_by_role("textbox", name="Nhập câu hỏi của bạn").input_value()
+            == "dòng một\ndòng hai")
 
 
 async def test_new_conversation_starts_over(web_bot, browser_pages):
@@ -189,13 +191,14 @@ async def test_accessibility_contract_and_contrast(web_bot, browser_pages):
     assert await page.locator("[role=log] [data-from=bot] .buttons > button").count() >= 6
     assert await page.get_by_role("textbox", name="Nhập câu hỏi của bạn").count() == 1
     ratios = dict(await page.evaluate(CONTRAST_JS, [
-        "[data-from=bot] p", "[data-from=user]", "[data-from=bot] .buttons button", "[data-from=bot] p.source",
-        ".bar h1", ".bar .sub", "#restart", ".send"]))
+        "[data-from=bot] p", "[data-from=user]", "[data-from=bot] .buttons button",
+        "[data-from=bot] p.source", ".bar h1", ".bar .sub", "#restart", ".send"]))
     low = {sel: round(r, 2) for sel, r in ratios.items() if r < 4.5}
     assert not low, f"below WCAG AA 4.5:1: {low}"
     # A school's light colour keeps readable text (the page picks dark text on it).
     embedded = await browser_pages.new(phone=True)
     await embedded.goto(web_bot.url + "/?embed=1&title=Tr%C6%B0%E1%BB%9Dng&colour=%23ffd700")
     await embedded.locator(BOT).nth(1).wait_for()
-    ratios = dict(await embedded.evaluate(CONTRAST_JS, [".bar h1", "#restart", ".send", "[data-from=bot] button"]))
+    ratios = dict(await embedded.evaluate(CONTRAST_JS,
+                                          [".bar h1", "#restart", ".send", "[data-from=bot] button"]))
     assert min(ratios.values()) >= 4.5, ratios

@@ -155,7 +155,8 @@ def _flag(value: Any) -> bool:
 
 
 MessageId = Annotated[str, BeforeValidator(_message_id)]
-MessageDay = Annotated[tuple[int, int] | None, BeforeValidator(_day), Field(default=None, validate_default=True)]
+MessageDay = Annotated[tuple[int, int] | None, BeforeValidator(_day),
+                       Field(default=None, validate_default=True)]
 MessageTime = Annotated[time, BeforeValidator(_time), Field(default=None, validate_default=True)]
 MessageText = Annotated[str, BeforeValidator(_text)]
 Flag = Annotated[bool, BeforeValidator(_flag), Field(default=False)]
@@ -191,7 +192,8 @@ def load(state: LoadState) -> None:
         audience = item.get("audience")
         if audience is not None:
             if not isinstance(audience, dict):
-                report.problem(line_of(item, "audience"), "'audience' must be a mapping with roles and/or channels")
+                report.problem(line_of(item, "audience"),
+                               "'audience' must be a mapping with roles and/or channels")
             else:
                 who = report.validate(AudienceItem, audience)
                 if who is not None:

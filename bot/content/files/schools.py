@@ -35,7 +35,8 @@ def _chat_id(value: Any, info: ValidationInfo) -> str | None:
         return None
     text = str(value).strip() if isinstance(value, int | str) and not isinstance(value, bool) else ""
     if not CHAT_ID_RE.match(text):
-        soft(info, f"'staff_chat_id' must be a Telegram chat id, an integer such as -1001234567890 (got {value!r})")
+        soft(info, "'staff_chat_id' must be a Telegram chat id, an integer such as -1001234567890 "
+                   f"(got {value!r})")
         return None
     return text
 

@@ -32,8 +32,8 @@ def _overrides(defaults: dict[str, str]) -> Any:
                 soft(info, f"{name}.{key} must be non-empty text; default kept", "warning", (key,))
             elif _fields(text) != _fields(defaults[key]):
                 wanted = sorted(_fields(defaults[key])) or "(none)"
-                soft(info, f"{name}.{key} must use exactly the placeholders {wanted}; default kept", "warning",
-                     (key,))
+                soft(info, f"{name}.{key} must use exactly the placeholders {wanted}; default kept",
+                     "warning", (key,))
 
     return Annotated[None, BeforeValidator(check), Field(default=None)]
 

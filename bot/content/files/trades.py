@@ -116,5 +116,5 @@ def load(state: LoadState) -> None:
             report.problem(line, f"rendered answer of {trade.id!r} is {len(answer)} characters "
                                  f"(at most {MAX_ANSWER}); shorten its lists")
         state.add_entry(report, Entry(trade.id, "trade", trade.title, found.questions, answer, found.source,
-                                      found.reviewed, found.related, found.tags, found.valid_until, report.file,
-                                      line))
+                                      found.reviewed, found.related, found.tags, found.valid_until,
+                                      report.file, line))
