@@ -36,6 +36,12 @@ class LoadState:
         rel = str(path.relative_to(self.root)) if path.is_relative_to(self.root) else str(path)
         return read_yaml(path, rel, self.base.problems)
 
+    def read_file(self, name: str) -> Any:
+        """The parsed content file `name` (under the root), or None when it is absent or unreadable (the
+        reason is reported)."""
+        path = self.root / name
+        return self.read(path) if path.exists() else None
+
     def claim(self, report: FileReport, ident: str, line: int) -> bool:
         """Reserve a content id; False (and reported with both places) when another item has it."""
         if ident in self.ids:

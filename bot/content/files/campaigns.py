@@ -175,10 +175,7 @@ class MessageItem(Schema):
 
 def load(state: LoadState) -> None:
     """Read and validate campaigns.yaml (if present) into base.campaigns."""
-    path = state.root / FILE
-    if not path.exists():
-        return
-    data = state.read(path)
+    data = state.read_file(FILE)
     if data is None:
         return
     state.base.raw[FILE] = strip(data)

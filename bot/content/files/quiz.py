@@ -113,10 +113,7 @@ LISTS = (("choices", ChoiceItem), ("types", TypeItem), ("items", ItemItem))
 
 def load(state: LoadState) -> None:
     """The quiz, when quiz.yaml exists (after trades.yaml: the types are checked against the trades)."""
-    path = state.root / FILE
-    if not path.exists():
-        return
-    data = state.read(path)
+    data = state.read_file(FILE)
     if data is None:
         return
     report = state.report(FILE)

@@ -65,10 +65,7 @@ class SchoolItem(Schema):
 def load(state: LoadState) -> list[dict]:
     """The schools (read before the trades: a trade's page lists its schools); returns the items loaded,
     for `check_trades` once the trades are known."""
-    path = state.root / FILE
-    if not path.exists():
-        return []
-    data = state.read(path)
+    data = state.read_file(FILE)
     if data is None:
         return []
     report = state.report(FILE)

@@ -90,10 +90,7 @@ class TradeItem(Schema):
 
 def load(state: LoadState) -> None:
     """Groups, then trades (after schools.yaml and texts.yaml: a trade's page lists its schools)."""
-    path = state.root / FILE
-    if not path.exists():
-        return
-    data = state.read(path)
+    data = state.read_file(FILE)
     if data is None:
         return
     base = state.base
