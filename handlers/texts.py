@@ -79,6 +79,8 @@ DEFAULTS: dict[str, str] = {
     "no_trades": "Danh sách nghề đang được cập nhật. Bạn có thể gõ câu hỏi hoặc gặp tư vấn viên.",
     "trades_in_group": "Nhóm {group}: chọn một nghề để xem chi tiết.",
     "trade_schools": "Các trường đào tạo {trade} (theo nguồn công khai):",
+    "trade_no_school": ("Mình chưa có thông tin (theo nguồn công khai) về trường đào tạo nghề này ở Hải Phòng. "
+                        "Bạn hãy hỏi tư vấn viên (gõ /tuvan) để được hướng dẫn."),
     "trade_no_schools": ("Danh sách trường đào tạo {trade} đang được cập nhật; bạn có thể hỏi tư vấn viên."),
     "schools_where": "Bạn muốn tìm trường ở đâu?",
     "schools_list": "Trường ở {province} (trang {page}/{pages}):",
@@ -220,15 +222,17 @@ class OfficeHours:
 _DAY_NAMES = ["thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "thứ Bảy", "Chủ nhật"]
 
 
-def _fields(template: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+def _fields(template: str) -> set[str] | None:
+    try:
+        return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+    except ValueError:  # unbalanced braces: matches no default, so such an override is ignored
+        return None
 
 
 class Texts:
     """The catalogue in use: DEFAULTS with valid overrides from content/texts.yaml."""
 
     def __init__(self, raw: dict[str, Any] | None = None):
-        self._base_ref: Any = None
         raw = raw if isinstance(raw, dict) else {}
         self.texts = dict(DEFAULTS)
         self.buttons = dict(BUTTONS)
@@ -275,16 +279,10 @@ def _office_hours(raw: Any) -> OfficeHours:
     return OfficeHours(days or frozenset(range(5)), start, end)
 
 
-_cache: dict[int, Texts] = {}
-
-
 def texts_for(base: Any) -> Texts:
-    """The catalogue for a content snapshot (built once per snapshot; a reload makes a new one)."""
-    key = id(base)
-    found = _cache.get(key)
-    if found is None or found._base_ref is not base:  # id() may be reused after a reload
-        found = Texts((getattr(base, "raw", {}) or {}).get("texts.yaml"))
-        found._base_ref = base
-        _cache.clear()
-        _cache[key] = found
-    return found
+    """The catalogue of a content snapshot: the one its loader built (bot.content.ContentBase.texts), or one
+    built from its raw texts.yaml for a stand-in base without it."""
+    found = getattr(base, "texts", None)
+    if isinstance(found, Texts):
+        return found
+    return Texts((getattr(base, "raw", {}) or {}).get("texts.yaml"))

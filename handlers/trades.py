@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.content.loader import render_trade
+from bot.content import render_trade
 from bot.types import Button, Reply
 from handlers.buttons import Counsellor, Group, School, Subscribe, Trade, TradeSchools
 from handlers.common import clip, menu_reply, menu_row, ref, unref
@@ -55,7 +55,7 @@ def trade_page(ctx: Ctx, trade_id: str) -> Reply:
     if entry is not None:
         page = answer_reply(ctx, entry)
     else:  # expired as an answer, still listed: show its fields without the schools' claims
-        page = Reply(render_trade(trade, base.schools_for(trade_id)),
+        page = Reply(render_trade(trade, base.schools_for(trade_id), t),
                      ((Button(t.button("schools_of_trade"), payload=TradeSchools(ref(trade_id)).pack()),
                        Button(t.button("subscribe"), payload=Subscribe().pack())),))
     back = (Button(t.button("back_groups"), payload=Group(ref(trade.group)).pack()),)

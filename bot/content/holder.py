@@ -7,13 +7,17 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from bot.content.loader import ContentBase, ContentError, load_content
+from bot.content.loader import load_content
+from bot.content.models import ContentBase
+from bot.content.problems import ContentError
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Snapshot:
+    """One loaded content base with the answer engine built over its entries."""
+
     base: ContentBase
     engine: object  # bot.engine.AnswerEngine
 
@@ -35,10 +39,12 @@ class ContentHolder:
 
     @property
     def base(self) -> ContentBase:
+        """The content in use (with its texts catalogue: `base.texts`)."""
         return self._snapshot.base
 
     @property
     def engine(self):
+        """The answer engine over the current entries."""
         return self._snapshot.engine
 
     def reload(self, today: date | None = None) -> ContentBase:

@@ -157,3 +157,55 @@ def test_content_check_command(good, capsys):
     assert main(["content", "check", "--content", str(good)]) == 1
     out = capsys.readouterr().out
     assert "faq/b.yaml:2: error: duplicate id 'a.one'" in out and "1 error(s)" in out
+
+
+def test_trade_without_school_says_whom_to_ask(good):
+    (good / "schools.yaml").write_text(SCHOOLS.replace("[nghe.han]", "[]"), encoding="utf-8")
+    answer = load_content(good).entries["nghe.han"].answer
+    assert answer.endswith("Bạn hãy hỏi tư vấn viên (gõ /tuvan) để được hướng dẫn.")
+    assert "đang được cập nhật" not in answer
+    (good / "texts.yaml").write_text('texts:\n  trade_no_school: "Hỏi thầy cô chủ nhiệm hoặc gõ /tuvan."\n',
+                                     encoding="utf-8")
+    assert load_content(good).entries["nghe.han"].answer.endswith("\n\nHỏi thầy cô chủ nhiệm hoặc gõ /tuvan.")
+
+
+def test_the_texts_catalogue_lives_on_the_base_and_changes_on_reload(good):
+    from handlers.texts import texts_for
+
+    holder = ContentHolder(good)
+    first = holder.base.texts
+    assert first is not None and texts_for(holder.base) is first and texts_for(holder.base) is first
+    assert first("who_are_you") == "Bạn là ai?"
+    (good / "texts.yaml").write_text('texts:\n  who_are_you: "Bạn là ai nhỉ?"\n', encoding="utf-8")
+    holder.reload()
+    assert texts_for(holder.base) is holder.base.texts is not first
+    assert holder.base.texts("who_are_you") == "Bạn là ai nhỉ?"
+
+
+def test_validation_errors_point_at_the_offending_key(good):
+    text = "entries:" + faq("b.one").replace("    reviewed: 2026-11-22\n", "    reviewed: [2026]\n")
+    (good / "faq/b.yaml").write_text(text, encoding="utf-8")
+    assert "faq/b.yaml:12: error: 'reviewed' must be a date YYYY-MM-DD (got [2026])" in problems_of(good)
+
+
+def test_texts_overrides_the_catalogue_cannot_use_are_warnings_with_lines(good):
+    (good / "texts.yaml").write_text(
+        "texts:\n"
+        '  who_are_you: "Bạn là ai nhỉ?"\n'
+        '  no_such_text: "x"\n'
+        '  welcome_back: "Thiếu chỗ điền"\n'
+        '  role_saved: "Ngoặc {role"\n'
+        "buttons: [menu]\n"
+        "office_hours: {days: [1, 9], start: '07:30', end: '17:00'}\n"
+        "examples: 5\n", encoding="utf-8")
+    base = load_content(good)
+    assert base.ok
+    assert [str(p) for p in base.problems] == [
+        "texts.yaml:3: warning: unknown texts key 'no_such_text' ignored",
+        "texts.yaml:4: warning: texts.welcome_back must use exactly the placeholders ['role']; default kept",
+        "texts.yaml:5: warning: texts.role_saved must use exactly the placeholders ['role']; default kept",
+        "texts.yaml:6: warning: 'buttons' must be a mapping; ignored",
+        "texts.yaml:7: warning: office_hours.days must list days 0 (Monday) to 6 (Sunday)",
+        "texts.yaml:8: warning: 'examples' must be a list of non-empty texts; the defaults are used"]
+    assert base.texts("who_are_you") == "Bạn là ai nhỉ?"
+    assert base.texts("role_saved", role="Phụ huynh") == "Cảm ơn bạn! Mình đã ghi nhận: Phụ huynh."
