@@ -96,3 +96,28 @@ def test_broken_content_is_refused_with_the_report(tmp_path, capsys):
     assert info.value.code == 1
     err = capsys.readouterr().err
     assert "faq/x.yaml:" in err and "YAML error" in err
+
+
+def test_ask_json_explains_the_decision(capsys):
+    obj = json.loads(run(capsys, "ask", "học nghề hàn ở đâu", "--json"))
+    assert obj["id"] == "nghe.han" and obj["kind"] == "answer" and obj["reason"] == "answered"
+    assert len(obj["candidates"]) == 3 and obj["candidates"][0]["id"] == "nghe.han"
+    probabilities = [c["probability"] for c in obj["candidates"]]
+    assert probabilities == sorted(probabilities, reverse=True) and obj["score"] == probabilities[0]
+    declined = json.loads(run(capsys, "ask", "giá vàng hôm nay bao nhiêu", "--json"))
+    assert declined["id"] is None and declined["reason"].startswith("declined: ")
+    assert json.loads(run(capsys, "ask", "xin chào", "--json"))["reason"] == "greeting"
+
+
+def test_eval_cross_validate_prints_shares_per_entry_and_confusions(capsys):
+    out = run(capsys, "eval", "--cross-validate", "3")
+    assert out.startswith("cross-validation: 3 folds, ")
+    shares = {name: float(out.split(f"{name}: ")[1].split()[0])
+              for name in ("answered correctly", "declined", "answered wrongly")}
+    assert abs(sum(shares.values()) - 1.0) < 0.002, out
+    assert "per entry (asked, correct, declined, wrong)" in out and "nghe.han" in out
+
+
+def test_eval_needs_a_file_or_cross_validate(capsys):
+    assert main(["eval", "--content", str(CONTENT_DIR)]) == 2
+    assert main(["eval", "--cross-validate", "1", "--content", str(CONTENT_DIR)]) == 2

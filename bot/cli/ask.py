@@ -24,8 +24,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_content_option(ask)
     ask.set_defaults(func=run_ask)
 
-    ev = sub.add_parser("eval", help="accuracy on a labelled TSV (expected<TAB>question; '-' = out of scope)")
-    ev.add_argument("file", metavar="FILE.tsv")
+    ev = sub.add_parser("eval", help="accuracy on a labelled TSV (expected<TAB>question; '-' = out of scope), "
+                        "or --cross-validate on the content's own example questions")
+    ev.add_argument("file", metavar="FILE.tsv", nargs="?")
+    ev.add_argument("--cross-validate", metavar="K", type=int, nargs="?", const=5, default=None,
+                    help="split each entry's example questions into K folds (default 5); per fold, build "
+                         "without them and ask them")
+    ev.add_argument("--examples", metavar="N", type=int,
+                    help="with --cross-validate: each entry keeps only N example questions (rotating with the "
+                         "fold) and is asked all its others, as a new entry with a handful of phrasings")
+    ev.add_argument("--brief", action="store_true", help="with --cross-validate: no per-entry table")
     add_content_option(ev)
     ev.set_defaults(func=run_eval)
 
@@ -63,6 +71,19 @@ def _questions(path: str) -> list[str]:
     return [line.split("\t")[-1] for line in lines]
 
 
+def explain(question: str, match, answer: str) -> dict:
+    """The JSON object `ask --json` prints: the decision, why, and the three best candidates."""
+    return {
+        "question": question,
+        "id": match.id,
+        "kind": match.kind,
+        "score": match.score,
+        "reason": match.reason,
+        "candidates": [{"id": ident, "probability": p, "coverage": cov} for ident, p, cov in match.candidates],
+        "answer": answer,
+    }
+
+
 def run_ask(args: argparse.Namespace) -> int:
     if not args.question and not args.file:
         print("chonnghe ask: give a question or --file FILE", file=sys.stderr)
@@ -73,7 +94,7 @@ def run_ask(args: argparse.Namespace) -> int:
         m = engine.answer(q)
         answer = reply_text(base, m)
         if args.json:
-            print(json.dumps({"question": q, "id": m.id, "score": m.score, "answer": answer}, ensure_ascii=False))
+            print(json.dumps(explain(q, m, answer), ensure_ascii=False))
         else:
             if args.file:
                 print(f"? {q}")
@@ -83,7 +104,24 @@ def run_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_cross_validation(args: argparse.Namespace) -> int:
+    from bot.engine.crossval import cross_validate, report
+
+    if args.cross_validate < 2:
+        print("chonnghe eval: --cross-validate needs K >= 2", file=sys.stderr)
+        return 2
+    base = content_or_exit(settings_or_exit(args))
+    cv = cross_validate(base.entries.values(), k=args.cross_validate, examples=args.examples)
+    print("\n".join(report(cv, per_entry=not args.brief)))
+    return 0
+
+
 def run_eval(args: argparse.Namespace) -> int:
+    if args.cross_validate is not None:
+        return run_cross_validation(args)
+    if not args.file:
+        print("chonnghe eval: give FILE.tsv or --cross-validate [K]", file=sys.stderr)
+        return 2
     _base, engine = _engine(args)
     rows = []
     for n, line in enumerate(Path(args.file).read_text(encoding="utf-8").splitlines(), 1):

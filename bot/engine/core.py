@@ -5,20 +5,27 @@ See docs/engine.md for the design and the measured figures."""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import itertools
+import json
+import logging
 import math
+import os
 import re
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
 import yaml
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
+
+log = logging.getLogger(__name__)
 
 MAX_CHARS = 600
 
@@ -32,18 +39,43 @@ def abbreviations() -> dict[str, tuple[str, ...]]:
     return {str(k): tuple(str(v).split()) for k, v in data.items()}
 
 
-# Polite filler and function words (folded): they carry no topic, so they neither match nor count
-# against coverage. Meaningful pairs survive as bigrams ("con gai", "tu van").
-STOP = frozenset("""
-a ad admin ah ak anh ban bot cam chau chi cho co con cua da day de do duoc em giup gi ha hay hoi khong
-khi la lam luon ma minh moi muon nao nay nen neu nha nhe nhi nho oi on roi sao the thi thay toi tu u
-ve voi vui long xin cac nhung mot duoc biet can khoang chao huynh
-""".split())
+LANGUAGE_FILE = Path(__file__).with_name("language.yaml")
 
-# Words every topic shares ("học nghề ở trường nào, ra làm gì, mấy năm"): they count, but little,
-# so the topic words of a question decide.
-GENERIC = frozenset("hoc nghe truong o dau ra nam bao lau nhieu tien kho de nganh haiphong haiduong".split())
+
+@lru_cache(maxsize=1)
+def language() -> dict:
+    """The language facts (data file `language.yaml`)."""
+    return yaml.safe_load(LANGUAGE_FILE.read_text(encoding="utf-8"))
+
+
+def _words(key: str) -> frozenset[str]:
+    value = language()[key]
+    return frozenset(value.split() if isinstance(value, str) else map(str, value))
+
+
+def _rewrites(key: str) -> tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]:
+    return tuple((tuple(k.split()), tuple(str(v).split())) for k, v in language()[key].items())
+
+
+STOP_ACCENTED = _words("stop_accented")
+# Filler, folded (as typed without diacritics). Every accented filler word folds into it.
+STOP = _words("stop") | frozenset(unicodedata.normalize("NFD", w.replace("đ", "d")).encode("ascii", "ignore")
+                                  .decode() for w in STOP_ACCENTED)
+GENERIC = _words("generic")
 GENERIC_WEIGHT = 0.3
+
+
+class Kept(str):
+    """A word whose folded form is filler but which the person typed as a content word ("mã", "thi",
+    "dễ" in a message written with diacritics)."""
+
+    __slots__ = ()
+
+
+def filler(tok: str) -> bool:
+    """Whether a token is filler: folded filler, unless the person typed it as a content word."""
+    return tok in STOP and type(tok) is not Kept
+
 
 GREET = re.compile(r"^(xin chao|chao|hi|hello|helo|alo|hey|chao ban|chao bot|chao ad|chao admin|xin chao bot)"
                    r"( (ban|bot|ad|admin|em|anh|chi|a|nhe|nha|moi nguoi))*$")
@@ -58,55 +90,90 @@ OLD_TONE = {  # new-style placement -> old-style (hòa), only at syllable end
 _TONE_RE = re.compile("(" + "|".join(OLD_TONE) + r")(?![a-zàáảãạăằắẳẵặâầấẩẫậèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵđ])")
 
 
+_NOT_WORD = re.compile(r"[^\w\s]|_")
+
+
 def normalize(text: str) -> str:
+    """NFC, lower case, one tone-mark convention, symbols as spaces, at most MAX_CHARS characters."""
     text = unicodedata.normalize("NFC", text[: MAX_CHARS * 4]).lower()
     text = _TONE_RE.sub(lambda m: OLD_TONE[m.group(1)], text)
-    text = "".join(ch if (ch.isalnum() or ch.isspace()) else " " for ch in text)
+    text = _NOT_WORD.sub(" ", text)
     text = re.sub(r"(.)\1{2,}", r"\1", text)
     return " ".join(text.split())[:MAX_CHARS]
 
 
 def fold(text: str) -> str:
+    """`text` without diacritics, đ written d."""
+    if text.isascii():
+        return text
+    if len(text) <= 12:
+        return _fold_word(text)
     text = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
     return "".join(ch for ch in text if not unicodedata.combining(ch))
 
 
-# Multi-word forms rewritten before matching (folded words): "bằng cấp 3" is the upper secondary diploma.
-PHRASES = (
-    (("cap", "3"), ("thpt",)),
-    (("cap", "2"), ("thcs",)),
-    (("cap", "ba"), ("thpt",)),
-    (("cap", "hai"), ("thcs",)),
-    # The city the whole bot is about: a place name, not a topic (see GENERIC).
-    (("hai", "phong"), ("haiphong",)),
-    (("hai", "duong"), ("haiduong",)),
-)
+@lru_cache(maxsize=65536)
+def _fold_word(word: str) -> str:
+    text = unicodedata.normalize("NFD", word.replace("đ", "d").replace("Đ", "D"))
+    return "".join(ch for ch in text if not unicodedata.combining(ch))
 
-# Words that fold onto content words, decided by their diacritics when the person typed them:
-# "vậy" (a particle) would read as "vay" (a loan), "mấy" (how many) as "may" (sewing).
-ACCENTED = {"vậy": (), "mấy": ("bao", "nhieu")}
-# Unaccented, "vay" at the very end of a question is the particle too ("hoc phi bn vay").
-FINAL_PARTICLES = frozenset({"vay"})
+
+# Multi-word forms rewritten before matching: "bằng cấp 3" is the upper secondary diploma, "khi nào"
+# asks for a time, "không muốn" negates (see language.yaml).
+PHRASES = _rewrites("phrases") + _rewrites("intent_phrases") + _rewrites("negation") + _rewrites("synonyms")
+# Question words and negation are made of filler words: typed as content words ("cơ khí nào") they are not.
+FILLER_PHRASES = frozenset(p for p, _ in _rewrites("intent_phrases") + _rewrites("negation"))
+# Words that fold onto content words, decided by their diacritics when the person typed them.
+ACCENTED = {k: tuple(str(v).split()) for k, v in language()["accented"].items()}
+FINAL_PARTICLES = _words("final_particles")
+NUMBERS = {str(k): str(v) for k, v in language()["numbers"].items()}
+NUMBER_CUES = _words("number_cues")
+# After a counting word other than "thứ", only the unambiguous number words ("năm" is a year, "tư"
+# private, "nhất" most).
+PLAIN_NUMBERS = frozenset(NUMBERS) - {"nam", "tu", "nhat", "nhi"}
+
+
+_THOUSANDS = re.compile(r"(\d+)k")
+_ALNUM = re.compile(r"[a-z0-9]+")
+_DOUBLED_END = re.compile(r"([a-z])\1+$")
+
+
+@lru_cache(maxsize=65536)
+def _parts(word: str) -> tuple[str, ...]:
+    """The folded pieces of one written word, a doubled final letter collapsed unless an abbreviation
+    ("cntt"): no Vietnamese syllable ends in a doubled letter."""
+    abbr = abbreviations()
+    return tuple(tok if tok in abbr else _DOUBLED_END.sub(r"\1", tok) for tok in _ALNUM.findall(fold(word)))
 
 
 def tokens(text: str) -> list[str]:
-    """Folded words with abbreviations expanded and repeated letters collapsed."""
+    """Folded words with abbreviations expanded (see `_tokens`); a fresh list each call."""
+    return list(_tokens(text))
+
+
+@lru_cache(maxsize=16384)
+def _tokens(text: str) -> tuple[str, ...]:
+    """Folded words with abbreviations expanded and repeated letters collapsed. In a message typed with
+    diacritics, a word is filler only if its accented form is (then "mã" and "thi" are content words)."""
     words = normalize(text).split()
+    accents = any(fold(w) != w for w in words)
     abbr = abbreviations()
     raw: list[str] = []
     for j, word in enumerate(words):
         if word in ACCENTED:
             raw += ACCENTED[word]
             continue
-        for tok in re.findall(r"[a-z0-9]+", fold(word)):
-            if tok not in abbr:  # "cntt" is an abbreviation; otherwise no syllable ends in a doubled letter
-                tok = re.sub(r"([a-z])\1+$", r"\1", tok)
+        parts = _parts(word)
+        for tok in parts:
             if tok in FINAL_PARTICLES and j == len(words) - 1:
                 continue
+            if (accents and tok in STOP and len(parts) == 1 and tok not in abbr and tok not in GENERIC
+                    and word not in STOP_ACCENTED):
+                tok = Kept(tok)
             raw.append(tok)
     out: list[str] = []
     for i, tok in enumerate(raw):
-        m = re.fullmatch(r"(\d+)k", tok)
+        m = _THOUSANDS.fullmatch(tok) if tok[-1:] == "k" else None
         if m:
             out += [m.group(1), "nghin"]
             continue
@@ -115,16 +182,35 @@ def tokens(text: str) -> list[str]:
             out += ["dang", "ky"] if nxt in {"nhan", "hoc", "xet", "tuyen", "online", "tu", "thi", "vao", "ho"} \
                 else (["duoc"] if nxt in {"khong", "ko", "k", "kh", "hok", ""} else ["dieu", "kien"])
             continue
+        if type(tok) is Kept:
+            out.append(tok)
+            continue
         out += abbr.get(tok, (tok,))
-    return _phrases(out)
+    return tuple(_numbers(_phrases(out)))
+
+
+def _numbers(toks: list[str]) -> list[str]:
+    """Number words after an ordinal or a counting word become digits ("cách thứ ba" -> "cach thu 3")."""
+    out = list(toks)
+    for j in range(1, len(toks)):
+        prev, tok = toks[j - 1], toks[j]
+        if tok in NUMBERS and (prev == "thu" or (prev in NUMBER_CUES and tok in PLAIN_NUMBERS)):
+            out[j] = NUMBERS[tok]
+    return out
+
+
+_PHRASES_BY_FIRST: dict[str, list] = defaultdict(list)
+for _pattern, _replacement in PHRASES:
+    _PHRASES_BY_FIRST[_pattern[0]].append((_pattern, _replacement))
 
 
 def _phrases(toks: list[str]) -> list[str]:
     out: list[str] = []
     i = 0
     while i < len(toks):
-        for pattern, replacement in PHRASES:
-            if tuple(toks[i:i + len(pattern)]) == pattern:
+        for pattern, replacement in _PHRASES_BY_FIRST.get(toks[i], ()):
+            if tuple(toks[i:i + len(pattern)]) == pattern and not (
+                    pattern in FILLER_PHRASES and any(type(t) is Kept for t in toks[i:i + len(pattern)])):
                 out += replacement
                 i += len(pattern)
                 break
@@ -153,6 +239,164 @@ class Match:
     score: float
     normalized: str
     suggestions: tuple[tuple[str, float], ...]
+    # Why: "answered", "declined: low confidence", "declined: too close to the runner-up", "greeting"...
+    reason: str = ""
+    # The best three candidates, (id, probability the engine gives it, coverage), best first.
+    candidates: tuple[tuple[str, float, float], ...] = ()
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """What retrieval found, before any decision: candidates (id, rank score, coverage), best first."""
+
+    kind: str  # ranked | none | empty | greeting | thanks
+    normalized: str
+    results: tuple[tuple[str, float, float], ...] = ()
+    unknown: float = 0.0  # share of the question's weight in words the whole base has never seen
+    generic_only: bool = False
+    exact: str | None = None  # for a generic-only question, the entry that lists it word for word
+
+    @cached_property
+    def features(self) -> np.ndarray:
+        """The decision signals, one row per candidate (computed once)."""
+        return _features(self)
+
+
+def _features(r: Ranking) -> np.ndarray:
+    """One row of decision signals per candidate: coverage, rank score, lead over the best other
+    candidate (relative), the question's unknown share, and the candidate's rank position."""
+    ranks = np.array([x[1] for x in r.results], dtype=np.float64)
+    covs = np.array([min(1.0, x[2]) for x in r.results], dtype=np.float64)
+    n = len(ranks)
+    if n > 1:
+        order = np.argsort(-ranks, kind="stable")
+        first, second = ranks[order[0]], ranks[order[1]]
+        other = np.where(np.arange(n) == order[0], second, first)
+    else:
+        other = np.zeros(1)
+    margin = np.clip((ranks - other) / np.maximum(ranks, 1e-9), -1.0, 1.0)
+    more = np.array([x[3:] for x in r.results], dtype=np.float64).reshape(n, -1)
+    if more.shape[1]:
+        erel = more[:, 1]
+        eorder = np.argsort(-erel, kind="stable")
+        eother = np.where(np.arange(n) == eorder[0], erel[eorder[1]] if n > 1 else 0.0, erel[eorder[0]])
+        emargin = np.clip(erel - eother, -1.0, 1.0)
+    else:
+        emargin = np.zeros(n)
+    return np.column_stack([covs, ranks, margin, np.full(n, r.unknown), (np.arange(n) == 0).astype(float),
+                            more, emargin])
+
+
+class RuleDecision:
+    """The hand-set rule, for bases too small to fit on: answer when coverage >= CONF and the winner
+    leads the runner-up by MARGIN (or coverage reaches SURE). Its "probability" is the coverage."""
+
+    CONF, SURE, MARGIN = 0.51, 0.75, 0.05
+    fitted = False
+    by_rank = True  # candidates stay in rank order
+
+    def probabilities(self, r: Ranking) -> np.ndarray:
+        x = r.features
+        return x[:, 0] * (1 + 1e-6 * x[:, 4])  # coverage; ties keep the rank order
+
+    def decide(self, r: Ranking, p: np.ndarray, order: list[int]) -> str:
+        x = r.features
+        cov, margin = x[0, 0], x[0, 2]
+        if cov < self.CONF:
+            return "declined: low confidence"
+        if margin < self.MARGIN and cov < self.SURE:
+            return "declined: too close to the runner-up"
+        return "answered"
+
+
+class FittedDecision:
+    """A logistic model over the candidates' signals, fitted on the content base itself by
+    cross-validation; answer when the best candidate's probability reaches the fitted threshold."""
+
+    fitted = True
+    by_rank = False  # candidates are ordered by probability
+
+    def __init__(self, weights: np.ndarray, mean: np.ndarray, scale: np.ndarray, threshold: float,
+                 floor: float):
+        self.weights, self.mean, self.scale = weights, mean, scale
+        self.threshold, self.floor = threshold, max(0.0, min(floor, threshold))
+        self.rule = RuleDecision()
+
+    def probabilities(self, r: Ranking) -> np.ndarray:
+        z = (r.features - self.mean) / self.scale
+        return 1.0 / (1.0 + np.exp(-(z @ self.weights[1:] + self.weights[0])))
+
+    def decide(self, r: Ranking, p: np.ndarray, order: list[int]) -> str:
+        """Answer above the threshold; between the break-even floor and the threshold, only what the
+        coverage rule would answer too, when the best candidate is also the one ranked first."""
+        best = order[0]
+        if p[best] >= self.threshold:
+            return "answered"
+        if p[best] >= self.floor and best == 0:
+            verdict = self.rule.decide(r, p, order)
+            return verdict
+        return "declined: low confidence"
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-2, steps: int = 30) -> tuple[np.ndarray, ...]:
+    """Weights (bias first), mean and scale of a logistic regression fitted by Newton's method."""
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    z = np.column_stack([np.ones(len(x)), (x - mean) / scale])
+    w = np.zeros(z.shape[1])
+    reg = l2 * np.eye(z.shape[1])
+    reg[0, 0] = 0.0
+    for _ in range(steps):
+        p = 1.0 / (1.0 + np.exp(-(z @ w)))
+        grad = z.T @ (p - y) + reg @ w
+        hess = (z * (p * (1 - p))[:, None]).T @ z + reg + 1e-9 * np.eye(z.shape[1])
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if np.abs(step).max() < 1e-6:
+            break
+    return w, mean, scale
+
+
+_FIT_CACHE: dict[str, FittedDecision | RuleDecision] = {}
+
+
+def _cache_dir() -> Path:
+    """Where fitted decisions are kept between runs: $CHONNGHE_CACHE_DIR, else the user's cache folder."""
+    base = os.environ.get("CHONNGHE_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "chonnghe")
+    return Path(base) / "engine"
+
+
+@lru_cache(maxsize=1)
+def _code_version() -> str:
+    """A digest of the engine's code and language data: a fitted decision is only reused by the same."""
+    digest = hashlib.sha256()
+    for path in (Path(__file__), LANGUAGE_FILE, ABBREVIATIONS_FILE):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _load_decision(key: str) -> FittedDecision | None:
+    try:
+        data = json.loads((_cache_dir() / f"{key}.json").read_text(encoding="utf-8"))
+        return FittedDecision(np.array(data["weights"]), np.array(data["mean"]), np.array(data["scale"]),
+                              float(data["threshold"]), float(data["floor"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _save_decision(key: str, d: FittedDecision) -> None:
+    try:
+        folder = _cache_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{key}.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps({"weights": d.weights.tolist(), "mean": d.mean.tolist(),
+                                   "scale": d.scale.tolist(), "threshold": d.threshold, "floor": d.floor}),
+                       encoding="utf-8")
+        os.replace(tmp, folder / f"{key}.json")
+    except OSError as exc:  # a read-only home: fit again next time
+        log.debug("fitted decision not cached: %s", exc)
 
 
 class AnswerEngine:
@@ -170,6 +414,7 @@ class AnswerEngine:
     SURE = 0.75  # confidence that answers even when the runner-up is close
     MARGIN = 0.05  # relative lead over the runner-up otherwise
     CANDIDATES = 10
+    INDEX_ANSWERS = True  # an FAQ entry's answer is indexed like a trade page (weak evidence)
     PAGE_COVER = 0.25  # coverage credit of a word only the trade page has (weaker evidence than a question)
     PAGE_WEIGHT = 0.5  # BM25 weight of a trade page's text relative to an example question
     RANK_COVERAGE = 0.7  # share of coverage (vs relative BM25) in the final ranking
@@ -179,8 +424,18 @@ class AnswerEngine:
     UNNAMED_MALUS = 0.05  # ranking malus of every trade when the question names none
     NUMBER_WEIGHT = 1.0  # coverage weight of a number no entry knows ("30 tuổi"): not an off-topic word
 
-    def __init__(self, entries: list) -> None:
+    # Fitting the decision: folds of example questions (and held-out entries, as out-of-scope questions).
+    FIT_FOLDS = 5
+    FIT_MIN_ENTRIES = 20  # below this the hand-set rule decides (too few questions to fit on)
+    FIT_MAX_ENTRIES = 400  # above this the decision is fitted on a fixed sample of entries
+    WRONG_COST = 5.0  # a wrong answer costs as much as this many declined questions that had an answer
+    DISK_CACHE = True  # keep fitted decisions between runs (see _cache_dir)
+    FLOOR_COST = 1.5  # the cost of a wrong answer the floor (for what the coverage rule answers) is fitted at
+    OUT_OF_SCOPE_SHARE = 0.2  # the share of questions the base has no entry for, assumed when fitting
+
+    def __init__(self, entries: list, fit: bool = True) -> None:
         entries = sorted(entries, key=lambda e: e.id)  # deterministic whatever the input order
+        self.decision: FittedDecision | RuleDecision = RuleDecision()
         self.ids = [e.id for e in entries]
         doc_terms: list[Counter] = []
         doc_boost: list[float] = []
@@ -192,10 +447,13 @@ class AnswerEngine:
         self.doc_words: list[frozenset[str]] = []  # per document: its words that are not filler
         self.page_only: list[frozenset[str]] = []  # per entry: words only its trade page has
         self.exact: dict[str, int] = {}  # an example question or title, as words -> its entry
+        entry_docs: list[Counter] = []  # per entry: its title, questions and tags as one document
         for index, entry in enumerate(entries):
             starts.append(len(doc_terms))
             known: set[str] = set()
-            self.title_terms.append(frozenset(t for t in tokens(entry.title) if t not in STOP))
+            whole: Counter = Counter()
+            entry_docs.append(whole)
+            self.title_terms.append(frozenset(t for t in tokens(entry.title) if not filler(t)))
             forms: dict[str, set[str]] = defaultdict(set)
             self.forms.append(forms)
             texts = (entry.title, *entry.questions, *getattr(entry, "tags", ()))
@@ -205,12 +463,13 @@ class AnswerEngine:
             for text in texts:
                 toks = tokens(text)
                 self.exact.setdefault(" ".join(toks), index)
-                self.doc_words.append(frozenset(t for t in toks if t not in STOP))
+                self.doc_words.append(frozenset(t for t in toks if not filler(t)))
                 terms = Counter(self.features(toks))
                 doc_terms.append(terms)
                 doc_boost.append(1.0)
                 known.update(terms)
-            if entry.kind == "trade":
+                whole.update(terms)
+            if entry.kind == "trade" or self.INDEX_ANSWERS:
                 # A trade's page lists what one learns and where one works: specific words people
                 # use ("cắt may quần áo", "máy CNC") that its example questions may not contain.
                 terms = Counter(self.features(tokens(entry.answer)))
@@ -240,6 +499,19 @@ class AnswerEngine:
         self.postings = {t: (np.array(d, dtype=np.int32), np.array(w, dtype=np.float32))
                          for t, (d, w) in postings.items()}
         self.n_docs = len(doc_terms)
+        # BM25 over whole entries: for a phrasing no single example has, the words spread over an
+        # entry's examples are the evidence.
+        avg_e = sum(sum(c.values()) for c in entry_docs) / max(len(entry_docs), 1)
+        epostings: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
+        for i, terms in enumerate(entry_docs):
+            length = sum(terms.values())
+            norm = self.K1 * (1 - self.B + self.B * length / max(avg_e, 1e-9))
+            for t, f in terms.items():
+                docs, weights = epostings[t]
+                docs.append(i)
+                weights.append(self.idf[t] * f * (self.K1 + 1) / (f + norm))
+        self.epostings = {t: (np.array(d, dtype=np.int32), np.array(w, dtype=np.float32))
+                          for t, (d, w) in epostings.items()}
         self.starts = np.array(starts, dtype=np.int64)
         self.vocab = sorted(t for t in df if " " not in t)
         self.vocab_set = frozenset(self.vocab)
@@ -268,7 +540,9 @@ class AnswerEngine:
         # Pairs of filler words that are names ("cơ khí" folds to "co khi": "có" + "khi"): kept as content.
         self.compounds = frozenset(
             f"{a} {b}" for toks, _ in self.trade_names for a, b in itertools.pairwise(toks)
-            if a in STOP and b in STOP)
+            if a in STOP and b in STOP)  # folded forms: however the name was typed
+        if fit:
+            self.decision = self.fit_decision(entries)
 
     def weight(self, term: str) -> float:
         """A query word's weight in coverage: its idf (unknown words weigh most), generic words less."""
@@ -276,13 +550,96 @@ class AnswerEngine:
         return w * GENERIC_WEIGHT if term in GENERIC else w
 
     @classmethod
-    def build(cls, entries: Iterable) -> AnswerEngine:
-        """Index entries (anything with id, title, questions and optionally tags)."""
-        return cls(list(entries))
+    def build(cls, entries: Iterable, fit: bool = True) -> AnswerEngine:
+        """Index entries (anything with id, title, questions and optionally tags); with `fit`, the
+        decision is fitted on them by cross-validation (cached per content)."""
+        return cls(list(entries), fit=fit)
+
+    @classmethod
+    def fit_decision(cls, entries: list) -> FittedDecision | RuleDecision:
+        """The decision fitted on `entries`: for each fold, an engine built without that fold's example
+        questions and without a sixth of the entries is asked them; every candidate is a row (is it
+        the asked question's entry?) of a logistic model, and the threshold on the best candidate's
+        probability maximises right answers minus WRONG_COST times wrong ones."""
+        usable = [e for e in entries if len(e.questions) >= 2]
+        if len(usable) < cls.FIT_MIN_ENTRIES:
+            return RuleDecision()
+        digest = hashlib.sha256(_code_version().encode())
+        for e in entries:
+            digest.update(json.dumps([e.id, e.kind, e.title, list(e.questions), list(getattr(e, "tags", ())),
+                                      e.answer], ensure_ascii=False).encode())
+        key = digest.hexdigest()[:32]
+        if key in _FIT_CACHE:
+            return _FIT_CACHE[key]
+        cached = _load_decision(key) if cls.DISK_CACHE else None
+        if cached is not None:
+            _FIT_CACHE[key] = cached
+            return cached
+        sample = entries
+        if len(entries) > cls.FIT_MAX_ENTRIES:
+            step = len(entries) / cls.FIT_MAX_ENTRIES
+            sample = [entries[int(i * step)] for i in range(cls.FIT_MAX_ENTRIES)]
+        k = cls.FIT_FOLDS
+        rows, labels, asked = [], [], []  # asked: (question number, candidate rows range, expected row)
+        for fold in range(k):
+            train, questions = [], []
+            for index, e in enumerate(sample):
+                qs = tuple(e.questions)
+                held = [q for n, q in enumerate(qs) if n % k == fold]
+                if index % (2 * k) == fold:  # the whole entry is left out: its questions are out of scope
+                    questions += [(None, q) for q in qs]
+                    continue
+                kept = tuple(q for n, q in enumerate(qs) if n % k != fold)
+                if not kept:
+                    held, kept = [], qs
+                train.append(dataclasses.replace(e, questions=kept))
+                questions += [(e.id, q) for q in held]
+            engine = cls(train, fit=False)
+            for expected, q in questions:
+                r = engine.rank(q)
+                if r.kind != "ranked" or r.generic_only:
+                    continue
+                x = r.features
+                y = [res[0] == expected for res in r.results]
+                rule = RuleDecision().decide(r, x[:, 0], list(range(len(x)))) == "answered"
+                asked.append((len(rows), len(rows) + len(x), rule, expected is None))
+                rows += list(x)
+                labels += y
+        if not rows or not any(labels) or all(labels):
+            return RuleDecision()
+        x, y = np.array(rows), np.array(labels, dtype=np.float64)
+        w, mean, scale = fit_logistic(x, y)
+        z = (x - mean) / scale
+        p = 1.0 / (1.0 + np.exp(-(z @ w[1:] + w[0])))
+        # Out-of-scope questions (of the left-out entries) count as OUT_OF_SCOPE_SHARE of all asked.
+        n_out = sum(1 for a in asked if a[3])
+        n_in = len(asked) - n_out
+        out_weight = (cls.OUT_OF_SCOPE_SHARE / (1 - cls.OUT_OF_SCOPE_SHARE)) * n_in / n_out if n_out else 0.0
+        best = []  # (probability of the best candidate, its outcome: +1 right, -WRONG_COST wrong)
+        for start, end, rule, out in asked:
+            n = start + int(np.argmax(p[start:end]))
+            best.append((p[n], 1.0 if y[n] else -cls.WRONG_COST * (out_weight if out else 1.0),
+                         rule and n == start))
+        best.sort(key=lambda b: -b[0])
+
+        def threshold_for(subset: list[tuple[float, float, bool]], cost: float = cls.WRONG_COST) -> float:
+            gain, top, threshold = 0.0, 0.0, 1.0
+            for prob, value, _ in subset:
+                gain += value if value > 0 else value * cost / cls.WRONG_COST
+                if gain > top:
+                    top, threshold = gain, prob
+            return float(threshold)
+
+        # The floor applies to what the coverage rule answers: fitted on those questions alone.
+        decision = FittedDecision(w, mean, scale, threshold_for(best), threshold_for([b for b in best if b[2]], cls.FLOOR_COST))
+        _FIT_CACHE[key] = decision
+        if cls.DISK_CACHE:
+            _save_decision(key, decision)
+        return decision
 
     @staticmethod
     def features(toks: list[str]) -> list[str]:
-        content = [t for t in toks if t not in STOP] or toks
+        content = [t for t in toks if not filler(t)] or toks
         return content + [f"{a} {b}" for a, b in itertools.pairwise(toks)]
 
     def correct(self, toks: list[str], keep: frozenset[str] | set[str] = frozenset()) -> list[str]:
@@ -292,7 +649,7 @@ class AnswerEngine:
         not "sang"), then the most common one."""
         out = list(toks)
         for j, t in enumerate(toks):
-            if t in self.vocab_set or t in STOP or len(t) < 4 or t.isdigit() or t in keep:
+            if t in self.vocab_set or filler(t) or len(t) < 4 or t.isdigit() or t in keep:
                 continue
             found = process.extract(t, self.vocab, scorer=Levenshtein.normalized_similarity, score_cutoff=0.75,
                                     limit=8)
@@ -323,44 +680,49 @@ class AnswerEngine:
                 if n == 1:
                     after = toks[j + 1] if j + 1 < len(toks) else None
                     if j == 0 or toks[j - 1] not in self.CUES or not (
-                            after is None or after in STOP or after in GENERIC):
+                            after is None or filler(after) or after in GENERIC):
                         continue
                 found.add(i)
         return found
 
-    def answer(self, text: str) -> Match:
-        """The best entry for `text`, or kind "none" with suggestions when not confident."""
+    def rank(self, text: str) -> Ranking:
+        """Candidates for `text`, best first, and the signals the decision reads (no decision taken)."""
         text = text or ""
         norm = normalize(text)
         toks = tokens(text)
         if not toks:
-            return Match("empty", None, 0.0, norm, ())
+            return Ranking("empty", norm)
         folded = " ".join(toks)
         if GREET.match(folded):
-            return Match("greeting", None, 1.0, norm, ())
+            return Ranking("greeting", norm)
         if THANKS.match(folded):
-            return Match("thanks", None, 1.0, norm, ())
+            return Ranking("thanks", norm)
         typed = {f for f, _ in word_forms(text)}
         toks = self.correct(toks, typed)
         found = [self.postings[t] for t in set(self.features(toks)) if t in self.postings]
         if not found or not self.ids:
-            return Match("none", None, 0.0, norm, ())
+            return Ranking("none", norm)
         docs = np.concatenate([d for d, _ in found])
         weights = np.concatenate([w for _, w in found])
         scores = np.bincount(docs, weights=weights, minlength=self.n_docs)
         best = np.maximum.reduceat(scores, self.starts)
+        efound = [self.epostings[t] for t in set(self.features(toks)) if t in self.epostings]
+        escores = np.bincount(np.concatenate([d for d, _ in efound]),
+                              weights=np.concatenate([w for _, w in efound]), minlength=len(self.ids)) \
+            if efound else np.zeros(len(self.ids))
         k = min(self.CANDIDATES, len(best))
-        top = np.argpartition(-best, k - 1)[:k]
+        top = set(np.argpartition(-best, k - 1)[:k].tolist()) | set(np.argpartition(-escores, min(5, k) - 1)[:min(5, k)].tolist())
         ranked = sorted((int(i) for i in top if best[i] > 0), key=lambda i: (-best[i], i))
         s_max = float(best[ranked[0]])
+        e_max = float(escores.max()) or 1.0
 
-        content = [t for t in toks if t not in STOP]
+        content = [t for t in toks if not filler(t)]
         content += [p for p in map(" ".join, itertools.pairwise(toks)) if p in self.compounds]
         content = content or toks
         qw = {t: self.weight(t) for t in content}
         total = sum(qw[t] for t in content)
         named = self.named_trades(toks)
-        pairs = [f"{a} {b}" for a, b in itertools.pairwise(toks) if not (a in STOP and b in STOP)]
+        pairs = [f"{a} {b}" for a, b in itertools.pairwise(toks) if not (filler(a) and filler(b))]
         pair_total = sum(self.idf.get(t, self.max_idf * 0.5) for t in pairs)
         qset = set(content)
         # Words typed with diacritics that fold onto another word ("lái" and "lại", "bằng" and
@@ -388,8 +750,16 @@ class AnswerEngine:
             # words ("con gái học nghề gì dễ xin việc" for "học nghề gì dễ xin việc"), the entry
             # is about something narrower than what was asked.
             start, end = int(self.starts[i]), int(self.starts[i + 1]) if i + 1 < len(self.starts) else self.n_docs
-            extra = min((self.doc_weight[d] - sum(qw[t] for t in self.doc_words[d] & qset)
-                         for d in range(start, end) if scores[d] > 0 and self.doc_words[d]), default=0.0)
+            extra, close = 0.0, 0.0
+            first = True
+            for d in range(start, end):
+                if scores[d] > 0 and self.doc_words[d]:
+                    shared = sum(qw[t] for t in self.doc_words[d] & qset)
+                    left = self.doc_weight[d] - shared
+                    extra = left if first else min(extra, left)
+                    first = False
+                    # How close the question is to one example (weighted Dice): near-copies are safe.
+                    close = max(close, 2 * shared / (self.doc_weight[d] + total))
             if not (named and i in named):  # a named trade's page answers whatever is asked about it
                 bonus -= self.EXTRA_WEIGHT * extra / (extra + total)
             if i in self.trade_set:
@@ -397,22 +767,41 @@ class AnswerEngine:
                     continue  # a question that names a trade is about that trade, never another one
                 # One that names none is more often a general question ("ra trường có dễ xin việc không").
                 bonus += self.TRADE_BONUS if named else -self.UNNAMED_MALUS
-            results.append((self.RANK_COVERAGE * cov + (1 - self.RANK_COVERAGE) * rel + bonus, cov, i))
+            results.append((self.RANK_COVERAGE * cov + (1 - self.RANK_COVERAGE) * rel + bonus, cov, i,
+                            rel, float(escores[i]) / e_max, title, extra / (extra + total),
+                            float(bool(named) and i in named), float(i in self.trade_set), close))
         if not results:
-            return Match("none", None, 0.0, norm, ())
+            return Ranking("none", norm)
         results.sort(key=lambda r: (-r[0], r[2]))
-        rank, conf, winner = results[0]
-        runner = results[1][0] if len(results) > 1 else 0.0
-        margin = (rank - runner) / rank if rank else 0.0
-        suggestions = tuple((self.ids[i], round(min(1.0, c), 3)) for _, c, i in results[:3])
-        score = round(min(1.0, conf), 4)
-        if not any(t not in GENERIC for t in content):
+        unknown = sum(qw[t] for t in content if t not in self.idf and not t.isdigit()) / total
+        generic_only = not any(t not in GENERIC for t in content)
+        exact = self.exact.get(" ".join(toks)) if generic_only else None
+        return Ranking("ranked", norm, tuple((self.ids[i], r, c, *more) for r, c, i, *more in results), unknown,
+                       generic_only, self.ids[exact] if exact is not None else None)
+
+    def answer(self, text: str) -> Match:
+        """The best entry for `text`, or kind "none" with suggestions when not confident."""
+        r = self.rank(text)
+        if r.kind != "ranked":
+            return Match(r.kind, None, 1.0 if r.kind in ("greeting", "thanks") else 0.0, r.normalized, (),
+                         r.kind if r.kind != "none" else "declined: no known word")
+        p = self.decision.probabilities(r)
+        order = list(range(len(r.results))) if self.decision.by_rank else \
+            sorted(range(len(r.results)), key=lambda n: (-p[n], n))
+        candidates = tuple((r.results[n][0], round(float(p[n]), 4), round(min(1.0, r.results[n][2]), 4))
+                           for n in order[:3])
+        suggestions = tuple((ident, round(min(1.0, cov), 3)) for ident, _, cov in candidates)
+        if r.generic_only:
             # Only words every topic shares ("học nghề ở đâu", "học trường nào"): every entry knows
             # them, so coverage says nothing. Answer only a question an entry lists word for word.
-            exact = self.exact.get(" ".join(toks))
-            if exact is None:
-                return Match("none", None, score, norm, suggestions)
-            return Match("answer", self.ids[exact], 1.0, norm, tuple(x for x in suggestions if x[0] != self.ids[exact]))
-        if conf >= self.CONF and (margin >= self.MARGIN or conf >= self.SURE):
-            return Match("answer", self.ids[winner], score, norm, suggestions[1:])
-        return Match("none", None, score, norm, suggestions)
+            if r.exact is None:
+                return Match("none", None, candidates[0][2], r.normalized, suggestions,
+                             "declined: only words every topic shares", candidates)
+            return Match("answer", r.exact, 1.0, r.normalized, tuple(x for x in suggestions if x[0] != r.exact),
+                         "answered: the question an entry lists word for word", candidates)
+        best = candidates[0]
+        score = round(float(best[1]), 4)
+        verdict = self.decision.decide(r, p, order)
+        if verdict == "answered":
+            return Match("answer", best[0], score, r.normalized, suggestions[1:], verdict, candidates)
+        return Match("none", None, score, r.normalized, suggestions, verdict, candidates)

@@ -1,0 +1,155 @@
+"""The answer engine's decision: fitted on the content by cross-validation, explained, and cached; and
+the cross-validation measure itself."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+
+import pytest
+
+from bot.content import Entry, load_content
+from bot.engine import AnswerEngine, core, tokens
+from bot.engine.crossval import cross_validate, folds_of, report
+from tests.conftest import CONTENT_DIR
+
+
+@pytest.fixture(scope="module")
+def entries() -> list[Entry]:
+    return list(load_content(CONTENT_DIR).entries.values())
+
+
+@pytest.fixture(scope="module")
+def shipped(entries) -> AnswerEngine:
+    return AnswerEngine.build(entries)
+
+
+def test_the_shipped_content_gets_a_fitted_decision(shipped):
+    d = shipped.decision
+    assert d.fitted and 0.0 < d.floor <= d.threshold < 1.0
+
+
+def test_a_small_base_keeps_the_hand_set_rule():
+    few = [Entry(f"x.e{i}", "faq", f"chủ đề {i}", (f"câu hỏi {i}", f"hỏi thêm {i}"), "a", "s", date(2026, 1, 1))
+           for i in range(5)]
+    assert not AnswerEngine.build(few).decision.fitted
+
+
+def test_the_fitted_decision_is_cached_on_disk(tmp_path, monkeypatch, entries):
+    monkeypatch.setenv("CHONNGHE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(core, "_FIT_CACHE", {})
+    first = AnswerEngine.build(entries).decision
+    files = list((tmp_path / "engine").glob("*.json"))
+    assert len(files) == 1
+    monkeypatch.setattr(core, "_FIT_CACHE", {})
+    monkeypatch.setattr(AnswerEngine, "FIT_FOLDS", 0)  # fitting again would find no rows: the file is read
+    again = AnswerEngine.build(entries).decision
+    assert again.threshold == first.threshold and list(again.weights) == list(first.weights)
+
+
+def test_a_corrupt_cache_file_is_refitted(tmp_path, monkeypatch, entries):
+    monkeypatch.setenv("CHONNGHE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(core, "_FIT_CACHE", {})
+    AnswerEngine.build(entries)
+    (path,) = (tmp_path / "engine").glob("*.json")
+    path.write_text("{not json", encoding="utf-8")
+    monkeypatch.setattr(core, "_FIT_CACHE", {})
+    assert AnswerEngine.build(entries).decision.fitted
+
+
+def test_every_answer_says_why(shipped):
+    m = shipped.answer("học nghề hàn ở đâu")
+    assert m.kind == "answer" and m.reason == "answered" and m.candidates[0][0] == "nghe.han"
+    assert len(m.candidates) == 3 and all(0.0 <= p <= 1.0 and 0.0 <= c <= 1.0 for _, p, c in m.candidates)
+    none = shipped.answer("giá vàng hôm nay bao nhiêu")
+    assert none.kind == "none" and none.reason in {"declined: low confidence",
+                                                   "declined: too close to the runner-up"}
+    assert shipped.answer("học nghề ở đâu").reason == "declined: only words every topic shares"
+    assert shipped.answer("cảm ơn bạn").reason == "thanks"
+
+
+def test_wanting_notices_is_not_unsubscribing(shipped):
+    want = shipped.answer("tôi muốn nhận thông báo")
+    assert want.id != "bot.huy_nhan_tin" and want.candidates[0][0] == "bot.dang_ky_nhan_tin"
+    assert "khongmuon" in tokens("ko muốn nhận thông báo nữa")
+
+
+def test_stop_words_are_decided_on_the_accented_form():
+    assert tokens("mã ngành là gì")[0] == "ma" and type(tokens("mã ngành là gì")[0]) is core.Kept
+    assert type(tokens("mà ngành là gì")[0]) is not core.Kept
+    thi = tokens("thi đỗ rồi")
+    assert core.filler(thi[2]) and not core.filler(thi[0]) and not core.filler(thi[1])  # "thi", "đỗ"; "rồi"
+    assert all(core.filler(t) for t in tokens("thi do roi") if t in {"do", "roi"})  # unaccented: as before
+
+
+def test_number_words_and_question_words():
+    assert tokens("cách thứ ba") == ["cach", "thu", "3"]
+    assert tokens("cách một là gì")[:2] == ["cach", "1"]
+    assert tokens("ba mẹ em") == ["ba", "me", "em"]  # a father, not three
+    assert "khinao" in tokens("khi nào tuyển sinh") and "thenao" in tokens("đăng ký như thế nào")
+
+
+def test_cross_validation_holds_out_every_question_once(entries):
+    asked: list[tuple[str, str]] = []
+
+    class Recorder:
+        def __init__(self, train):
+            self.train = {e.id: set(e.questions) for e in train}
+
+        def answer(self, q):
+            asked.append(q)
+            assert all(q not in qs for qs in self.train.values())  # never asked what it was built on
+            return core.Match("none", None, 0.0, q, ())
+
+    sample = entries[:6]
+    cv = cross_validate(sample, k=3, build=Recorder)
+    assert sorted(asked) == sorted(q for e in sample for q in e.questions)
+    assert cv.asked == len(asked) and cv.declined == cv.asked and cv.correct == cv.wrong == 0
+    assert folds_of(("a", "b", "c", "d"), 3) == [0, 1, 2, 0]
+
+
+def test_cross_validation_counts_right_wrong_and_confusions(entries):
+    sample = entries[:4]
+    by_id = {e.id: e for e in sample}
+
+    class Always:
+        def __init__(self, train):
+            pass
+
+        def answer(self, q):
+            ident = next(e.id for e in sample if q in e.questions)
+            got = ident if q == by_id[ident].questions[0] else sample[0].id if ident != sample[0].id else None
+            return core.Match("answer" if got else "none", got, 1.0, q, ())
+
+    cv = cross_validate(sample, k=2, build=Always)
+    assert cv.correct == len(sample)
+    assert cv.wrong == sum(len(e.questions) - 1 for e in sample[1:])
+    assert cv.confusions[(sample[1].id, sample[0].id)] == len(sample[1].questions) - 1
+    text = "\n".join(report(cv))
+    assert "worst confusions" in text and f"{sample[1].id} -> {sample[0].id}" in text
+
+
+def test_an_entry_with_one_question_is_never_emptied():
+    one = Entry("x.one", "faq", "Một chủ đề", ("câu hỏi duy nhất",), "a", "s", date(2026, 1, 1))
+    seen = []
+
+    class Keep:
+        def __init__(self, train):
+            seen.append(next(e for e in train if e.id == "x.one").questions)
+
+        def answer(self, q):
+            return core.Match("none", None, 0.0, q, ())
+
+    cv = cross_validate([one, dataclasses.replace(one, id="x.two", questions=("a", "b"))], k=2, build=Keep)
+    assert all(qs == ("câu hỏi duy nhất",) for qs in seen) and cv.per_entry["x.one"].asked == 0
+
+
+def test_a_handful_of_examples_per_entry_rotates_with_the_fold():
+    from bot.engine.crossval import split
+
+    qs = tuple("abcdefg")
+    asked0, kept0 = split(qs, 0, 5, 3)
+    asked1, kept1 = split(qs, 1, 5, 3)
+    assert kept0 == ("a", "b", "c") and asked0 == list("defg")
+    assert kept1 == ("a", "d", "e", "f")[1:] and set(asked1) == set(qs) - set(kept1)
+    assert split(("a", "b"), 0, 5, 3) == ([], ("a", "b"))  # too few: nothing asked, all kept
