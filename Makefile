@@ -6,7 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint bench check-content clean
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: run test install browser lint bench check-content clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -14,12 +16,24 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) browser
+
+# The browser tests drive Debian's Chromium (never `playwright install`, which downloads a browser from
+# outside). Installed when missing and we are root with apt-get; elsewhere those tests skip and say why.
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's chromium for the browser tests"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-dejavu-core \
+	      || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+	           chromium fonts-dejavu-core; } || echo "chromium could not be installed: browser tests will skip"; \
+	  else echo "no $(CHROMIUM) (not root or no apt-get): browser tests will skip"; fi; \
+	fi
 
 run: $(STAMP)
 	$(BIN)/chonnghe serve
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from bot.channels import telegram, zalo_bot, zalo_oa
+from bot.channels import web as web_chat
 from bot.channels.base import DEDUP_WINDOW, ChannelDeps, Off
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
@@ -41,6 +42,7 @@ CHANNELS: tuple[tuple[str, ChannelFactory], ...] = (
     (telegram.CHANNEL, telegram.create),
     (zalo_oa.CHANNEL, zalo_oa.create),
     (zalo_bot.CHANNEL, zalo_bot.create),
+    (web_chat.CHANNEL, web_chat.create),
 )
 
 

@@ -96,10 +96,37 @@ class Settings(BaseSettings):
     zalo_bot_secret: str | None = None
     zalo_bot_rate: float = Field(default=10.0, gt=0, le=1000)
 
+    # Web chat (the page at /, the widget, bot.channels.web)
+    web_enabled: bool = True
+    web_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)  # sites that may embed the chat
+    web_rate: float = Field(default=1.0, gt=0, le=1000)  # messages per second per visitor ...
+    web_burst: int = Field(default=5, ge=1, le=1000)  # ... with this burst
+    web_address_rate: float = Field(default=10.0, gt=0, le=100_000)  # per address (a school lab shares one)
+    web_address_burst: int = Field(default=30, ge=1, le=100_000)
+    web_max_connections: int = Field(default=30, ge=1, le=100_000)  # open chats per address at once
+    web_trust_forwarded: bool = False  # behind a reverse proxy: the address is X-Forwarded-For's last entry
+
     @field_validator("staff_telegram_ids", mode="before")
     @classmethod
     def _csv_ids(cls, value: object) -> object:
         return _split_csv(value)
+
+    @field_validator("web_origins", mode="before")
+    @classmethod
+    def _csv_origins(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("web_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        origins = []
+        for item in value:
+            origin = item.strip().rstrip("/")
+            if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?|https?://\*\.[A-Za-z0-9.-]+", origin):
+                raise ValueError(f"{item!r} is not an origin: expected scheme://host[:port] with no path, "
+                                 "e.g. https://truong.edu.vn (or https://*.edu.vn)")
+            origins.append(origin.lower())
+        return origins
 
     @field_validator("timezone")
     @classmethod

@@ -58,7 +58,7 @@ class Timing:
     moved_from: datetime | None = None  # set when a time in quiet hours was moved to their end
 
 
-CHANNEL_LABELS = {"telegram": "Telegram", "zalo_oa": "Zalo OA", "zalo_bot": "Zalo Bot"}
+CHANNEL_LABELS = {"telegram": "Telegram", "zalo_oa": "Zalo OA", "zalo_bot": "Zalo Bot", "web": "Web"}
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,8 @@ S = Subscription.__table__
 FINISHED = ("done", "cancelled", "failed", "missed")
 UPCOMING = ("draft", "scheduled", "sending")
 DELIVERY_STATUSES = ("pending", "sending", "sent", "failed", "blocked", "skipped", "unknown")
-# Channels a broadcast can reach: the terminal chat and the web widget cannot receive a push.
-BROADCAST_CHANNELS = ("telegram", "zalo_oa", "zalo_bot")
+# Channels a broadcast can reach (web: into the visitor's mailbox); the terminal chat cannot receive a push.
+BROADCAST_CHANNELS = ("telegram", "zalo_oa", "zalo_bot", "web")
 # Deliveries that use up a follower's Zalo OA promotion quota: sent, about to be sent, or maybe sent.
 PROMO_COUNTED = ("pending", "sending", "sent", "unknown")
 PROMO_CHANNEL = "zalo_oa"

@@ -38,7 +38,8 @@ async def test_one_broadcast_reaches_every_channel_once(tmp_path, fakes):
     bot_users = [f"zb{i:014x}" for i in range(PEOPLE)]
     async with Serve(env, "--content", content_for_serve()) as serve:
         port = await serve.port()
-        assert (await healthz(port))["channels"] == {"telegram": "on", "zalo_oa": "on", "zalo_bot": "on"}
+        assert (await healthz(port))["channels"] == {"telegram": "on", "zalo_oa": "on", "zalo_bot": "on",
+                                                     "web": "on"}
         hook = f"http://127.0.0.1:{port}/zalo/oa/webhook"
 
         for user in tg_users:

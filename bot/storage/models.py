@@ -267,3 +267,18 @@ class Delivery(SQLModel, table=True):
     sent_at: datetime | None = ts(nullable=True, default=None)
     message_id: str | None = Field(default=None, max_length=64)
     updated_at: datetime = ts()
+
+
+class WebMessage(SQLModel, table=True):
+    """The web channel's mailbox: every message shown in a visitor's chat (the bot's and what they typed),
+    in order (`id` is the sequence number the page acknowledges), so a reload, a lost connection or a
+    restart loses nothing. Keyed by the visitor id (users.platform_id of channel "web")."""
+
+    __tablename__ = "web_messages"
+    __table_args__ = (sa.Index("ix_web_messages_visitor", "visitor", "id"), {"sqlite_autoincrement": True})
+
+    id: int | None = Field(default=None, primary_key=True)
+    visitor: str = Field(max_length=64)
+    sender: str = Field(max_length=8)  # "bot" | "user"
+    body: str = Field(sa_type=sa.Text)  # JSON {"text": str, "buttons": [[{"label", "payload"|"url"}]]}
+    at: datetime = ts()

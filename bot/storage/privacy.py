@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from bot.storage.kv import chat_key
+from bot.storage.mailbox import clear_statement as clear_mailbox
 from bot.storage.models import (
     ConversationState,
     Delivery,
@@ -78,5 +79,6 @@ class PersonalData:
             if user is not None:  # what channel adapters keep about the chat (menus shown, button labels)
                 prefix = chat_key(user.channel, user.platform_id, "")
                 await s.execute(sa.delete(KeyValue).where(KeyValue.key.startswith(prefix, autoescape=True)))
+                await s.execute(clear_mailbox(user.channel, user.platform_id))  # the web chat's messages
             await s.execute(sa.delete(User).where(User.id == user_id))
 

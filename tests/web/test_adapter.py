@@ -1,0 +1,346 @@
+"""The web adapter over real WebSockets on loopback (no browser): the protocol, the mailbox, safety limits,
+broadcasts, data deletion."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import aiohttp
+import pytest
+
+from bot.channels.web import COOKIE, MAX_FRAME, MAX_TEXT, STALE, TOO_FAST, TOO_LONG, VisitorTokens, body_of
+from bot.storage.mailbox import Mailbox
+from bot.types import Button, Reply, UserRef
+from tests.conftest import BACKENDS
+from tests.web.client import ChatClient
+from tests.web.conftest import start_bot, web_settings
+
+
+@pytest.fixture
+async def session():
+    async with aiohttp.ClientSession() as s:
+        yield s
+
+
+async def visit(session, web_bot, **kw) -> ChatClient:
+    """A first visit: connected, greeted (welcome text and "Bạn là ai?")."""
+    client = await ChatClient(session, web_bot.url).connect(**kw)
+    await client.wait_for(lambda f: f["t"] == "m" and f["text"] == "Bạn là ai?")
+    await client.wait_for(lambda f: f["t"] == "typing" and not f["on"])
+    return client
+
+
+def visitor_of(client: ChatClient) -> str:
+    return client.welcome["token"].split(".")[0]
+
+
+async def test_a_first_visit_is_greeted_and_a_question_answered(session, web_bot):
+    client = await visit(session, web_bot)
+    assert client.welcome["unread"] == 0
+    greeting, who = client.messages("bot")
+    assert "Xin chào" in greeting["text"] and len([b for row in who["buttons"] for b in row]) == 6
+    answer = await client.reply_to("hoc nghe han o dau")
+    assert answer["text"].startswith("Nghề Hàn") and "Nguồn:" in answer["text"]
+    echo = client.messages("user")[-1]
+    assert echo["text"] == "hoc nghe han o dau" and echo["cid"] == "c1" and echo["id"] < answer["id"]
+    assert all("payload" not in b for row in answer["buttons"] for b in row)  # payloads stay on the server
+    await client.close()
+
+
+async def test_pressing_a_button_sends_its_payload_and_echoes_its_label(session, web_bot):
+    client = await visit(session, web_bot)
+    who = client.messages("bot")[-1]
+    parent = next(b for row in who["buttons"] for b in row if b["label"] == "Phụ huynh")
+    start = len(client.frames)
+    await client.send({"t": "press", "id": who["id"], "i": parent["i"]})
+    reply = await client.wait_for(lambda f: f["t"] == "m" and f["from"] == "bot", start=start)
+    assert "Phụ huynh" in reply["text"]
+    assert client.messages("user")[-1]["text"] == "Phụ huynh"
+    # A button that was never offered (another index, another message id) is refused politely.
+    start = len(client.frames)
+    await client.send({"t": "press", "id": who["id"], "i": 99})
+    refused = await client.wait_for(lambda f: f["t"] == "refused", start=start)
+    assert refused["text"] == STALE
+    await client.close()
+
+
+@pytest.mark.parametrize("db_url", BACKENDS, indirect=True)
+async def test_a_reconnect_gets_what_it_missed_exactly_once_and_a_reload_everything(session, web_bot):
+    client = await visit(session, web_bot)
+    await client.reply_to("hoc nghe han o dau")
+    last = max(m["id"] for m in client.messages())
+    visitor, token = visitor_of(client), client.welcome["token"]
+    await client.close()
+    # Sent while no page is open: kept in the mailbox.
+    for text in ("Tin thứ nhất", "Tin thứ hai"):
+        await web_bot.web.send(visitor, Reply(text))
+    again = await ChatClient(session, web_bot.url).connect(after=last, token=token)
+    assert [m["text"] for m in again.messages()] == ["Tin thứ nhất", "Tin thứ hai"]
+    assert again.welcome["unread"] >= 2
+    await again.close()
+    reload = await ChatClient(session, web_bot.url).connect(after=0, token=token)
+    texts = [m["text"] for m in reload.messages()]
+    assert texts[-2:] == ["Tin thứ nhất", "Tin thứ hai"] and "hoc nghe han o dau" in texts
+    assert len({m["id"] for m in reload.messages()}) == len(reload.messages())
+    await reload.close()
+
+
+async def test_messages_survive_a_restart_of_the_service(session, aiohttp_server, db_url):
+    from bot import app as app_module
+
+    first = await start_bot(aiohttp_server, web_settings(db_url))
+    client = await visit(session, first)
+    answer = await client.reply_to("hoc nghe han o dau")
+    token = client.welcome["token"]
+    await app_module.stop(first.app)  # closes the page's socket with 1001 (going away)
+    code = await client.closed()
+    assert code == 1001
+    second = await start_bot(aiohttp_server, web_settings(db_url))
+    try:
+        back = await ChatClient(session, second.url).connect(after=0, token=token)
+        assert answer["text"] in [m["text"] for m in back.messages()]
+        await back.close()
+    finally:
+        await app_module.stop(second.app)
+
+
+async def test_a_live_push_racing_the_catch_up_is_delivered_once(session, web_bot):
+    client = await visit(session, web_bot)
+    visitor, token = visitor_of(client), client.welcome["token"]
+    last = max(m["id"] for m in client.messages())
+    await client.close()
+    again = ChatClient(session, web_bot.url)
+    await again.connect(hello=False)
+    sends = [asyncio.create_task(web_bot.web.send(visitor, Reply(f"tin {n}"))) for n in range(20)]
+    await again.send({"t": "hello", "after": last, "token": token})
+    await asyncio.gather(*sends)
+    await again.wait_for(lambda f: f["t"] == "synced")
+    await again.wait_for(lambda f: f["t"] == "m" and f["text"] == "tin 19")
+    await asyncio.sleep(0.2)  # let any duplicate arrive (there must be none)
+    ids = [m["id"] for m in again.messages()]
+    assert sorted(ids) == sorted(set(ids)) and len(ids) == 20
+    await again.close()
+
+
+async def test_nothing_a_visitor_sends_reaches_another(session, web_bot):
+    a = await visit(session, web_bot)
+    b = await visit(session, web_bot)
+    assert visitor_of(a) != visitor_of(b)
+    before = len(b.frames)
+    await a.reply_to("hoc nghe han o dau")
+    await asyncio.sleep(0.1)
+    assert all(f["t"] != "m" for f in b.frames[before:])
+    # b cannot press a's buttons, nor read a's history with a forged token.
+    a_answer = a.messages("bot")[-1]
+    await b.send({"t": "press", "id": a_answer["id"], "i": 0})
+    assert (await b.wait_for(lambda f: f["t"] == "refused", start=before))["text"] == STALE
+    forged = a.welcome["token"][:-2] + ("AA" if not a.welcome["token"].endswith("AA") else "BB")
+    c = await ChatClient(session, web_bot.url).connect(token=forged)
+    assert visitor_of(c) != visitor_of(a)
+    assert "hoc nghe han o dau" not in [m["text"] for m in c.messages()]
+    for client in (a, b, c):
+        await client.close()
+
+
+async def test_other_origins_are_refused(session, web_bot):
+    for origin in ("https://evil.example", "null", ""):
+        with pytest.raises(aiohttp.WSServerHandshakeError) as err:
+            await ChatClient(session, web_bot.url, origin=origin).connect()
+        assert err.value.status == 403
+
+
+@pytest.mark.parametrize("web_bot", [{"web_max_connections": 3}], indirect=True)
+async def test_connections_per_address_are_capped(session, web_bot):
+    clients = [await ChatClient(session, web_bot.url).connect() for _ in range(3)]
+    with pytest.raises(aiohttp.WSServerHandshakeError) as err:
+        await ChatClient(session, web_bot.url).connect()
+    assert err.value.status == 429
+    await clients[0].close()
+    await asyncio.sleep(0.05)
+    extra = await ChatClient(session, web_bot.url).connect()  # room again
+    for client in (*clients[1:], extra):
+        await client.close()
+
+
+@pytest.mark.parametrize("frame, code", [
+    ("x" * (MAX_FRAME + 10), 1009),  # oversized
+    (b"\x00\x01", 1003),  # binary
+    ("not json {", 1007),  # malformed
+    ('{"t": "launch-missiles"}', 1008),  # not our protocol
+    ('["hello"]', 1008),
+    ('{"t": "msg", "text": 42}', 1008),
+])
+async def test_bad_frames_close_the_socket_with_a_clear_code(session, web_bot, frame, code):
+    client = await ChatClient(session, web_bot.url).connect()
+    assert client.ws is not None
+    if isinstance(frame, bytes):
+        await client.ws.send_bytes(frame)
+    else:
+        await client.ws.send_str(frame)
+    assert await client.closed() == code
+
+
+async def test_the_first_frame_must_be_hello(session, web_bot):
+    client = await ChatClient(session, web_bot.url).connect(hello=False)
+    await client.say("xin chào")
+    assert await client.closed() == 1008
+
+
+async def test_a_message_over_the_limit_is_refused_politely(session, web_bot):
+    client = await visit(session, web_bot)
+    start = len(client.frames)
+    await client.say("a" * (MAX_TEXT + 1), cid="long")
+    refused = await client.wait_for(lambda f: f["t"] == "refused", start=start)
+    assert refused["cid"] == "long" and refused["text"] == TOO_LONG.format(n="2.001", limit="2.000")
+    assert not [m for m in client.messages("user")]  # nothing stored or handled
+    await client.close()
+
+
+async def test_a_visitor_sending_too_fast_is_slowed_with_a_polite_reply(session, web_bot):
+    now = [1000.0]
+    web_bot.web.per_visitor.time = web_bot.web.per_address.time = lambda: now[0]
+    client = await visit(session, web_bot)
+    start = len(client.frames)
+    for n in range(6):  # a burst of 5 goes through; the 6th is refused
+        await client.say(f"câu hỏi số {n}", cid=f"c{n}")
+    refused = await client.wait_for(lambda f: f["t"] == "refused", start=start)
+    assert refused["cid"] == "c5" and refused["text"] == TOO_FAST and 0 < refused["retry"] <= 1
+    await client.wait_for(lambda f: f["t"] == "m" and f["from"] == "user" and f.get("cid") == "c4", start=start)
+    assert not any(f.get("cid") == "c5" and f["t"] == "m" for f in client.frames)
+    now[0] += 1.0  # a second later: one more is allowed
+    await client.say("câu hỏi số 6", cid="c6")
+    await client.wait_for(lambda f: f["t"] == "m" and f.get("cid") == "c6", start=start)
+    await client.close()
+
+
+@pytest.mark.parametrize("web_bot", [{"web_address_rate": 1.0, "web_address_burst": 3}], indirect=True)
+async def test_an_address_sending_too_fast_is_slowed(session, web_bot):
+    now = [1000.0]
+    web_bot.web.per_visitor.time = web_bot.web.per_address.time = lambda: now[0]
+    a, b = await visit(session, web_bot), await visit(session, web_bot)
+    for n in range(2):
+        await a.say(f"a{n}", cid=f"a{n}")
+    await b.say("b0", cid="b0")
+    await b.say("b1", cid="b1")  # the address's 4th message in the same instant
+    refused = await b.wait_for(lambda f: f["t"] == "refused")
+    assert refused["cid"] == "b1" and refused["text"] == TOO_FAST
+    for client in (a, b):
+        await client.close()
+
+
+async def test_typed_html_is_stored_and_sent_as_text(session, web_bot):
+    client = await visit(session, web_bot)
+    attack = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
+    await client.reply_to(attack)
+    assert client.messages("user")[-1]["text"] == attack  # the page renders it as a text node
+    await client.close()
+
+
+async def test_restart_empties_the_mailbox_and_starts_over(session, web_bot):
+    client = await visit(session, web_bot)
+    await client.reply_to("hoc nghe han o dau")
+    visitor = visitor_of(client)
+    start = len(client.frames)
+    await client.send({"t": "restart"})
+    await client.wait_for(lambda f: f["t"] == "cleared", start=start)
+    welcome = await client.wait_for(lambda f: f["t"] == "m" and f["from"] == "bot", start=start)
+    assert "Xin chào" in welcome["text"] or "Bạn muốn làm gì" in welcome["text"]
+    await client.wait_for(lambda f: f["t"] == "typing" and not f["on"], start=start)
+    texts = [json.loads(letter.body)["text"] for letter in await web_bot.web.mailbox.since(visitor)]
+    assert "hoc nghe han o dau" not in texts and texts
+    await client.close()
+
+
+@pytest.mark.parametrize("db_url", BACKENDS, indirect=True)
+async def test_deleting_ones_data_clears_the_mailbox(session, web_bot):
+    client = await visit(session, web_bot)
+    await client.reply_to("hoc nghe han o dau")
+    visitor = visitor_of(client)
+    shown = await client.reply_to("/xoadulieu")
+    assert "Thông tin bot đang lưu về bạn" in shown["text"] and "Trang web" in shown["text"]
+    yes = next(b for row in shown["buttons"] for b in row if "Xóa hết" in b["label"])
+    start = len(client.frames)
+    await client.send({"t": "press", "id": shown["id"], "i": yes["i"]})
+    done = await client.wait_for(lambda f: f["t"] == "m" and f["from"] == "bot", start=start)
+    assert "Đã xóa toàn bộ dữ liệu" in done["text"]
+    await client.wait_for(lambda f: f["t"] == "typing" and not f["on"], start=start)
+    left = [json.loads(letter.body)["text"] for letter in await web_bot.web.mailbox.since(visitor)]
+    assert left == [done["text"]]  # only the confirmation, sent after the deletion
+    assert await web_bot.app.store.users.get(UserRef("web", visitor)) is None
+    await client.close()
+
+
+@pytest.mark.parametrize("db_url", BACKENDS, indirect=True)
+async def test_a_broadcast_reaches_web_subscribers_live_and_waits_unread_for_the_others(session, web_bot):
+    online, offline = await visit(session, web_bot), await visit(session, web_bot)
+    for client in (online, offline):
+        await client.reply_to("/dangky tuyen_sinh")
+        await client.send({"t": "ack", "id": max(m["id"] for m in client.messages())})
+    token = offline.welcome["token"]
+    last = max(m["id"] for m in offline.messages())
+    await offline.close()
+    start = len(online.frames)
+    broadcast = await web_bot.broadcast("Ngày hội tư vấn tuyển sinh sắp diễn ra.")
+    live = await online.wait_for(lambda f: f["t"] == "m" and "Ngày hội" in f["text"], start=start)
+    assert "Ngừng nhận tin" in live["text"]
+    shown = await web_bot.broadcast_done(broadcast)
+    assert shown["counts"].get("sent") == 2, shown
+    back = await ChatClient(session, web_bot.url).connect(after=0, token=token)
+    assert back.welcome["unread"] == 1, (back.welcome, last)
+    assert [m for m in back.messages() if m["id"] > last and "Ngày hội" in m["text"]]
+    await back.close()
+    await online.close()
+
+
+async def test_the_page_sets_a_signed_visitor_cookie(session, web_bot):
+    async with session.get(web_bot.url + "/") as resp:
+        assert resp.status == 200
+        morsel = resp.cookies[COOKIE]
+        assert morsel["httponly"] and morsel["samesite"] == "None" and morsel["secure"]
+    secret = await web_bot.app.store.kv.get("web_cookie_secret")
+    assert secret and VisitorTokens(secret).verify(morsel.value)
+    # A page that already has a good cookie keeps it.
+    async with session.get(web_bot.url + "/", headers={"Cookie": f"{COOKIE}={morsel.value}"}) as resp:
+        assert COOKIE not in resp.cookies
+    # The WebSocket takes the visitor from the cookie.
+    client = await ChatClient(session, web_bot.url, cookies={COOKIE: morsel.value}).connect()
+    assert client.welcome["token"] == morsel.value
+    await client.close()
+
+
+async def test_static_files_and_the_widget(session, web_bot):
+    async with session.get(web_bot.url + "/widget.js") as resp:
+        assert resp.status == 200 and resp.headers["Content-Type"].startswith("text/javascript")
+        assert "attachShadow" in await resp.text()
+    async with session.get(web_bot.url + "/web/static/chat.css") as resp:
+        assert resp.status == 200 and resp.headers["X-Content-Type-Options"] == "nosniff"
+    async with session.get(web_bot.url + "/web/static/..%2Fweb.py") as resp:
+        assert resp.status == 404
+
+
+@pytest.mark.parametrize("web_bot", [{"web_origins": "https://truong.edu.vn, http://localhost:9999"}],
+                         indirect=True)
+async def test_frame_ancestors_lists_the_configured_origins(session, web_bot):
+    async with session.get(web_bot.url + "/?embed=1&title=Tr%C6%B0%E1%BB%9Dng&colour=%23aa0000") as resp:
+        csp = resp.headers["Content-Security-Policy"]
+        html = await resp.text()
+    assert "frame-ancestors 'self' https://truong.edu.vn http://localhost:9999" in csp
+    assert 'data-accent="#aa0000"' in html and "<h1>Trường</h1>" in html
+
+
+async def test_injected_title_is_escaped(session, web_bot):
+    async with session.get(web_bot.url + "/?embed=1&title=%3Cscript%3Ealert(1)%3C/script%3E&colour=red;x") as resp:
+        html = await resp.text()
+    assert "<script>alert(1)" not in html and "&lt;script&gt;" in html and "data-accent" not in html
+
+
+async def test_mailbox_appends_concurrently_in_order(store):
+    mailbox = Mailbox(store)
+    ids = await asyncio.gather(*(mailbox.append("v1", "bot", body_of(Reply(f"m{n}", ((Button("b", "p"),),))))
+                                 for n in range(50)))
+    assert ids == sorted(ids) and len(set(ids)) == 50
+    letters = await mailbox.since("v1")
+    assert [json.loads(x.body)["text"] for x in letters] == [f"m{n}" for n in range(50)]
+    assert await mailbox.count_after("v1", ids[39]) == 10
+    assert await mailbox.clear("v1") == 50 and await mailbox.count("v1") == 0
