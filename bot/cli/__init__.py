@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bot.cli import ask, broadcast, calendar, chat, content, gaps, report, serve
+from bot.cli import ask, broadcast, calendar, chat, content, gaps, report, serve, staff
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chonnghe", description="Chọn nghề – Chọn trường: chatbot hướng nghiệp")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (serve, content, ask, chat, broadcast, calendar, report, gaps):
+    for module in (serve, content, ask, chat, broadcast, calendar, report, gaps, staff):
         module.register(sub)
     return parser
 
