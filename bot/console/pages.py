@@ -51,7 +51,7 @@ def _app(request: web.Request) -> App:
 
 
 def _by(request: web.Request) -> str:
-    return f"console:{request['account'].name}"
+    return f"console:{request[ACCOUNT].name}"
 
 
 async def _form(request: web.Request) -> dict[str, Any]:
