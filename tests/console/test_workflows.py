@@ -213,5 +213,5 @@ async def test_the_report_has_its_charts_and_csv(console_bot, client):
     await client.login("bien-tap")
     status, page, _ = await client.get("/console/report")
     assert status == 200 and page.count("<svg") == 3 and "mục tiêu 180" in page
-    status, body, r = await client.get("/console/report.csv")
+    status, body, _ = await client.get("/console/report.csv")
     assert status == 200 and "items_sent" in body
