@@ -18,6 +18,7 @@ from bot.console.attach import AttachError, attach
 from bot.console.charts import MONTHS, bars, progress
 from bot.console.web import ACCOUNT, CONSOLE, CSRF, LOGIN_COOKIE, PREFIX, Console, allow, client_address, go
 from bot.content import ContentError
+from handlers.texts import ROLES as ROLES_AUDIENCE  # the roles people pick at /batdau
 from scheduler.broadcasts import CHANNEL_LABELS, MAX_TEXT, STATUS_VI, BroadcastError
 from scheduler.dispatcher import FOOTER
 from scheduler.store import BROADCAST_CHANNELS, FINISHED, loads
@@ -38,7 +39,6 @@ CHANNEL_NOTES = {
     "zalo_bot": "Zalo Bot: tối đa 2.000 ký tự; tin dài hơn được chia thành nhiều tin.",
     "web": "Web: tin vào hộp thư của khách; ai đang mở trang nhận ngay.",
 }
-ROLES_AUDIENCE = {"hoc_sinh": "Học sinh", "phu_huynh": "Phụ huynh", "nguoi_lao_dong": "Người lao động"}
 STALE_REVIEW = timedelta(days=365)
 
 
@@ -449,6 +449,7 @@ async def case_page(request: web.Request) -> web.Response:
     person = await app.store.users.by_id(case.user_id) if case.user_id else None
     recent = await app.store.questions.recent(case.user_id, limit=10) if case.user_id else []
     return _c(request).render(request, "case.html", title=f"Yêu cầu #{case.id}", case=case, person=person,
+                              roles_vi=ROLES_AUDIENCE,
                               recent=recent, zone=app.settings.zone, error=request.query.get("error", ""))
 
 
