@@ -520,8 +520,11 @@ async def gaps_page(request: web.Request) -> web.Response:
     await app.store.flush()
     groups = await _gap_groups(app)
     entries = sorted(app.content.base.entries.values(), key=lambda e: e.id)
-    return _c(request).render(request, "gaps.html", title="Câu hỏi chưa trả lời", groups=groups[:100],
-                              entries=entries, total=sum(g.count for g in groups))
+    shown = groups[:100]
+    context = {id(g): await app.store.questions.around(g.example) for g in shown[:30]}
+    return _c(request).render(request, "gaps.html", title="Câu hỏi chưa trả lời", groups=shown,
+                              entries=entries, total=sum(g.count for g in groups), context=context,
+                              zone=app.settings.zone)
 
 
 @allow(*EDITORS)

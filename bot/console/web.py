@@ -62,6 +62,7 @@ class Console:
         self.env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
                                       autoescape=jinja2.select_autoescape(["html"]), trim_blocks=True,
                                       lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+        self.env.filters["id_of"] = id
         self._secret: bytes | None = None
 
     async def secret(self) -> bytes:

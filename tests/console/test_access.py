@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.clock import FakeClock
+from tests.conftest import BACKENDS
 from tests.console.conftest import PASSWORD
 
 PAGES = ["/console/", "/console/broadcasts", "/console/broadcasts/new", "/console/calendar", "/console/cases",
@@ -28,6 +29,7 @@ async def test_logged_out_every_page_redirects_to_the_sign_in_page(console_bot, 
     assert status == 200 and "Đăng nhập" in text
 
 
+@pytest.mark.parametrize("db_url", BACKENDS, indirect=True)
 @pytest.mark.parametrize("role", ["admin", "editor", "counsellor"])
 async def test_every_page_loads_for_each_role_and_the_others_answer_403(console_bot, client, role):
     await console_bot.account(f"x-{role}", role)
@@ -73,6 +75,7 @@ async def test_a_post_without_its_csrf_token_is_refused(console_bot, client):
         await other.close()
 
 
+@pytest.mark.parametrize("db_url", BACKENDS, indirect=True)
 async def test_wrong_passwords_lock_the_account_for_15_minutes_and_are_audited(console_bot, client):
     await console_bot.account("ops-admin", "admin")
     for _ in range(5):

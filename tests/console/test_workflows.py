@@ -10,7 +10,10 @@ import csv
 import io
 import re
 
+import pytest
+
 from bot.content import format_report, load_content
+from tests.conftest import BACKENDS
 from tests.console.conftest import STAFF_CHAT
 
 PEOPLE = (700_201, 700_202, 700_203)
@@ -33,6 +36,7 @@ async def until_done(client, bid: int, within: float = 30.0) -> str:
             await asyncio.sleep(0.2)
 
 
+@pytest.mark.parametrize("db_url", BACKENDS, indirect=True)
 async def test_an_editor_composes_and_sends_a_broadcast_and_exports_it(console_bot, client):
     await subscribe(console_bot.telegram)
     await console_bot.account("bien-tap", "editor")
@@ -110,6 +114,7 @@ async def test_an_editor_approves_a_calendar_draft(console_bot, client):
     assert (await b.get(draft.id)).status == "scheduled"
 
 
+@pytest.mark.parametrize("db_url", BACKENDS, indirect=True)
 async def test_a_counsellor_answers_a_case_and_the_reply_reaches_the_person(console_bot, client):
     telegram = console_bot.telegram
     person = 700_301
@@ -155,16 +160,20 @@ async def test_a_counsellor_answers_a_case_and_the_reply_reaches_the_person(cons
 QUESTION = "khi nào trường mở cổng nhận đơn vậy ad"
 
 
+@pytest.mark.parametrize("db_url", BACKENDS, indirect=True)
 async def test_attaching_a_declined_question_makes_the_bot_answer_it(console_bot, client):
     telegram = console_bot.telegram
     person = 700_401
+    telegram.push_message(person, "hoc nghe han o dau")
+    await telegram.wait_messages(person, 1, within=20)
     telegram.push_message(person, QUESTION)
-    (declined,) = await telegram.wait_messages(person, 1, within=20)
+    (declined,) = await telegram.wait_messages(person, 1, after=1, within=20)
     assert "Thời gian tuyển sinh" not in declined.text
     await console_bot.account("bien-tap", "editor")
     await client.login("bien-tap")
     status, page, _ = await client.get("/console/gaps")
     assert status == 200 and QUESTION in page
+    assert "Cuộc trò chuyện quanh câu này" in page and "“hoc nghe han o dau” → nghe.han" in page
 
     path = console_bot.content / "faq" / "tuyensinh.yaml"
     before = path.read_text(encoding="utf-8")
