@@ -54,9 +54,9 @@ def test_an_empty_period_says_so():
 
 @pytest.mark.parametrize("db_url", BACKENDS, indirect=True)
 async def test_the_question_log_gives_declined_and_thumbs_down_since_a_date(store, clock):
-    await store.log_question(None, "telegram", "giá vàng hôm nay", "gia vang hom nay", None, 0.1, False)
-    answered = await store.log_question(None, "telegram", "học hàn ở đâu", "hoc han o dau", "nghe.han", 0.9, True)
-    await store.log_question(None, "zalo_oa", "học may ở đâu", "hoc may o dau", "nghe.may", 0.9, True)
+    await store.questions.log(None, "telegram", "giá vàng hôm nay", "gia vang hom nay", None, 0.1, False)
+    answered = await store.questions.log(None, "telegram", "học hàn ở đâu", "hoc han o dau", "nghe.han", 0.9, True)
+    await store.questions.log(None, "zalo_oa", "học may ở đâu", "hoc may o dau", "nghe.may", 0.9, True)
     from sqlalchemy import update
 
     from bot.storage.models import QuestionLog
@@ -64,7 +64,7 @@ async def test_the_question_log_gives_declined_and_thumbs_down_since_a_date(stor
     async with store.session() as s:  # a 👎 from a user whose data was since deleted (no user link)
         await s.execute(update(QuestionLog).where(QuestionLog.id == answered).values(feedback=-1))
     clock.advance(days=10)
-    await store.log_question(None, "telegram", "giá đất hôm nay", "gia dat hom nay", None, 0.1, False)
+    await store.questions.log(None, "telegram", "giá đất hôm nay", "gia dat hom nay", None, 0.1, False)
     rows = await load_gaps(store.engine)
     assert sorted(r.text for r in rows) == ["giá vàng hôm nay", "giá đất hôm nay", "học hàn ở đâu"]
     later = await load_gaps(store.engine, clock.now() - timedelta(days=1))
@@ -73,7 +73,7 @@ async def test_the_question_log_gives_declined_and_thumbs_down_since_a_date(stor
 
 async def test_gaps_command_prints_the_groups(settings, store, capsys, monkeypatch):
     for text in ("giá vàng hôm nay", "gia vang hom nay the nao"):
-        await store.log_question(None, "telegram", text, text, None, 0.1, False)
+        await store.questions.log(None, "telegram", text, text, None, 0.1, False)
     monkeypatch.setenv("CHONNGHE_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("CHONNGHE_CONTENT_DIR", str(CONTENT_DIR))
     import asyncio

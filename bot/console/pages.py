@@ -159,7 +159,7 @@ async def overview(request: web.Request) -> web.Response:
         request, "overview.html", title="Tổng quan", today=today, month=this_month, new_today=new_today,
         new_month=new_month, open_cases=await app.store.cases.count_open(), channels=app.channel_status,
         upcoming=upcoming, local=app.services.broadcasts.local, status_vi=STATUS_VI, topics=_topics(app),
-        loads=loads, entries=len(app.content.base.entries))
+        loads=loads, entries=len(app.content.base.entries), roles_vi=ROLES_AUDIENCE)
 
 
 def _topics(app: App) -> dict[str, str]:
@@ -573,9 +573,7 @@ async def content_page(request: web.Request) -> web.Response:
     today = app.clock.now().astimezone(app.settings.zone).date()
     base = app.content.base
     rows = []
-    for entry in sorted([*base.entries.values(), *getattr(base, "expired", {}).values()]
-                        if isinstance(getattr(base, "expired", None), dict) else base.entries.values(),
-                        key=lambda e: e.id):
+    for entry in sorted([*base.entries.values(), *base.expired.values()], key=lambda e: e.id):
         flags = []
         if entry.expired(today):
             flags.append("hết hạn")
@@ -634,7 +632,13 @@ async def report_page(request: web.Request) -> web.Response:
         "questions": bars("Câu hỏi theo tháng", MONTHS, questions),
         "target": progress(f"Tin đã gửi so với mục tiêu {YEARLY_TARGET} tin mỗi năm", report.items, YEARLY_TARGET),
     }
+    from scheduler.report import most_asked
+
+    app = _app(request)
+    asked = await most_asked(app.store, report.year, app.settings.zone)
+    titles = {e.id: e.title for e in [*app.content.base.entries.values(), *app.content.base.expired.values()]}
     return _c(request).render(request, "report.html", title=f"Báo cáo năm {report.year}", report=report,
+                              asked=asked, titles=titles,
                               charts=charts, n=n, columns=COLUMNS, target=YEARLY_TARGET, this_year=this_year,
                               topics=sorted(topics.items(), key=lambda kv: -kv[1]),
                               topic_labels=_topics(_app(request)))

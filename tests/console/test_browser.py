@@ -135,6 +135,7 @@ async def test_the_report_shows_its_charts(console_bot, browser_pages):
             box = await charts.nth(i).bounding_box()
             assert box and box["width"] > 200 and box["height"] > 20
         assert await page.locator("svg.chart rect.s0").count() >= 2  # bars drawn, not only the frame
+        assert "Nghề Hàn" in await page.locator("section", has_text="Được hỏi nhiều nhất").inner_text()
         await browser_pages.snap(page, "console-report")
         await charts.nth(1).scroll_into_view_if_needed()
         await browser_pages.snap(page, "console-report-charts")
