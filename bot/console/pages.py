@@ -3,6 +3,7 @@ Báo cáo, Tài khoản. Each handler calls the same services as the CLI and the
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import logging
@@ -547,7 +548,8 @@ async def gaps_action(request: web.Request) -> web.StreamResponse:
         return console.render(request, "attached.html", status=400, title="Chưa gắn được", ok=False,
                               report=f"Không có mục {entry_id}.", question=question, entry_id=entry_id, match=None)
     try:
-        attach(app.content.root, entry.file, entry_id, question)
+        async with console.content_lock:  # one content write at a time; the check runs off the event loop
+            await asyncio.to_thread(attach, app.content.root, entry.file, entry_id, question)
     except AttachError as exc:
         await console.audit(request, "gap_attach_refused", f"{entry_id}: {question[:200]}")
         return console.render(request, "attached.html", status=400, title="Chưa gắn được", ok=False,

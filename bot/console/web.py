@@ -9,6 +9,7 @@ Secure when CHONNGHE_PUBLIC_URL is https, path /console.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -63,6 +64,7 @@ class Console:
                                       autoescape=jinja2.select_autoescape(["html"]), trim_blocks=True,
                                       lstrip_blocks=True, undefined=jinja2.StrictUndefined)
         self.env.filters["id_of"] = id
+        self.content_lock = asyncio.Lock()  # attaching questions: one read-modify-write of content at a time
         self._secret: bytes | None = None
 
     async def secret(self) -> bytes:
