@@ -8,6 +8,7 @@ minutes). Failures, locks and sign-ins are rows of the console audit log, which 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import secrets
@@ -112,7 +113,8 @@ class StaffService:
         else:
             check_password(password, name)
         try:
-            row = await self.store.staff.add(name, role, hash_password(password), must_change=once is not None)
+            hashed = await asyncio.to_thread(hash_password, password)
+            row = await self.store.staff.add(name, role, hashed, must_change=once is not None)
         except AccountExists:
             raise AccountError(f"Đã có tài khoản {name}.", f"account {name} exists") from None
         await self.store.console_audit.record(by, "account_add", f"{name} ({role})")
@@ -139,13 +141,14 @@ class StaffService:
             once = password = one_time_password()
         else:
             check_password(password, row.name)
-        await self.store.staff.set_password(row.id, hash_password(password), must_change=once is not None)
+        hashed = await asyncio.to_thread(hash_password, password)
+        await self.store.staff.set_password(row.id, hashed, must_change=once is not None)
         await self.store.console_audit.record(by, "password_set" if by != row.name else "password_change", row.name)
         return once
 
     async def change_own(self, account: StaffAccount, current: str, new: str) -> None:
         """The signed-in person changes their password (the one-time one at first sign-in)."""
-        if not _verify(account.password_hash, current):
+        if not await _averify(account.password_hash, current):
             raise AccountError("Mật khẩu hiện tại không đúng.", "wrong current password")
         check_password(new, account.name)
         if new == current:
@@ -163,10 +166,10 @@ class StaffService:
             return SignIn(None, "slowed", wait)
         row = await self.store.staff.by_name(typed) if typed else None
         if row is not None and row.locked_until is not None and row.locked_until > now:
-            _verify(row.password_hash, password)
+            await _averify(row.password_hash, password)
             await audit.record(row.name, "login_locked", "", address)
             return SignIn(None, "locked", row.locked_until - now)
-        ok = _verify(row.password_hash if row is not None else _DUMMY, password) and row is not None
+        ok = await _averify(row.password_hash if row is not None else _DUMMY, password) and row is not None
         if not ok:
             await audit.record(typed or "?", "login_failed", "", address)
             if row is not None:
@@ -180,7 +183,7 @@ class StaffService:
             await audit.record(row.name, "login_disabled", "", address)
             return SignIn(None, "disabled")
         if _hasher.check_needs_rehash(row.password_hash):
-            await self.store.staff.update(row.id, password_hash=hash_password(password))
+            await self.store.staff.update(row.id, password_hash=await asyncio.to_thread(hash_password, password))
         await self.store.staff.update(row.id, last_login_at=now, locked_until=None)
         await audit.record(row.name, "login", "", address)
         return SignIn(await self.store.staff.get(row.id))
@@ -197,6 +200,12 @@ class StaffService:
         if last is None or now >= last + delay:
             return None
         return last + delay - now
+
+
+async def _averify(password_hash: str, password: str) -> bool:
+    """`_verify` in a worker thread: argon2 takes tens of milliseconds of CPU (more on a busy machine) and
+    releases the GIL, so the event loop keeps serving chats meanwhile."""
+    return await asyncio.to_thread(_verify, password_hash, password)
 
 
 def _verify(password_hash: str, password: str) -> bool:
