@@ -19,6 +19,7 @@ from bot.channels import web as web_chat
 from bot.channels.base import DEDUP_WINDOW, ChannelDeps, Off
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.console import web as console
 from bot.content import ContentError
 from bot.content.holder import ContentHolder
 from bot.conversation import Conversation
@@ -117,6 +118,7 @@ async def build_app(settings: Settings, clock: Clock | None = None,
         outbound.register(made)
         http.add_routes(made.routes())
     http.router.add_get("/healthz", _healthz(app))
+    console.mount(http, app)  # the staff console under /console (bot/console)
     return app
 
 

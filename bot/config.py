@@ -74,6 +74,7 @@ class Settings(BaseSettings):
     # Staff
     staff_chat_id: str | None = None
     staff_telegram_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    console_idle: timedelta = timedelta(minutes=30)  # the staff console signs out after this inactivity
 
     # Telegram
     telegram_token: str | None = None
@@ -161,10 +162,17 @@ class Settings(BaseSettings):
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("broadcast_grace", mode="before")
+    @field_validator("broadcast_grace", "console_idle", mode="before")
     @classmethod
     def _duration(cls, value: object) -> timedelta:
         return parse_duration(value)
+
+    @field_validator("console_idle")
+    @classmethod
+    def _idle(cls, value: timedelta) -> timedelta:
+        if not timedelta(minutes=1) <= value <= timedelta(hours=12):
+            raise ValueError("expected between 1m and 12h")
+        return value
 
     @field_validator("quiet_hours")
     @classmethod

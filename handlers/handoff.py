@@ -10,14 +10,18 @@ forwarded to the case. The person closes it with /huybo (or the "Đã xong" butt
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
-from bot.content.texts import ROLES
+from bot.content.texts import ROLES, texts_for
 from bot.types import Button, Reply, UserRef
 from handlers import faq
 from handlers.buttons import Counsellor, HandoffDone
 from handlers.common import clip, menu_reply, menu_row
 from handlers.router import Ctx, Router
 from handlers.steps import HANDOFF, HandoffData
+
+if TYPE_CHECKING:
+    from handlers.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -192,15 +196,59 @@ async def relay(ctx: Ctx) -> list[Reply]:
         return [Reply(t("staff_case_unknown"))] if ctx.incoming.reply_to_self else []
     if not ctx.text.strip():
         return [Reply(t("no_text"))]
-    to = UserRef(person.channel, person.platform_id)
-    buttons = (() if case.status != "open"
-               else ((Button(t.button("handoff_done"), payload=HandoffDone().pack()),),))
-    sent = await ctx.services.messenger.send(to, Reply(t("handoff_reply", text=ctx.text.strip()), buttons))
+    sent = await reply_to_case(ctx.services, case.id, ctx.text, by=f"{ctx.ref.channel}:{ctx.ref.user_id}")
     await ctx.store.audit.record(ctx.ref, f"relay #{case.id}", True)
-    if sent is None:
+    if not sent:
         return [Reply(t("staff_relay_failed", case=case.id))]
     note = "" if case.status == "open" else "\n" + t("staff_case_closed_note", case=case.id)
     return [Reply(t("staff_relayed", case=case.id) + note)]
+
+
+# --- the counselling service (the staff chat above and the console, bot/console) -----------------
+
+
+async def reply_to_case(services: Services, case_id: int, text: str, *, by: str) -> bool:
+    """Send a counsellor's reply to the person on their own channel and mark the case answered by `by`;
+    False when the case or the person is gone, or the send failed."""
+    t = texts_for(services.content.base)
+    case = await services.store.cases.get(case_id)
+    person = await services.store.users.by_id(case.user_id) if case is not None and case.user_id else None
+    if case is None or person is None or not text.strip():
+        return False
+    to = UserRef(person.channel, person.platform_id)
+    buttons = () if case.status != "open" else ((Button(t.button("handoff_done"), payload=HandoffDone().pack()),),)
+    sent = await services.messenger.send(to, Reply(t("handoff_reply", text=text.strip()), buttons))
+    if sent is None:
+        return False
+    await services.store.cases.answered(case.id, by)
+    return True
+
+
+async def close_case(services: Services, case_id: int) -> bool:
+    """Close an open case and tell the person (ending their handoff flow); False when it was not open."""
+    t = texts_for(services.content.base)
+    case = await services.store.cases.get(case_id)
+    if case is None or case.status != "open":
+        return False
+    await services.store.cases.close(case.id)
+    person = await services.store.users.by_id(case.user_id) if case.user_id else None
+    if person is not None:
+        state = await services.store.users.get_state(person.id)
+        if state.flow == HANDOFF.name:
+            await services.store.users.clear_state(person.id)
+        await services.messenger.send(UserRef(person.channel, person.platform_id),
+                                      Reply(t("handoff_closed_by_staff"), (menu_row(t),)))
+    return True
+
+
+async def tell_staff_chat(services: Services, case_id: int, text: str) -> None:
+    """Post a note about a case to the staff chat (linked to the case, so replies to it reach the person)."""
+    staff = services.staff_chat
+    if staff is None:
+        return
+    message_id = await services.messenger.send(staff, Reply(text))
+    if message_id is not None:
+        await services.store.cases.link_message(case_id, staff.user_id, str(message_id))
 
 
 @router.command("dong")
@@ -221,17 +269,9 @@ async def close_by_staff(ctx: Ctx) -> list[Reply]:
     else:
         return [Reply(t("staff_close_usage"))]
     await ctx.store.audit.record(ctx.ref, "/dong", True)
-    if case is None or case.status != "open":
+    if case is None or not await close_case(ctx.services, case.id):
         number = ctx.args[0].lstrip("#") if ctx.args else (case.id if case else "?")
         return [Reply(t("staff_close_missing", case=number))]
-    await ctx.store.cases.close(case.id)
-    person = await ctx.store.users.by_id(case.user_id) if case.user_id else None
-    if person is not None:
-        state = await ctx.store.users.get_state(person.id)
-        if state.flow == HANDOFF.name:
-            await ctx.store.users.clear_state(person.id)
-        await ctx.services.messenger.send(UserRef(person.channel, person.platform_id),
-                                          Reply(t("handoff_closed_by_staff"), (menu_row(t),)))
     log.info("handoff case %s closed by staff %s", case.id, ctx.ref)
     return [Reply(t("staff_closed", case=case.id))]
 

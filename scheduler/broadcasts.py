@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -414,6 +414,19 @@ class Broadcasts:
             "error": row.error,
             "text": row.text,
         }
+
+    EXPORT_HEADER = ("delivery_id", "channel", "platform_id", "user_id", "status", "attempts", "last_error",
+                     "sent_at", "message_id")
+
+    async def export_rows(self, broadcast_id: int) -> AsyncIterator[list[list[Any]]]:
+        """Every delivery of a broadcast as CSV rows (header first), in chunks: `broadcast export` and the
+        console's download."""
+        await self.get(broadcast_id)  # a clear error for an unknown id
+        yield [list(self.EXPORT_HEADER)]
+        async for chunk in self.bstore.deliveries(broadcast_id):
+            yield [[d.id, d.channel, d.platform_id, d.user_id or "", d.status, d.attempts, d.last_error or "",
+                    d.sent_at.astimezone(self.zone).isoformat(timespec="seconds") if d.sent_at else "",
+                    d.message_id or ""] for d in chunk]
 
     async def upcoming(self, limit: int = 20) -> list[Broadcast]:
         """Drafts, scheduled and sending broadcasts, soonest first."""

@@ -99,3 +99,27 @@ async def materialise(bstore: BroadcastStore, campaigns: Sequence[Campaign], zon
     if created:
         log.info("campaign calendar: %d new draft(s) for staff to review", len(created))
     return created
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One message of a year's calendar and what became of it: its draft or broadcast row, if any."""
+
+    occurrence: Occurrence
+    row: object | None  # bot.storage.models.Broadcast
+    passed: bool  # dated, in the past, and no row: it will not be created
+
+    @property
+    def state_vi(self) -> str:
+        if self.row is not None:
+            return f"#{self.row.id} {self.row.status}"
+        return "đã qua, không tạo" if self.passed else "chưa tạo bản nháp"
+
+
+async def year_plan(bstore: BroadcastStore, campaigns: Sequence[Campaign], year: int, zone: ZoneInfo,
+                    now: datetime) -> list[Planned]:
+    """The calendar's messages of `year` with their drafts (`calendar show` and the console's page)."""
+    rows = {b.campaign_key: b for b in await bstore.list(limit=100_000)
+            if b.campaign_key and b.campaign_key.endswith(f":{year}")}
+    return [Planned(occ, rows.get(occ.key), rows.get(occ.key) is None and occ.send_at is not None and occ.send_at < now)
+            for occ in occurrences(campaigns, year, zone)]

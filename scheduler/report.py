@@ -166,3 +166,14 @@ def to_csv(report: Report) -> str:
                        ("leads", report.leads)):
         w.writerow([key, value])
     return out.getvalue()
+
+
+async def most_asked(store, year: int, zone: ZoneInfo, limit: int = 10) -> list[tuple[str, int]]:
+    """The entries the bot answered most often in `year`: (content id, times), most first."""
+    start, end = datetime(year, 1, 1, tzinfo=zone), datetime(year + 1, 1, 1, tzinfo=zone)
+    q = QuestionLog.__table__
+    async with store.session() as s:
+        rows = await s.execute(sa.select(q.c.content_id, sa.func.count()).where(
+            q.c.asked_at >= start, q.c.asked_at < end, q.c.answered, q.c.content_id.is_not(None))
+            .group_by(q.c.content_id).order_by(sa.func.count().desc(), q.c.content_id).limit(limit))
+        return [(ident, int(n)) for ident, n in rows.all()]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bot.cli import ask, broadcast, calendar, chat, content, gaps, leads, report, serve
+from bot.cli import ask, broadcast, calendar, chat, content, gaps, leads, report, serve, staff
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -14,7 +14,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="chonnghe", description="Chọn nghề – Chọn trường: chatbot hướng nghiệp"
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (serve, content, ask, chat, broadcast, calendar, report, gaps, leads):
+    for module in (serve, content, ask, chat, broadcast, calendar, report, gaps, leads, staff):
         module.register(sub)
     return parser
 

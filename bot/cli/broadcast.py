@@ -289,40 +289,14 @@ async def _cancel(broadcasts: Any, args: argparse.Namespace) -> int:
 
 
 async def _export(broadcasts: Any, args: argparse.Namespace) -> int:
-    await broadcasts.get(args.id)  # a clear error for an unknown id
+    rows = broadcasts.export_rows(args.id)
+    first = await anext(rows)  # a clear error for an unknown id before a file is created
     out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout  # noqa: ASYNC230 - a CLI, nothing else runs
     try:
         writer = csv.writer(out)
-        writer.writerow(
-            [
-                "delivery_id",
-                "channel",
-                "platform_id",
-                "user_id",
-                "status",
-                "attempts",
-                "last_error",
-                "sent_at",
-                "message_id",
-            ]
-        )
-        async for chunk in broadcasts.bstore.deliveries(args.id):
-            for d in chunk:
-                writer.writerow(
-                    [
-                        d.id,
-                        d.channel,
-                        d.platform_id,
-                        d.user_id or "",
-                        d.status,
-                        d.attempts,
-                        d.last_error or "",
-                        d.sent_at.astimezone(broadcasts.zone).isoformat(timespec="seconds")
-                        if d.sent_at
-                        else "",
-                        d.message_id or "",
-                    ]
-                )
+        writer.writerows(first)
+        async for chunk in rows:
+            writer.writerows(chunk)
     finally:
         if out is not sys.stdout:
             out.close()

@@ -44,28 +44,21 @@ def run_show(args: argparse.Namespace) -> int:
 
 async def _show(settings, campaigns, year: int | None) -> int:
     from bot.cli.broadcast import open_broadcasts
-    from scheduler.calendar import occurrences
+    from scheduler.calendar import year_plan
 
     async with open_broadcasts(settings) as broadcasts:
         now = broadcasts.clock.now()
         year = year or now.astimezone(broadcasts.zone).year
-        occs = occurrences(campaigns, year, broadcasts.zone)
-        rows = {b.campaign_key: b for b in await broadcasts.bstore.list(limit=100_000)
-                if b.campaign_key and b.campaign_key.endswith(f":{year}")}
-        print(f"Lịch chiến dịch năm {year} ({len(occs)} tin; giờ {broadcasts.zone.key})")
-        if not occs:
+        plan = await year_plan(broadcasts.bstore, campaigns, year, broadcasts.zone, now)
+        print(f"Lịch chiến dịch năm {year} ({len(plan)} tin; giờ {broadcasts.zone.key})")
+        if not plan:
             print("  (content/campaigns.yaml has no campaigns)")
-        for occ in occs:
+        for item in plan:
+            occ, row = item.occurrence, item.row
             when = broadcasts.local(occ.send_at) if occ.send_at else "ngày do cán bộ đặt"
-            row = rows.get(occ.key)
-            if row is not None:
-                state = f"#{row.id} {row.status}"
-                if row.send_at and row.send_at != occ.send_at:
-                    state += f" (gửi {broadcasts.local(row.send_at)})"
-            elif occ.send_at is not None and occ.send_at < now:
-                state = "đã qua, không tạo"
-            else:
-                state = "chưa tạo bản nháp"
+            state = item.state_vi
+            if row is not None and row.send_at and row.send_at != occ.send_at:
+                state += f" (gửi {broadcasts.local(row.send_at)})"
             print(f"  {when:<18} {occ.campaign.topic:<11} {occ.campaign.name} [{occ.message.id}]: {state}")
     return 0
 

@@ -140,6 +140,8 @@ DEFAULTS: dict[str, str] = {
     "staff_user_closed": "🔒 Người hỏi đã kết thúc yêu cầu #{case}.",
     "staff_user_deleted": "🔒 Yêu cầu #{case} đã đóng: người hỏi đã xóa dữ liệu của mình.",
     "staff_closed": "🔒 Đã đóng yêu cầu #{case}.",
+    "staff_console_replied": "✅ #{case} đã được {who} trả lời trên bảng điều khiển:\n{text}",
+    "staff_console_closed": "🔒 {who} đã đóng yêu cầu #{case} trên bảng điều khiển.",
     "staff_close_usage": "Cách dùng: /dong số_yêu_cầu, hoặc trả lời (reply) tin nhắn của yêu cầu bằng /dong.",
     "staff_close_missing": "Không có yêu cầu #{case} đang mở.",
     # privacy

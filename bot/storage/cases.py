@@ -90,3 +90,27 @@ class Cases:
             await s.execute(sa.update(HandoffCase).where(HandoffCase.id == case_id)
                             .values(status="closed", closed_at=self.db.clock.now()))
 
+
+    async def answered(self, case_id: int, by: str) -> None:
+        """A reply reached the person (from the staff chat or the console)."""
+        async with self.db.session() as s:
+            await s.execute(sa.update(HandoffCase).where(HandoffCase.id == case_id)
+                            .values(answered_at=self.db.clock.now(), answered_by=by[:64]))
+
+    async def claim(self, case_id: int, by: str | None) -> None:
+        """A console account takes the case (None: gives it back)."""
+        async with self.db.session() as s:
+            await s.execute(sa.update(HandoffCase).where(HandoffCase.id == case_id).values(claimed_by=by))
+
+    async def listing(self, status: str | None = "open", limit: int = 200) -> list[HandoffCase]:
+        """Cases newest first (open ones by default)."""
+        query = sa.select(HandoffCase).order_by(HandoffCase.id.desc()).limit(limit)
+        if status:
+            query = query.where(HandoffCase.status == status)
+        async with self.db.session() as s:
+            return list((await s.execute(query)).scalars())
+
+    async def count_open(self) -> int:
+        async with self.db.session() as s:
+            return int((await s.execute(sa.select(sa.func.count()).select_from(HandoffCase)
+                                        .where(HandoffCase.status == "open"))).scalar_one())

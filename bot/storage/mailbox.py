@@ -58,7 +58,7 @@ class Mailbox:
     async def _writing(self) -> AsyncIterator[None]:
         # SQLite has one writer: queue behind the conversation's own urgent writes (the Store's gate)
         # rather than in SQLite's sleeping busy handler. PostgreSQL needs no gate.
-        gate = getattr(self.store, "_writing", None)
+        gate = getattr(self.store, "writing", None)
         if gate is None:
             yield
         else:

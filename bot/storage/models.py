@@ -141,6 +141,9 @@ class HandoffCase(SQLModel, table=True):
     staff_message_id: str | None = Field(default=None, max_length=64, index=True)
     opened_at: datetime = ts()
     closed_at: datetime | None = ts(nullable=True, default=None)
+    claimed_by: str | None = Field(default=None, max_length=64)  # the console account working on it
+    answered_at: datetime | None = ts(nullable=True, default=None)  # a reply reached the person
+    answered_by: str | None = Field(default=None, max_length=64)  # console account or "telegram:<id>"
 
 
 class HandoffMessage(SQLModel, table=True):
@@ -326,3 +329,46 @@ class Lead(SQLModel, table=True):
     call_time: str = Field(max_length=16)  # morning | afternoon | evening | any
     created_at: datetime = ts(index=True)
     anonymised_at: datetime | None = ts(nullable=True, default=None)
+
+class StaffAccount(SQLModel, table=True):
+    """A staff console account (chonnghe staff add): role, argon2 password hash, lock state."""
+
+    __tablename__ = "staff_accounts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    role: str = Field(max_length=16)  # admin | editor | counsellor
+    password_hash: str = Field(max_length=255)
+    must_change: bool = False  # a one-time password: change it at the next login
+    disabled: bool = False
+    version: int = 1  # bumped on a password change or disable: older sessions stop working
+    locked_until: datetime | None = ts(nullable=True, default=None)
+    created_at: datetime = ts()
+    last_login_at: datetime | None = ts(nullable=True, default=None)
+
+
+class ConsoleAudit(SQLModel, table=True):
+    """Every staff console action and sign-in attempt: who, what, when, from where."""
+
+    __tablename__ = "console_audit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = ts(index=True)
+    actor: str = Field(max_length=64, index=True)  # the account name (or the name typed at sign-in)
+    action: str = Field(max_length=48)  # login, login_failed, locked, broadcast_create, case_reply...
+    detail: str = Field(default="", sa_type=sa.Text)
+    address: str = Field(default="", max_length=64)
+
+
+class GapResolution(SQLModel, table=True):
+    """A question of the unanswered queue that staff handled (attached to an entry, ignored, new entry):
+    questions with this text asked up to `at` leave the queue."""
+
+    __tablename__ = "gap_resolutions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    text: str = Field(sa_type=sa.Text)
+    action: str = Field(max_length=16)  # attach | ignore | new
+    entry_id: str | None = Field(default=None, max_length=128)
+    by: str = Field(max_length=64)
+    at: datetime = ts()

@@ -166,3 +166,18 @@ class Questions:
             )
             return list(reversed(rows.scalars().all()))
 
+
+    async def around(self, text: str, before: int = 3, after: int = 2) -> list[QuestionLog]:
+        """The conversation around the latest asking of `text`: that person's questions just before and
+        after it (only the question itself when its person deleted their data)."""
+        async with self.db.session() as s:
+            latest = (await s.execute(sa.select(QuestionLog).where(QuestionLog.text == text)
+                                      .order_by(QuestionLog.id.desc()).limit(1))).scalar_one_or_none()
+            if latest is None or latest.user_id is None:
+                return [latest] if latest is not None else []
+            mine = sa.select(QuestionLog).where(QuestionLog.user_id == latest.user_id)
+            earlier = (await s.execute(mine.where(QuestionLog.id < latest.id).order_by(QuestionLog.id.desc())
+                                       .limit(before))).scalars().all()
+            later = (await s.execute(mine.where(QuestionLog.id > latest.id).order_by(QuestionLog.id)
+                                     .limit(after))).scalars().all()
+            return [*reversed(earlier), latest, *later]

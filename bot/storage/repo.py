@@ -1,6 +1,7 @@
 """The store: one engine's sessions, clock and SQLite write gate, and the focused repositories over them
 (users and state, subscriptions, questions, handoff cases, key-value and dedup, personal data, audit and
-statistics, quiz results and counselling registrations). Broadcasts have theirs in scheduler.store."""
+statistics, quiz results and counselling registrations, staff console accounts and their audit log).
+Broadcasts have theirs in scheduler.store."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from bot.storage.guidance import Leads, QuizResults
 from bot.storage.kv import Dedup, KeyValues, chat_key
 from bot.storage.privacy import PersonalData
 from bot.storage.questions import Questions
+from bot.storage.staff import ConsoleAuditLog, GapResolutions, StaffAccounts
 from bot.storage.stats import Audit, Stats
 from bot.storage.subscriptions import Subscriptions
 from bot.storage.users import State, Users
@@ -91,6 +93,9 @@ class Store:
         self.stats = Stats(self)
         self.quiz = QuizResults(self)
         self.leads = Leads(self)
+        self.staff = StaffAccounts(self)
+        self.console_audit = ConsoleAuditLog(self)
+        self.gap_resolutions = GapResolutions(self)
 
     @property
     def is_postgres(self) -> bool:

@@ -1,7 +1,7 @@
 """guidance: quiz runs and counselling registrations (leads)
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-12-01 09:31:10
 """
 
