@@ -219,16 +219,34 @@ def unwrap(data: Any) -> list[dict]:
 
 
 def parse_update(update: dict) -> Incoming | None:
-    """The neutral Incoming for one update, or None for what the bot ignores (malformed, not a message,
-    sent by a bot). Text messages carry their text; other message events are Incoming.media."""
+    """The neutral Incoming for one update, or None for what the bot ignores (not a message, sent by a bot,
+    malformed: logged once here, never raised). Text messages carry their text; other message events are
+    Incoming.media."""
+    try:
+        if not isinstance(update, dict):
+            raise ValueError(f"the update is a {type(update).__name__}")
+        return _parse_update(update)
+    except Exception as exc:
+        log.warning("zalo_bot: malformed update ignored (%s: %s)", type(exc).__name__, str(exc)[:200])
+        return None
+
+
+def _parse_update(update: dict) -> Incoming | None:
     event = update.get("event_name")
     message = update.get("message")
     if not isinstance(message, dict):
+        if message is not None:
+            raise ValueError(f"message is a {type(message).__name__}")
         return None
     if event is not None and (not isinstance(event, str) or not event.startswith("message.")):
+        if not isinstance(event, str):
+            raise ValueError(f"event_name is a {type(event).__name__}")
         return None
-    sender = message.get("from") if isinstance(message.get("from"), dict) else {}
-    chat = message.get("chat") if isinstance(message.get("chat"), dict) else {}
+    sender, chat = message.get("from"), message.get("chat")
+    for key, value in (("from", sender), ("chat", chat)):
+        if value is not None and not isinstance(value, dict):
+            raise ValueError(f"message.{key} is a {type(value).__name__}")
+    sender, chat = sender or {}, chat or {}
     sender_id, chat_id = _id(sender.get("id")), _id(chat.get("id"))
     if sender.get("is_bot") is True or (sender_id is None and chat_id is None):
         return None
@@ -558,7 +576,10 @@ class ZaloBotChannel:
         if not updates and data.get("ok") is not False:
             return web.Response(status=400, text="not an update")
         for update in updates:
-            self._accept(update)
+            try:
+                self._accept(update)
+            except Exception:  # acknowledged all the same: a 500 would have Zalo redeliver it
+                log.exception("zalo_bot: an update could not be handed over")
         return web.json_response({"ok": True})
 
     # --- sending -------------------------------------------------------------------------------

@@ -168,20 +168,36 @@ def _sender(event: dict, key: str) -> str | None:
 
 
 def parse_event(event: dict) -> tuple[Incoming | None, str | None]:
-    """(Incoming, dedup key) for a webhook event; (None, None) for events the bot ignores."""
+    """(Incoming, dedup key) for a webhook event; (None, None) for events the bot ignores. A malformed
+    event (a field of the wrong type) is logged once here and ignored, never raised."""
+    try:
+        if not isinstance(event, dict):
+            raise ValueError(f"the event is a {type(event).__name__}")
+        return _parse_event(event)
+    except Exception as exc:
+        log.warning("zalo_oa: malformed event ignored (%s: %s)", type(exc).__name__, str(exc)[:200])
+        return None, None
+
+
+def _parse_event(event: dict) -> tuple[Incoming | None, str | None]:
     name = event.get("event_name")
+    if not isinstance(name, str):
+        raise ValueError(f"event_name is a {type(name).__name__}")
     timestamp = _scalar(event.get("timestamp")) or ""
     if name in ("follow", "unfollow"):
         user = _sender(event, "follower") or _sender(event, "sender")
         if user is None:
-            return None, None
+            raise ValueError(f"{name} without a follower id")
         return Incoming(UserRef(CHANNEL, user), event=name, chat_id=user), f"{name}:{user}:{timestamp}"
     if name == "user_send_text" or name in MEDIA_EVENTS:
         user = _sender(event, "sender")
-        message = event.get("message") if isinstance(event.get("message"), dict) else {}
+        message = event.get("message")
+        if message is not None and not isinstance(message, dict):
+            raise ValueError(f"message is a {type(message).__name__}")
+        message = message or {}
         msg_id = _scalar(message.get("msg_id"))
         if user is None:
-            return None, None
+            raise ValueError(f"{name} without a sender id")
         key = msg_id or f"{name}:{user}:{timestamp}"
         text = message.get("text") if isinstance(message.get("text"), str) else ""
         if name == "user_send_text":
@@ -358,7 +374,7 @@ class ZaloOAChannel:
             return web.Response(status=401, text="unauthorized")
         if not self._accepting:
             return web.Response(status=503, text="not ready")
-        incoming, key = parse_event(event)
+        incoming, key = parse_event(event)  # a malformed event is logged there and acknowledged here
         if incoming is None or key is None:
             return web.Response(status=200)
         if event.get("app_id") is not None and _scalar(event.get("app_id")) != self.settings.zalo_oa_app_id:
@@ -379,6 +395,8 @@ class ZaloOAChannel:
             self.inbox.submit(incoming, once=once)
         except RuntimeError:  # shutting down: Zalo delivers it again later
             return web.Response(status=503, text="shutting down")
+        except Exception:  # acknowledged all the same: a 500 would have Zalo redeliver it
+            log.exception("zalo_oa: an event could not be handed over")
         return web.Response(status=200)
 
     async def resolve(self, incoming: Incoming) -> Incoming:
