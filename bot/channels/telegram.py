@@ -47,6 +47,7 @@ from telegram.error import (
 from bot.channels.base import ChannelDeps, Off, ReceiveTrouble, retry_until_done, send_pieces
 from bot.channels.telegram_request import AiohttpRequest, JsonRequestData
 from bot.ports import Blocked, Permanent, RateLimited, Transient
+from bot.redact import register
 from bot.types import Incoming, Reply, UserRef
 
 if TYPE_CHECKING:
@@ -309,6 +310,7 @@ class TelegramChannel:
         if self.mode == "webhook":
             configured = self.settings.telegram_webhook_secret
             self._secret = configured or await self.store.kv.setdefault(SECRET_KEY, secrets.token_urlsafe(32))
+            register(self._secret)  # a generated one is not in the settings (bot.redact)
         self._accepting = True
         self._runner = asyncio.create_task(self._run(), name="telegram-runner")
 

@@ -27,7 +27,13 @@ def settings_or_exit(args: argparse.Namespace | None = None) -> Settings:
     return settings
 
 
-def setup_logging(level: str) -> None:
+def setup_logging(level: str, settings: Settings | None = None) -> None:
+    """Configure the log; with `settings`, first install the filter that masks their secrets (bot.redact)
+    in every record, ours and the libraries'."""
+    if settings is not None:
+        from bot.redact import install
+
+        install(settings)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if level != "DEBUG":
         # APScheduler logs every run of every job at INFO: the 2-second broadcast sync would fill the log.

@@ -21,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
     from bot.content import ContentError
 
     settings = settings_or_exit(args)
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings)
     try:
         asyncio.run(serve(settings))
     except ContentError as exc:

@@ -89,6 +89,7 @@ class FakeZaloOA(ChangeWaiters):
         self.refresh_uses: Counter[str] = Counter()
         self.refresh_results: list[tuple[str, bool]] = []
         self.refresh_delay = 0.0
+        self.token_tail = ""  # appended to the tokens a refresh issues (tests of log redaction want long ones)
         self._serial = itertools.count(1)
         # Sending.
         self.sent: list[SentMessage] = []
@@ -165,7 +166,7 @@ class FakeZaloOA(ChangeWaiters):
             return web.json_response({"error": -14014, "error_name": "Invalid refresh token",
                                       "error_description": "Refresh token is invalid or has been used"})
         n = next(self._serial)
-        access, new_refresh = f"AT-{n}", f"RT-{n}"
+        access, new_refresh = f"AT-{n}{self.token_tail}", f"RT-{n}{self.token_tail}"
         self.retired_refresh.add(refresh)
         self.refresh_token = new_refresh
         self.access_tokens[access] = time.monotonic() + self.token_lifetime
