@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import hmac
 import json
 import logging
@@ -47,6 +46,7 @@ from aiohttp import web
 from bot.channels.base import ChannelDeps, Off, ReceiveTrouble, retry_until_done, send_pieces
 from bot.channels.numbered import MenuMemory, Rendered, render
 from bot.ports import Blocked, Permanent, RateLimited, SendError, Transient
+from bot.storage.kv import dedup_digest
 from bot.types import Incoming, Reply, UserRef
 
 if TYPE_CHECKING:
@@ -273,11 +273,11 @@ def _parse_update(update: dict) -> Incoming | None:
 
 
 def dedup_key(incoming: Incoming) -> str | None:
-    """What makes a message unique for the processed_updates table: chat and message id (128 chars max)."""
+    """What makes a message unique for the processed_updates table: chat and message id, as a digest (the
+    table must not hold the person's chat id: /xoadulieu)."""
     if not incoming.message_id:
         return None
-    key = f"{incoming.chat_id}:{incoming.message_id}"
-    return key if len(key) <= 128 else hashlib.sha256(key.encode("utf-8")).hexdigest()
+    return dedup_digest(str(incoming.chat_id), incoming.message_id)
 
 
 # --- splitting -----------------------------------------------------------------------------------

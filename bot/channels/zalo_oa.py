@@ -55,7 +55,7 @@ from bot.channels.numbered import Menu, MenuMemory, render
 from bot.channels.telegram import split_text
 from bot.channels.zalo_oauth import TokenDead, TokenUnavailable, ZaloTokens, stored_pair_exists
 from bot.ports import Blocked, Deferred, Permanent, RateLimited, Skipped, Transient
-from bot.storage.kv import chat_key
+from bot.storage.kv import chat_key, dedup_digest
 from bot.types import Incoming, Reply, UserRef
 
 if TYPE_CHECKING:
@@ -188,7 +188,7 @@ def _parse_event(event: dict) -> tuple[Incoming | None, str | None]:
         user = _sender(event, "follower") or _sender(event, "sender")
         if user is None:
             raise ValueError(f"{name} without a follower id")
-        return Incoming(UserRef(CHANNEL, user), event=name, chat_id=user), f"{name}:{user}:{timestamp}"
+        return Incoming(UserRef(CHANNEL, user), event=name, chat_id=user), dedup_digest(name, user, timestamp)
     if name == "user_send_text" or name in MEDIA_EVENTS:
         user = _sender(event, "sender")
         message = event.get("message")
@@ -198,7 +198,7 @@ def _parse_event(event: dict) -> tuple[Incoming | None, str | None]:
         msg_id = _scalar(message.get("msg_id"))
         if user is None:
             raise ValueError(f"{name} without a sender id")
-        key = msg_id or f"{name}:{user}:{timestamp}"
+        key = msg_id or dedup_digest(name, user, timestamp)  # the table holds no one's id (/xoadulieu)
         text = message.get("text") if isinstance(message.get("text"), str) else ""
         if name == "user_send_text":
             return Incoming(UserRef(CHANNEL, user), text=text, chat_id=user, message_id=msg_id), key
