@@ -272,12 +272,20 @@ def _parse_update(update: dict) -> Incoming | None:
                     display_name=name, media=media, extra=extra)
 
 
-def dedup_key(incoming: Incoming) -> str | None:
-    """What makes a message unique for the processed_updates table: chat and message id, as a digest (the
-    table must not hold the person's chat id: /xoadulieu)."""
-    if not incoming.message_id:
+def dedup_key(incoming: Incoming, update: dict | None = None) -> str | None:
+    """What makes a message unique for the processed_updates table, as a digest (the table must not hold
+    the person's chat id: /xoadulieu): chat and message id; without a message id, the update itself
+    (its canonical JSON: chat, sender, date, event, text), which a redelivery repeats exactly. Without a
+    date either, the same text sent twice counts once: the platform gives nothing else to tell them apart."""
+    if incoming.message_id:
+        return dedup_digest(str(incoming.chat_id), incoming.message_id)
+    if update is None:
         return None
-    return dedup_digest(str(incoming.chat_id), incoming.message_id)
+    try:
+        canonical = json.dumps(update, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    except (TypeError, ValueError):
+        return None
+    return dedup_digest(str(incoming.chat_id), "update", canonical)
 
 
 # --- splitting -----------------------------------------------------------------------------------
@@ -521,7 +529,7 @@ class ZaloBotChannel:
             return False
         chat = incoming.chat_id or incoming.user.user_id
         previous = self._intake.get(chat)
-        task = asyncio.create_task(self._hand_over(previous, incoming))
+        task = asyncio.create_task(self._hand_over(previous, incoming, dedup_key(incoming, update)))
         self._intake[chat] = task
         self._side.add(task)
 
@@ -533,7 +541,7 @@ class ZaloBotChannel:
         task.add_done_callback(_done)
         return True
 
-    async def _hand_over(self, previous: asyncio.Task | None, incoming: Incoming) -> None:
+    async def _hand_over(self, previous: asyncio.Task | None, incoming: Incoming, key: str | None) -> None:
         """Map a bare number to the chat's last menu, then submit to the conversation; done when the
         conversation has answered it. A chat's next message waits for that: its number must be read
         against the menu the answer to this one shows (someone typing "1" then "2" quickly answers two
@@ -541,7 +549,6 @@ class ZaloBotChannel:
         if previous is not None:
             await asyncio.wait([previous])
         incoming = await self.menus.resolve(incoming)
-        key = dedup_key(incoming)
         once = None
         if key is not None:
             async def once() -> bool:

@@ -7,7 +7,8 @@ one send endpoint, one OAuth refresh and one webhook.
 Receiving: Zalo POSTs events to /zalo/oa/webhook on the project's HTTP server. Each request carries
 `X-ZEvent-Signature: mac=<hex>`, mac = SHA-256 hex of app_id + the raw body + timestamp + the OA secret
 key (app_id and timestamp read from the JSON body; the raw bytes hashed as received); compared in constant
-time. Missing or forged -> 401 and nothing happens; malformed -> 400. Otherwise we answer 200 at once and
+time. Missing or forged -> 401 and nothing happens; malformed JSON -> 400; signed more than REPLAY_WINDOW
+(an hour) from now -> 401 (a replay). Otherwise we answer 200 at once and
 the event goes through the Conversation (one chat in order). Zalo retries deliveries, so a msg_id seen
 before is dropped (the processed_updates table, source "zalo_oa").
 Events: user_send_text -> a message (or a button press, see below); follow -> Incoming event "follow"
@@ -43,7 +44,7 @@ import json
 import logging
 import re
 from collections import OrderedDict
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -87,6 +88,12 @@ LABELS_PER_CHAT = 40
 LABELS_CACHE = 10_000
 MEDIA_EVENTS = {"user_send_image", "user_send_gif", "user_send_sticker", "user_send_audio", "user_send_video",
                 "user_send_file", "user_send_location", "user_send_link", "user_send_business_card"}
+# An event whose signed timestamp is further than this from now is refused (401). Why: the signature
+# covers the timestamp, so the window is what stops a captured request from being replayed later, in
+# particular after its msg_id has left the dedup table (pruned after bot.channels.base.DEDUP_WINDOW, two
+# days): the window must be well inside that. An hour either way leaves room for Zalo's own redeliveries
+# (seconds to minutes after the first try) and for clocks that are off by minutes.
+REPLAY_WINDOW = timedelta(hours=1)
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=20, connect=5)
 CONNECTIONS = 64
 
@@ -156,6 +163,17 @@ def verify(header: str | None, body: bytes, event: dict, secret_key: str) -> boo
         return False
     expected = signature(app_id, body, timestamp, secret_key)
     return hmac.compare_digest(given.lower().encode("ascii", "replace"), expected.encode("ascii"))
+
+
+def signed_at(event: dict) -> datetime | None:
+    """When Zalo signed the event (its `timestamp`, milliseconds since the epoch), or None when unreadable."""
+    raw = _scalar(event.get("timestamp"))
+    if raw is None or not raw.strip().isdigit():
+        return None
+    try:
+        return datetime.fromtimestamp(int(raw) / 1000, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def fold_label(text: str) -> str:
@@ -372,6 +390,11 @@ class ZaloOAChannel:
         if not verify(header, body, event, self.secret_key):
             log.warning("zalo_oa webhook: wrong signature from %s refused", request.remote)
             return web.Response(status=401, text="unauthorized")
+        at = signed_at(event)
+        if at is None or abs(self.store.clock.now() - at) > REPLAY_WINDOW:
+            log.warning("zalo_oa webhook: event signed at %s, outside the replay window of %s, from %s refused",
+                        at.isoformat() if at else "an unreadable time", REPLAY_WINDOW, request.remote)
+            return web.Response(status=401, text="stale")
         if not self._accepting:
             return web.Response(status=503, text="not ready")
         incoming, key = parse_event(event)  # a malformed event is logged there and acknowledged here

@@ -256,7 +256,7 @@ class FakeZaloOA(ChangeWaiters):
 
     def _base(self, name: str) -> dict[str, Any]:
         return {"app_id": self.app_id, "user_id_by_app": "55" + str(next(self._event_serial)).zfill(6),
-                "event_name": name, "timestamp": str(1_757_000_000_000 + next(self._event_serial))}
+                "event_name": name, "timestamp": str(int(time.time() * 1000) + next(self._event_serial))}
 
     def event_text(self, user_id: str, text: str, msg_id: str | None = None) -> dict[str, Any]:
         msg_id = msg_id or f"u{next(self._event_serial):08d}"
