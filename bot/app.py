@@ -22,6 +22,7 @@ from bot.content import ContentError
 from bot.content.holder import ContentHolder
 from bot.conversation import Conversation
 from bot.health import DatabaseHealth, report
+from bot.httpguard import GuardedRunner, deadline
 from bot.outbound import Outbound
 from bot.ports import ChannelAdapter
 from bot.storage.db import create_engine, migrate
@@ -124,7 +125,7 @@ async def build_app(settings: Settings, clock: Clock | None = None,
     scheduler = SchedulerService(settings, store, clock, outbound, broadcasts,
                                  campaigns=lambda: content.base.campaigns, messenger=outbound,
                                  staff_chat=services.staff_chat)
-    http = web.Application(client_max_size=1024 * 1024)
+    http = web.Application(client_max_size=1024 * 1024, middlewares=[deadline])
     app = App(settings, clock, content, store, outbound, services, conversation, scheduler, http, health=health)
 
     deps = ChannelDeps(settings=settings, store=store, inbox=conversation, clock=clock)
@@ -192,7 +193,7 @@ async def _watch_database(app: App) -> None:
 
 async def start(app: App) -> None:
     """Start the HTTP server, then the channels, then the scheduler."""
-    app.runner = web.AppRunner(app.http, access_log=None)
+    app.runner = GuardedRunner(app.http, access_log=None)  # timeouts and connection caps (bot.httpguard)
     await app.runner.setup()
     site = web.TCPSite(app.runner, app.settings.http_host, app.settings.http_port)
     await site.start()

@@ -35,6 +35,10 @@ def setup_logging(level: str, settings: Settings | None = None) -> None:
 
         install(settings)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if settings is not None:  # the service: what attackers and bad networks can repeat is rate-limited
+        from bot.httpguard import install_repeat_filter
+
+        install_repeat_filter()
     if level != "DEBUG":
         # APScheduler logs every run of every job at INFO: the 2-second broadcast sync would fill the log.
         logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
