@@ -138,7 +138,7 @@ async def test_shutdown_with_stalled_connections_takes_seconds(db_url):
         await appmod.start(app)
         stalled = []
         for _ in range(6):
-            reader, writer = await asyncio.open_connection("127.0.0.1", app.port)
+            _reader, writer = await asyncio.open_connection("127.0.0.1", app.port)
             writer.write(b"POST /zalo/oa/webhook HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n"
                          b"X-ZEvent-Signature: mac=" + b"ab" * 32 + b"\r\n\r\n{")
             stalled.append(writer)
