@@ -23,6 +23,8 @@ from bot.console import web as console
 from bot.content import ContentError
 from bot.content.holder import ContentHolder
 from bot.conversation import Conversation
+from bot.health import DatabaseHealth, report
+from bot.httpguard import GuardedRunner, deadline
 from bot.outbound import Outbound
 from bot.ports import ChannelAdapter
 from bot.storage.db import create_engine, migrate
@@ -34,6 +36,15 @@ from scheduler.ratelimit import RateLimiter
 from scheduler.service import SchedulerService
 
 log = logging.getLogger(__name__)
+
+
+class CannotStart(Exception):
+    """The service refuses to start (the database cannot be opened or written); the text says why."""
+
+
+class Fatal(Exception):
+    """The service stopped itself because it could no longer do its job safely; the text says why."""
+
 
 ChannelFactory = Callable[[ChannelDeps], Awaitable[ChannelAdapter | Off]]
 
@@ -62,8 +73,12 @@ class App:
     http: web.Application
     channels: dict[str, ChannelAdapter] = field(default_factory=dict)
     off: dict[str, str] = field(default_factory=dict)  # channel -> why it is not running
+    health: DatabaseHealth | None = None
     runner: web.AppRunner | None = None
     pruner: asyncio.Task | None = None
+    watcher: asyncio.Task | None = None
+    fatal: str | None = None  # why the service stopped itself (the database file went away...)
+    fatal_event: asyncio.Event = field(default_factory=asyncio.Event)
     started_at: float = field(default_factory=time.monotonic)
 
     @property
@@ -92,8 +107,17 @@ async def build_app(settings: Settings, clock: Clock | None = None,
     clock = clock or SystemClock()
     content = ContentHolder(settings.content_dir)  # validates first: broken content stops us here
     engine = create_engine(settings.database_url)
-    await migrate(engine)
+    try:
+        await migrate(engine)
+    except Exception as exc:
+        await engine.dispose()
+        raise CannotStart(f"the database cannot be opened or migrated ({_short(exc)})") from exc
     store = Store(engine, clock)
+    health = DatabaseHealth(store, settings.database_url)
+    state = await health.check(force=True)
+    if not state.writable:  # better a clear refusal now than a service that answers "sự cố" to everyone
+        await engine.dispose()
+        raise CannotStart(f"the database is not writable ({state.error})")
     # One limiter for live replies and broadcasts: the platforms count both against the same limits.
     outbound = Outbound(store, RateLimiter.from_settings(settings))
     broadcasts = Broadcasts(store, settings, clock,
@@ -104,8 +128,8 @@ async def build_app(settings: Settings, clock: Clock | None = None,
     scheduler = SchedulerService(settings, store, clock, outbound, broadcasts,
                                  campaigns=lambda: content.base.campaigns, messenger=outbound,
                                  staff_chat=services.staff_chat)
-    http = web.Application(client_max_size=1024 * 1024)
-    app = App(settings, clock, content, store, outbound, services, conversation, scheduler, http)
+    http = web.Application(client_max_size=1024 * 1024, middlewares=[deadline])
+    app = App(settings, clock, content, store, outbound, services, conversation, scheduler, http, health=health)
 
     deps = ChannelDeps(settings=settings, store=store, inbox=conversation, clock=clock)
     for name, create in channels:
@@ -124,19 +148,56 @@ async def build_app(settings: Settings, clock: Clock | None = None,
 
 def _healthz(app: App) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def healthz(_request: web.Request) -> web.Response:
-        return web.json_response({
-            "status": "ok",
-            "channels": app.channel_status,
-            "entries": len(app.content.base.entries),
-            "in_flight": app.conversation.in_flight,
-            "uptime_s": round(time.monotonic() - app.started_at, 1),
-        })
+        assert app.health is not None
+        dispatcher = app.scheduler.dispatcher
+        alerts = {}
+        for name, adapter in app.channels.items():
+            try:
+                lines = adapter.alerts()
+            except Exception as exc:  # a health page must answer whatever an adapter does
+                lines = [f"alerts failed: {exc}"]
+            if lines:
+                alerts[name] = lines
+        status, body = await report(
+            database=app.health, channels=app.channel_status, alerts=alerts,
+            dispatcher={"queued": dispatcher.queue.qsize(), "in_hand": len(dispatcher._held),
+                        "sent": dispatcher.sent},
+            unwritten_questions=app.store.questions.pending,
+            extra={"entries": len(app.content.base.entries), "in_flight": app.conversation.in_flight,
+                   "uptime_s": round(time.monotonic() - app.started_at, 1)})
+        if app.fatal:
+            status, body["status"] = 503, "failing"
+            body["problems"].insert(0, app.fatal)
+        return web.json_response(body, status=status)
     return healthz
+
+
+def _short(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
+
+
+WATCH_EVERY = 2.0  # seconds between checks that the SQLite file is still the one opened
+
+
+async def _watch_database(app: App) -> None:
+    """Stop the service, with a clear message, when the SQLite file is deleted or replaced: serving on
+    would answer from an empty database (or write into a deleted one) and lose every write silently."""
+    assert app.health is not None
+    while True:
+        await asyncio.sleep(WATCH_EVERY)
+        problem = app.health.file_problem()
+        if problem is not None:
+            app.fatal = f"{problem}: stopping rather than serve from a database that is not ours"
+            log.critical("%s. Restore the file (or point CHONNGHE_DATABASE_URL at the right one) and start "
+                         "again.", app.fatal)
+            app.fatal_event.set()
+            return
 
 
 async def start(app: App) -> None:
     """Start the HTTP server, then the channels, then the scheduler."""
-    app.runner = web.AppRunner(app.http, access_log=None)
+    app.runner = GuardedRunner(app.http, access_log=None)  # timeouts and connection caps (bot.httpguard)
     await app.runner.setup()
     site = web.TCPSite(app.runner, app.settings.http_host, app.settings.http_port)
     await site.start()
@@ -146,6 +207,8 @@ async def start(app: App) -> None:
         log.info("channel %s started", name)
     if app.channels:
         app.pruner = asyncio.create_task(_prune_processed(app.store), name="prune-processed-updates")
+    if app.health is not None and app.health.file is not None:
+        app.watcher = asyncio.create_task(_watch_database(app), name="watch-database-file")
     await app.scheduler.start()
 
 
@@ -178,10 +241,11 @@ async def _prune_processed(store: Store) -> None:
 
 async def stop(app: App) -> None:
     """Stop receiving, finish in-flight updates and sends, then close everything."""
-    if app.pruner is not None:
-        app.pruner.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await app.pruner
+    for task in (app.pruner, app.watcher):
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
     for adapter in app.channels.values():
         try:
             await adapter.stop()
@@ -193,9 +257,8 @@ async def stop(app: App) -> None:
         await adapter.close()
     if app.runner is not None:
         await app.runner.cleanup()
-    unwritten = await app.store.flush(
-        give_up_after=SHUTDOWN_FLUSH
-    )  # question logs queued for their group commit
+    # Question logs queued for their group commit; not into a database file that is not ours any more.
+    unwritten = await app.store.flush(give_up_after=1.0 if app.fatal else SHUTDOWN_FLUSH)
     if unwritten:
         log.error("shutting down with %d question(s) not logged: the database stayed unavailable", unwritten)
     await app.store.close()
@@ -214,10 +277,15 @@ async def serve(settings: Settings) -> None:
     await start(app)
     settle()
     try:
-        await stop_event.wait()
+        waits = [asyncio.ensure_future(stop_event.wait()), asyncio.ensure_future(app.fatal_event.wait())]
+        _done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
         log.info("shutting down")
     finally:
         await stop(app)
+    if app.fatal:
+        raise Fatal(app.fatal)
 
 
 def _reload(app: App) -> None:

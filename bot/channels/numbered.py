@@ -143,7 +143,8 @@ class MenuMemory:
         if not menu:
             if self._has_menu.get(chat_id) is False:
                 return
-            await self.store.kv.set(menu_key(self.channel, chat_id), "")
+            # Deleted, not blanked: after /xoadulieu the confirmation (no buttons) must leave no row behind.
+            await self.store.kv.delete(menu_key(self.channel, chat_id))
             self._known(chat_id, False)
             return
         value = json.dumps({"p": list(menu.payloads), "at": self.store.clock.now().isoformat()},

@@ -47,6 +47,7 @@ from telegram.error import (
 from bot.channels.base import ChannelDeps, Off, ReceiveTrouble, Receiving, retry_until_done, send_pieces
 from bot.channels.telegram_request import AiohttpRequest, JsonRequestData
 from bot.ports import Blocked, Permanent, RateLimited, Transient
+from bot.redact import register
 from bot.text import split_text as text_pieces
 from bot.text import utf16_len
 from bot.types import Incoming, Reply, UserRef
@@ -121,12 +122,27 @@ def keyboard(reply: Reply) -> dict | None:
 
 
 def _name(user: dict) -> str | None:
-    name = " ".join(str(user[k]) for k in ("first_name", "last_name") if user.get(k))
-    return name or user.get("username")
+    name = " ".join(user[k] for k in ("first_name", "last_name") if isinstance(user.get(k), str) and user[k])
+    username = user.get("username")
+    return name or (username if isinstance(username, str) else None)
 
 
 def _id(value: Any) -> str | None:
     return str(value) if isinstance(value, int | str) and not isinstance(value, bool) else None
+
+
+class Malformed(ValueError):
+    """An update with a field of the wrong type (a chat that is a list, a sender that is a string...)."""
+
+
+def _obj(parent: dict, key: str) -> dict:
+    """`parent[key]` when it is an object, {} when absent or null; anything else is Malformed."""
+    value = parent.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise Malformed(f"{key} is a {type(value).__name__}, not an object")
+    return value
 
 
 def parse_update(update: dict, bot_id: int | None = None) -> Incoming | None:
@@ -134,31 +150,48 @@ def parse_update(update: dict, bot_id: int | None = None) -> Incoming | None:
 
     We read the few fields we need from the JSON ourselves rather than building python-telegram-bot's
     Update objects: measured, that parsing cost as much CPU as the rest of an answer, and one odd update
-    would make Bot.get_updates reject its whole batch. Anything malformed is ignored, never raised."""
+    would make Bot.get_updates reject its whole batch. Anything malformed is logged once (here) and
+    ignored, never raised: a poison update must not hold up or lose the updates around it."""
+    try:
+        if not isinstance(update, dict):
+            raise Malformed(f"the update is a {type(update).__name__}")
+        return _parse_update(update, bot_id)
+    except Exception as exc:  # Malformed, or a shape nobody foresaw: the same answer
+        ident = update.get("update_id") if isinstance(update, dict) else None
+        log.warning("telegram: malformed update %s ignored (%s: %s)", ident if isinstance(ident, int) else "?",
+                    type(exc).__name__, str(exc)[:200])
+        return None
+
+
+def _parse_update(update: dict, bot_id: int | None) -> Incoming | None:
     query = update.get("callback_query")
-    if isinstance(query, dict):
-        sender = query.get("from") or {}
+    if query is not None:
+        if not isinstance(query, dict):
+            raise Malformed("callback_query is not an object")
+        sender = _obj(query, "from")
         user_id = _id(sender.get("id"))
         data = query.get("data")
         if user_id is None or not isinstance(data, str):
-            return None  # game callbacks, malformed presses
-        message = query.get("message") if isinstance(query.get("message"), dict) else {}
-        chat_id = _id((message.get("chat") or {}).get("id")) or user_id
+            return None  # game callbacks, presses without a sender
+        message = _obj(query, "message")
+        chat_id = _id(_obj(message, "chat").get("id")) or user_id
         return Incoming(UserRef(CHANNEL, user_id), payload=data, chat_id=chat_id,
                         message_id=_id(message.get("message_id")), display_name=_name(sender))
     message = update.get("message")
-    if isinstance(message, dict):
-        sender = message.get("from") if isinstance(message.get("from"), dict) else None
-        chat_id = _id((message.get("chat") or {}).get("id"))
+    if message is not None:
+        if not isinstance(message, dict):
+            raise Malformed("message is not an object")
+        sender = _obj(message, "from") or None
+        chat_id = _id(_obj(message, "chat").get("id"))
         if sender is None or sender.get("is_bot") or _id(sender.get("id")) is None or chat_id is None:
             return None  # channel posts, anonymous admins, other bots
         text = message.get("text") if isinstance(message.get("text"), str) else None
         caption = message.get("caption") if isinstance(message.get("caption"), str) else None
         reply_to, reply_to_self = None, False
-        replied = message.get("reply_to_message")
-        if isinstance(replied, dict):
+        replied = _obj(message, "reply_to_message")
+        if replied:
             reply_to = _id(replied.get("message_id"))
-            author = replied.get("from") if isinstance(replied.get("from"), dict) else {}
+            author = _obj(replied, "from")
             reply_to_self = bot_id is not None and author.get("id") == bot_id
         return Incoming(UserRef(CHANNEL, _id(sender["id"]) or ""), text=text or caption or "",
                         chat_id=chat_id, message_id=_id(message.get("message_id")), reply_to=reply_to,
@@ -166,10 +199,12 @@ def parse_update(update: dict, bot_id: int | None = None) -> Incoming | None:
                         media=text is None and caption is None,  # a sticker, photo, voice note...
                         reply_to_self=reply_to_self)
     member = update.get("my_chat_member")
-    if isinstance(member, dict):
-        chat = member.get("chat") or {}
-        new = member.get("new_chat_member") or {}
-        sender = _id((member.get("from") or {}).get("id"))
+    if member is not None:
+        if not isinstance(member, dict):
+            raise Malformed("my_chat_member is not an object")
+        chat = _obj(member, "chat")
+        new = _obj(member, "new_chat_member")
+        sender = _id(_obj(member, "from").get("id"))
         if chat.get("type") == "private" and new.get("status") == "kicked" and sender is not None:
             # The person blocked the bot: no reply is possible, but they must stop getting broadcasts.
             return Incoming(UserRef(CHANNEL, sender), event="unfollow", chat_id=_id(chat.get("id")))
@@ -249,6 +284,7 @@ class TelegramChannel(Receiving):
         if self.mode == "webhook":
             configured = self.settings.telegram_webhook_secret
             self._secret = configured or await self.store.kv.setdefault(SECRET_KEY, secrets.token_urlsafe(32))
+            register(self._secret)  # a generated one is not in the settings (bot.redact)
         self._accepting = True
         self._runner = asyncio.create_task(self._run(), name="telegram-runner")
 
@@ -419,11 +455,17 @@ class TelegramChannel(Receiving):
                 log.info("telegram: update %s seen before, skipped", key)
             else:
                 fresh.discard(key)  # the same id twice in one batch counts once too
-                self._dispatch(update)
+                try:
+                    self._dispatch(update)
+                except RuntimeError:  # the conversation is shutting down: leave it to Telegram
+                    raise
+                except Exception:  # never let one update keep the rest of the batch from the conversation
+                    log.exception("telegram: update %s could not be handed over", key)
             self._offset = max(update["update_id"] + 1, self._offset or 0)
 
     def _dispatch(self, update: dict, once=None) -> None:
-        """Answer a button press's spinner, convert the update and submit it to the conversation."""
+        """Answer a button press's spinner, convert the update and submit it to the conversation. A
+        malformed update is logged (by parse_update) and dropped; RuntimeError means shutting down."""
         query = update.get("callback_query")
         if isinstance(query, dict) and isinstance(query.get("id"), str):
             self._side_task(self._answer_callback(query["id"]))
@@ -472,6 +514,8 @@ class TelegramChannel(Receiving):
             self._dispatch(data, once=once)
         except RuntimeError:  # shutting down: let Telegram deliver it again later
             return web.Response(status=503, text="shutting down")
+        except Exception:  # acknowledged all the same: a 500 makes Telegram redeliver it again and again
+            log.exception("telegram: update %s could not be handed over", key)
         return web.Response(status=200)
 
     # --- sending -------------------------------------------------------------------------------

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import hmac
 import json
 import logging
@@ -47,6 +46,7 @@ from aiohttp import web
 from bot.channels.base import ChannelDeps, Off, ReceiveTrouble, Receiving, retry_until_done, send_pieces
 from bot.channels.numbered import MenuMemory, Rendered, render
 from bot.ports import Blocked, Permanent, RateLimited, SendError, Transient
+from bot.storage.kv import dedup_digest
 from bot.text import split_text as text_pieces
 from bot.types import Incoming, Reply, UserRef
 
@@ -225,16 +225,34 @@ def unwrap(data: Any) -> list[dict]:
 
 
 def parse_update(update: dict) -> Incoming | None:
-    """The neutral Incoming for one update, or None for what the bot ignores (malformed, not a message,
-    sent by a bot). Text messages carry their text; other message events are Incoming.media."""
+    """The neutral Incoming for one update, or None for what the bot ignores (not a message, sent by a bot,
+    malformed: logged once here, never raised). Text messages carry their text; other message events are
+    Incoming.media."""
+    try:
+        if not isinstance(update, dict):
+            raise ValueError(f"the update is a {type(update).__name__}")
+        return _parse_update(update)
+    except Exception as exc:
+        log.warning("zalo_bot: malformed update ignored (%s: %s)", type(exc).__name__, str(exc)[:200])
+        return None
+
+
+def _parse_update(update: dict) -> Incoming | None:
     event = update.get("event_name")
     message = update.get("message")
     if not isinstance(message, dict):
+        if message is not None:
+            raise ValueError(f"message is a {type(message).__name__}")
         return None
     if event is not None and (not isinstance(event, str) or not event.startswith("message.")):
+        if not isinstance(event, str):
+            raise ValueError(f"event_name is a {type(event).__name__}")
         return None
-    sender = message.get("from") if isinstance(message.get("from"), dict) else {}
-    chat = message.get("chat") if isinstance(message.get("chat"), dict) else {}
+    sender, chat = message.get("from"), message.get("chat")
+    for key, value in (("from", sender), ("chat", chat)):
+        if value is not None and not isinstance(value, dict):
+            raise ValueError(f"message.{key} is a {type(value).__name__}")
+    sender, chat = sender or {}, chat or {}
     sender_id, chat_id = _id(sender.get("id")), _id(chat.get("id"))
     if sender.get("is_bot") is True or (sender_id is None and chat_id is None):
         return None
@@ -260,12 +278,20 @@ def parse_update(update: dict) -> Incoming | None:
                     message_id=_id(message.get("message_id")), display_name=name, media=media, extra=extra)
 
 
-def dedup_key(incoming: Incoming) -> str | None:
-    """What makes a message unique for the processed_updates table: chat and message id (128 chars max)."""
-    if not incoming.message_id:
+def dedup_key(incoming: Incoming, update: dict | None = None) -> str | None:
+    """What makes a message unique for the processed_updates table, as a digest (the table must not hold
+    the person's chat id: /xoadulieu): chat and message id; without a message id, the update itself
+    (its canonical JSON: chat, sender, date, event, text), which a redelivery repeats exactly. Without a
+    date either, the same text sent twice counts once: the platform gives nothing else to tell them apart."""
+    if incoming.message_id:
+        return dedup_digest(str(incoming.chat_id), incoming.message_id)
+    if update is None:
         return None
-    key = f"{incoming.chat_id}:{incoming.message_id}"
-    return key if len(key) <= 128 else hashlib.sha256(key.encode("utf-8")).hexdigest()
+    try:
+        canonical = json.dumps(update, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    except (TypeError, ValueError):
+        return None
+    return dedup_digest(str(incoming.chat_id), "update", canonical)
 
 
 # --- splitting -----------------------------------------------------------------------------------
@@ -479,7 +505,7 @@ class ZaloBotChannel(Receiving):
             return False
         chat = incoming.chat_id or incoming.user.user_id
         previous = self._intake.get(chat)
-        task = asyncio.create_task(self._hand_over(previous, incoming))
+        task = asyncio.create_task(self._hand_over(previous, incoming, dedup_key(incoming, update)))
         self._intake[chat] = task
         self._side.add(task)
 
@@ -491,7 +517,7 @@ class ZaloBotChannel(Receiving):
         task.add_done_callback(_done)
         return True
 
-    async def _hand_over(self, previous: asyncio.Task | None, incoming: Incoming) -> None:
+    async def _hand_over(self, previous: asyncio.Task | None, incoming: Incoming, key: str | None) -> None:
         """Map a bare number to the chat's last menu, then submit to the conversation; done when the
         conversation has answered it. A chat's next message waits for that: its number must be read
         against the menu the answer to this one shows (someone typing "1" then "2" quickly answers two
@@ -499,7 +525,6 @@ class ZaloBotChannel(Receiving):
         if previous is not None:
             await asyncio.wait([previous])
         incoming = await self.menus.resolve(incoming)
-        key = dedup_key(incoming)
         once = None
         if key is not None:
             async def once() -> bool:
@@ -534,7 +559,10 @@ class ZaloBotChannel(Receiving):
         if not updates and data.get("ok") is not False:
             return web.Response(status=400, text="not an update")
         for update in updates:
-            self._accept(update)
+            try:
+                self._accept(update)
+            except Exception:  # acknowledged all the same: a 500 would have Zalo redeliver it
+                log.exception("zalo_bot: an update could not be handed over")
         return web.json_response({"ok": True})
 
     # --- sending -------------------------------------------------------------------------------

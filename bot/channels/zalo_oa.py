@@ -7,7 +7,8 @@ one send endpoint, one OAuth refresh and one webhook.
 Receiving: Zalo POSTs events to /zalo/oa/webhook on the project's HTTP server. Each request carries
 `X-ZEvent-Signature: mac=<hex>`, mac = SHA-256 hex of app_id + the raw body + timestamp + the OA secret
 key (app_id and timestamp read from the JSON body; the raw bytes hashed as received); compared in constant
-time. Missing or forged -> 401 and nothing happens; malformed -> 400. Otherwise we answer 200 at once and
+time. Missing or forged -> 401 and nothing happens; malformed JSON -> 400; signed more than REPLAY_WINDOW
+(an hour) from now -> 401 (a replay). Otherwise we answer 200 at once and
 the event goes through the Conversation (one chat in order). Zalo retries deliveries, so a msg_id seen
 before is dropped (the processed_updates table, source "zalo_oa").
 Events: user_send_text -> a message (or a button press, see below); follow -> Incoming event "follow"
@@ -43,7 +44,7 @@ import json
 import logging
 import re
 from collections import OrderedDict
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -54,7 +55,7 @@ from bot.channels.base import ChannelDeps, Off, send_pieces
 from bot.channels.numbered import Menu, MenuMemory, render
 from bot.channels.zalo_oauth import TokenDead, TokenUnavailable, ZaloTokens, stored_pair_exists
 from bot.ports import Blocked, Deferred, Permanent, RateLimited, Skipped, Transient
-from bot.storage.kv import chat_key
+from bot.storage.kv import chat_key, dedup_digest
 from bot.text import split_text, utf16_len
 from bot.types import Incoming, Reply, UserRef
 
@@ -87,6 +88,12 @@ LABELS_PER_CHAT = 40
 LABELS_CACHE = 10_000
 MEDIA_EVENTS = {"user_send_image", "user_send_gif", "user_send_sticker", "user_send_audio", "user_send_video",
                 "user_send_file", "user_send_location", "user_send_link", "user_send_business_card"}
+# An event whose signed timestamp is further than this from now is refused (401). Why: the signature
+# covers the timestamp, so the window is what stops a captured request from being replayed later, in
+# particular after its msg_id has left the dedup table (pruned after bot.channels.base.DEDUP_WINDOW, two
+# days): the window must be well inside that. An hour either way leaves room for Zalo's own redeliveries
+# (seconds to minutes after the first try) and for clocks that are off by minutes.
+REPLAY_WINDOW = timedelta(hours=1)
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=20, connect=5)
 CONNECTIONS = 64
 
@@ -131,6 +138,9 @@ async def _has_stored_pair(store: Store) -> bool:
 # --- signatures and parsing ---------------------------------------------------------------------
 
 
+_MAC = re.compile(r"(?:mac=)?\s*[0-9a-f]{64}", re.IGNORECASE)
+
+
 def signature(app_id: str, body: bytes, timestamp: str, secret_key: str) -> str:
     """The hex SHA-256 Zalo puts after "mac=" in X-ZEvent-Signature."""
     digest = hashlib.sha256()
@@ -166,6 +176,17 @@ def verify(header: str | None, body: bytes, event: dict, secret_key: str) -> boo
     return hmac.compare_digest(given.lower().encode("ascii", "replace"), expected.encode("ascii"))
 
 
+def signed_at(event: dict) -> datetime | None:
+    """When Zalo signed the event (its `timestamp`, milliseconds since the epoch), or None when unreadable."""
+    raw = _scalar(event.get("timestamp"))
+    if raw is None or not raw.strip().isdigit():
+        return None
+    try:
+        return datetime.fromtimestamp(int(raw) / 1000, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
 def fold_label(text: str) -> str:
     """A button label as compared with what a person typed: single spaces, case folded."""
     return " ".join(text.split()).casefold()
@@ -177,21 +198,37 @@ def _sender(event: dict, key: str) -> str | None:
 
 
 def parse_event(event: dict) -> tuple[Incoming | None, str | None]:
-    """(Incoming, dedup key) for a webhook event; (None, None) for events the bot ignores."""
+    """(Incoming, dedup key) for a webhook event; (None, None) for events the bot ignores. A malformed
+    event (a field of the wrong type) is logged once here and ignored, never raised."""
+    try:
+        if not isinstance(event, dict):
+            raise ValueError(f"the event is a {type(event).__name__}")
+        return _parse_event(event)
+    except Exception as exc:
+        log.warning("zalo_oa: malformed event ignored (%s: %s)", type(exc).__name__, str(exc)[:200])
+        return None, None
+
+
+def _parse_event(event: dict) -> tuple[Incoming | None, str | None]:
     name = event.get("event_name")
+    if not isinstance(name, str):
+        raise ValueError(f"event_name is a {type(name).__name__}")
     timestamp = _scalar(event.get("timestamp")) or ""
     if name in ("follow", "unfollow"):
         user = _sender(event, "follower") or _sender(event, "sender")
         if user is None:
-            return None, None
-        return Incoming(UserRef(CHANNEL, user), event=name, chat_id=user), f"{name}:{user}:{timestamp}"
+            raise ValueError(f"{name} without a follower id")
+        return Incoming(UserRef(CHANNEL, user), event=name, chat_id=user), dedup_digest(name, user, timestamp)
     if name == "user_send_text" or name in MEDIA_EVENTS:
         user = _sender(event, "sender")
-        message = event.get("message") if isinstance(event.get("message"), dict) else {}
+        message = event.get("message")
+        if message is not None and not isinstance(message, dict):
+            raise ValueError(f"message is a {type(message).__name__}")
+        message = message or {}
         msg_id = _scalar(message.get("msg_id"))
         if user is None:
-            return None, None
-        key = msg_id or f"{name}:{user}:{timestamp}"
+            raise ValueError(f"{name} without a sender id")
+        key = msg_id or dedup_digest(name, user, timestamp)  # the table holds no one's id (/xoadulieu)
         text = message.get("text") if isinstance(message.get("text"), str) else ""
         if name == "user_send_text":
             return Incoming(UserRef(CHANNEL, user), text=text, chat_id=user, message_id=msg_id), key
@@ -358,8 +395,10 @@ class ZaloOAChannel:
 
     async def _webhook(self, request: web.Request) -> web.Response:
         header = request.headers.get(SIGNATURE_HEADER)
-        if not header:
-            log.warning("zalo_oa webhook: request without a signature from %s refused", request.remote)
+        if not header or not _MAC.fullmatch(header.strip()):
+            # Refused before the body is read: a forged header must not buy a connection held open while
+            # a body trickles in.
+            log.warning("zalo_oa webhook: request without a well-formed signature from %s refused", request.remote)
             return web.Response(status=401, text="unauthorized")
         body = await request.read()
         try:
@@ -371,9 +410,14 @@ class ZaloOAChannel:
         if not verify(header, body, event, self.secret_key):
             log.warning("zalo_oa webhook: wrong signature from %s refused", request.remote)
             return web.Response(status=401, text="unauthorized")
+        at = signed_at(event)
+        if at is None or abs(self.store.clock.now() - at) > REPLAY_WINDOW:
+            log.warning("zalo_oa webhook: event signed at %s, outside the replay window of %s, from %s refused",
+                        at.isoformat() if at else "an unreadable time", REPLAY_WINDOW, request.remote)
+            return web.Response(status=401, text="stale")
         if not self._accepting:
             return web.Response(status=503, text="not ready")
-        incoming, key = parse_event(event)
+        incoming, key = parse_event(event)  # a malformed event is logged there and acknowledged here
         if incoming is None or key is None:
             return web.Response(status=200)
         if event.get("app_id") is not None and _scalar(event.get("app_id")) != self.settings.zalo_oa_app_id:
@@ -394,6 +438,8 @@ class ZaloOAChannel:
             self.inbox.submit(incoming, once=once)
         except RuntimeError:  # shutting down: Zalo delivers it again later
             return web.Response(status=503, text="shutting down")
+        except Exception:  # acknowledged all the same: a 500 would have Zalo redeliver it
+            log.exception("zalo_oa: an event could not be handed over")
         return web.Response(status=200)
 
     async def resolve(self, incoming: Incoming) -> Incoming:

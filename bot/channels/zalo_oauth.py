@@ -33,6 +33,7 @@ import aiohttp
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from bot.redact import register
 from bot.storage.models import OAuthToken
 
 if TYPE_CHECKING:
@@ -78,6 +79,7 @@ def _fingerprint(token: str) -> str:
 
 
 def _pair(row: Any) -> Pair:
+    register(row.access_token, row.refresh_token)  # masked in the log from now on (bot.redact)
     return Pair(row.access_token, row.refresh_token, row.expires_at, row.version, row.dead, row.dead_reason)
 
 
@@ -341,6 +343,7 @@ class ZaloTokens:
             raise TokenUnavailable(f"Zalo OAuth answered HTTP {status} without JSON") from exc
         access = data.get("access_token") if isinstance(data, dict) else None
         refresh = data.get("refresh_token") if isinstance(data, dict) else None
+        register(access, refresh)  # before anything logs them (the oauth_tokens write at DEBUG)
         if not (isinstance(access, str) and access and isinstance(refresh, str) and refresh):
             detail = (
                 data

@@ -31,9 +31,18 @@ def settings_or_exit(args: argparse.Namespace | None = None) -> Settings:
     return settings
 
 
-def setup_logging(level: str) -> None:
-    """Log to standard error at `level`, APScheduler's per-run lines only at DEBUG."""
+def setup_logging(level: str, settings: Settings | None = None) -> None:
+    """Configure the log; with `settings`, first install the filter that masks their secrets (bot.redact)
+    in every record, ours and the libraries'."""
+    if settings is not None:
+        from bot.redact import install
+
+        install(settings)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if settings is not None:  # the service: what attackers and bad networks can repeat is rate-limited
+        from bot.httpguard import install_repeat_filter
+
+        install_repeat_filter()
     if level != "DEBUG":
         # APScheduler logs every run of every job at INFO: the 2-second broadcast sync would fill the log.
         logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)

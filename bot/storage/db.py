@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from urllib.request import pathname2url
 
 from alembic import command
 from alembic.config import Config
@@ -18,6 +19,11 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 MIGRATION_LOCK_ID = 0x63686E67
 
 
+# SQLite error texts that mean the file cannot be written right now (see _reopen_after_fault).
+_FAULTS = ("readonly database", "read-only", "disk i/o error", "unable to open database file",
+           "database disk image is malformed")
+
+
 def is_sqlite(url: str) -> bool:
     """Whether a database URL is SQLite."""
     return make_url(url).get_backend_name() == "sqlite"
@@ -30,9 +36,31 @@ def create_engine(url: str) -> AsyncEngine:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, connect_args={"timeout": 30})
+        opened = {"once": False}
+        path = Path(parsed.database).resolve() if parsed.database and parsed.database != ":memory:" else None
+
+        @event.listens_for(engine.sync_engine, "do_connect")
+        def _existing_file_only(_dialect, _record, cargs, cparams):
+            # Once the database has been opened, a new connection must find the same file: were it
+            # deleted meanwhile, SQLite would create an empty one and the service would answer from it
+            # ("no such table"). mode=rw makes that connection fail instead (bot.health notices the file).
+            if opened["once"] and path is not None and cargs and not cparams.get("uri"):
+                cargs[0] = f"file:{pathname2url(str(path))}?mode=rw"
+                cparams["uri"] = True
+
+        @event.listens_for(engine.sync_engine, "handle_error")
+        def _reopen_after_fault(context):
+            # A connection opened while the file could not be written (made read-only or immutable) stays
+            # read-only for its whole life, and one that hit an I/O error may stay broken: count these
+            # errors as a lost connection, so the pool opens fresh ones and writes recover once the fault
+            # is over.
+            text = str(context.original_exception).lower()
+            if any(sign in text for sign in _FAULTS):
+                context.is_disconnect = True
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn, _record):  # pragma: no branch - runs per connection
+            opened["once"] = True
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")

@@ -15,6 +15,12 @@ if TYPE_CHECKING:
     from bot.storage.repo import Store
 
 
+def dedup_digest(*parts: str) -> str:
+    """A processed_updates key made of parts that name a person (a chat id, a sender id): stored as a
+    digest, so the dedup table holds no one's id and still drops a redelivery after /xoadulieu."""
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+
+
 def chat_key(channel: str, chat_id: str, name: str) -> str:
     """The kv key of per-chat state a channel adapter keeps (e.g. the menu last shown): deleted with the
     person's data (`PersonalData.delete`), so every adapter names such state this way. Chat ids longer
@@ -60,6 +66,10 @@ class KeyValues:
             else:
                 row.value, row.updated_at = value, self.db.clock.now()
 
+    async def delete(self, key: str) -> None:
+        """Forget the key (nothing happens when it is not there)."""
+        async with self.db.session() as s:
+            await s.execute(sa.delete(KeyValue).where(KeyValue.key == key))
 
 
 class Dedup:

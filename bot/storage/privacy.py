@@ -15,6 +15,7 @@ from bot.storage.models import (
     HandoffCase,
     KeyValue,
     Lead,
+    ProcessedUpdate,
     QuestionLog,
     QuizRun,
     StaffAudit,
@@ -26,6 +27,7 @@ from bot.storage.models import (
 if TYPE_CHECKING:
     from bot.storage.repo import Store
 
+ANONYMOUS = "deleted"  # what replaces a person's platform id in rows kept for their action (staff_audit)
 RECENTLY_DELETED = 10_000  # user ids remembered for the dispatcher (see PersonalData.recently_deleted)
 
 
@@ -98,9 +100,20 @@ class PersonalData:
                                  command=f"/xoadulieu: {leads} registration(s) deleted", allowed=True,
                                  at=self.db.clock.now()))
             user = await s.get(User, user_id)
-            if user is not None:  # what channel adapters keep about the chat (menus shown, button labels)
+            if user is not None:
+                # What channel adapters keep about the chat (menus shown, button labels).
                 prefix = chat_key(user.channel, user.platform_id, "")
                 await s.execute(sa.delete(KeyValue).where(KeyValue.key.startswith(prefix, autoescape=True)))
                 await s.execute(clear_mailbox(user.channel, user.platform_id))  # the web chat's messages
+                # Audit rows keep the action (who may use staff commands is the staff's business), not
+                # the person.
+                await s.execute(sa.update(StaffAudit).where(StaffAudit.channel == user.channel,
+                                                            StaffAudit.platform_id == user.platform_id)
+                                .values(platform_id=ANONYMOUS))
+                # Dedup keys written before they were digests (bot.storage.kv.dedup_digest) may hold the
+                # chat or sender id.
+                await s.execute(sa.delete(ProcessedUpdate).where(
+                    ProcessedUpdate.source == user.channel,
+                    ProcessedUpdate.key.contains(user.platform_id, autoescape=True)))
             await s.execute(sa.delete(User).where(User.id == user_id))
 

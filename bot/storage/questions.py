@@ -33,6 +33,11 @@ class Questions:
         self._retry = 0.0  # current wait between tries while the database is away
         self._flush_now = asyncio.Event()
 
+    @property
+    def pending(self) -> int:
+        """Questions queued and not yet written (shown in /healthz)."""
+        return len(self._queue)
+
     async def log(self, user_id: int | None, channel: str, text: str, normalized: str,
                            content_id: str | None, score: float, answered: bool) -> int:
         """Log a question; returns its id. Concurrent calls share one transaction (group commit): on SQLite
@@ -96,7 +101,10 @@ class Questions:
                 self._retry = min(QUESTION_RETRY_MAX, max(QUESTION_RETRY_MIN, self._retry * 2))
                 log.warning("question log: database unavailable (%s); %d question(s) kept, retry in %.0f s",
                             type(exc).__name__, len(self._queue), self._retry)
-                await asyncio.sleep(self._retry)
+                # A flush() (shutting down, a read) tries again at once rather than after the whole wait.
+                self._flush_now.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._flush_now.wait(), self._retry)
                 continue
             except Exception:
                 # One bad row (its user deleted meanwhile, say) must not lose the others: one by one.

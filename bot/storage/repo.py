@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from bot.clock import Clock, SystemClock
 from bot.storage.cases import Cases
@@ -70,6 +70,69 @@ class _WriteGate:
             self._lock.release()
 
 
+GROUP_BATCH = 200  # small writes per shared transaction at most
+
+Op = Callable[[AsyncConnection], Awaitable[Any]]
+
+
+class _GroupWriter:
+    """Small writes of concurrent callers (a subscription, a consent) share one transaction: one commit,
+    one turn of SQLite's single writer, instead of one each. When one write fails, the group is rolled back
+    and each write runs again in a transaction of its own, so that it fails alone (cheaper than a
+    SAVEPOINT around each)."""
+
+    def __init__(self, db: Store):
+        self.db = db
+        self._queue: list[tuple[Op, asyncio.Future[Any]]] = []
+        self._flusher: asyncio.Task | None = None
+
+    async def run(self, op: Op) -> Any:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._queue.append((op, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = loop.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        await asyncio.sleep(0)  # let the callers of this turn of the event loop join
+        while self._queue:
+            batch, self._queue = self._queue[:GROUP_BATCH], self._queue[GROUP_BATCH:]
+            try:
+                results = await self._together(batch)
+            except Exception:
+                if len(batch) == 1:
+                    results = [await self._alone(batch[0][0])]
+                else:
+                    # One write failed (a row deleted meanwhile...): the group was rolled back; each write
+                    # again in its own transaction, so that it fails alone.
+                    results = [await self._alone(op) for op, _ in batch]
+            for (_, future), (value, error) in zip(batch, results, strict=True):
+                if future.done():
+                    continue
+                if error is not None:
+                    future.set_exception(error)
+                else:
+                    future.set_result(value)
+
+    async def _together(self, batch: list[tuple[Op, asyncio.Future[Any]]]) -> list[tuple[Any, None]]:
+        async with self.db.writing(), self.db.engine.begin() as conn:
+            return [(await op(conn), None) for op, _ in batch]
+
+    async def _alone(self, op: Op) -> tuple[Any, BaseException | None]:
+        try:
+            async with self.db.writing(), self.db.engine.begin() as conn:
+                return await op(conn), None
+        except Exception as exc:
+            return None, exc
+
+    async def close(self) -> None:
+        if self._flusher is not None and not self._flusher.done():
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._flusher
+
+
 class Store:
     """The unit the composition root builds once per engine; each repository method is its own transaction."""
 
@@ -82,6 +145,7 @@ class Store:
         # the conversation's own hot writes queue here instead, where the next one starts the moment the
         # previous commits. (On PostgreSQL they simply run concurrently.)
         self._sqlite_writes = _WriteGate() if engine.dialect.name == "sqlite" else None
+        self._grouped = _GroupWriter(self)
         self.users = Users(self)
         self.subscriptions = Subscriptions(self)
         self.questions = Questions(self)
@@ -119,6 +183,11 @@ class Store:
             async with self._sqlite_writes.hold(urgent):
                 yield
 
+    async def grouped(self, op: Op) -> Any:
+        """Run `op(connection)` (Core statements, no commit) in a transaction shared with the other small
+        writes queued meanwhile; returns what `op` returns, raises what it raised."""
+        return await self._grouped.run(op)
+
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """An ORM session inside one transaction, committed on exit."""
@@ -133,3 +202,4 @@ class Store:
         """Stop the background writers (after `flush`; anything still queued is not written)."""
         await self.questions.close()
         await self.users.close()
+        await self._grouped.close()

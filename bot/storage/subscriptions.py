@@ -20,26 +20,28 @@ class Subscriptions:
         self.db = db
 
     async def add(self, user_id: int, topic: str, channel: str) -> bool:
-        """Subscribe; returns False when already subscribed. Every change is recorded."""
+        """Subscribe; returns False when already subscribed. Every change is recorded. Core statements in
+        a transaction shared with concurrent small writes (Store.grouped): 6,000 people subscribing at
+        once from a QR code must not each wait for a commit of their own."""
         now = self.db.clock.now()
-        async with self.db.session() as s:
-            sub = (await s.execute(
-                sa.select(Subscription).where(Subscription.user_id == user_id, Subscription.topic == topic)
-            )).scalar_one_or_none()
-            if sub is not None and sub.active:
+        S, E = Subscription.__table__, SubscriptionEvent.__table__
+
+        async def op(conn) -> bool:
+            row = (await conn.execute(sa.select(S.c.id, S.c.active)
+                                      .where(S.c.user_id == user_id, S.c.topic == topic))).first()
+            if row is not None and row.active:
                 return False
-            if sub is None:
-                s.add(
-                    Subscription(
-                        user_id=user_id, topic=topic, channel=channel, created_at=now, updated_at=now
-                    )
-                )
+            if row is None:
+                await conn.execute(sa.insert(S).values(user_id=user_id, topic=topic, channel=channel, active=True,
+                                                       created_at=now, updated_at=now))
             else:
-                sub.active, sub.channel, sub.updated_at = True, channel, now
-            s.add(
-                SubscriptionEvent(user_id=user_id, topic=topic, action="subscribe", channel=channel, at=now)
-            )
+                await conn.execute(sa.update(S).where(S.c.id == row.id)
+                                   .values(active=True, channel=channel, updated_at=now))
+            await conn.execute(sa.insert(E).values(user_id=user_id, topic=topic, action="subscribe",
+                                                   channel=channel, at=now))
             return True
+
+        return await self.db.grouped(op)
 
     async def remove(self, user_id: int, topic: str | None, channel: str) -> list[str]:
         """Unsubscribe from one topic (or all when None); returns the topics actually left."""

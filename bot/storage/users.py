@@ -187,9 +187,13 @@ class Users:
             return await s.get(User, user_id)
 
     async def update(self, user_id: int, **values: Any) -> None:
-        """Set columns of a user row."""
-        async with self.db.session() as s:
-            await s.execute(sa.update(User).where(User.id == user_id).values(**values))
+        """Set columns of one user (a transaction shared with concurrent small writes, Store.grouped)."""
+        statement = sa.update(User.__table__).where(User.__table__.c.id == user_id).values(**values)
+
+        async def op(conn) -> None:
+            await conn.execute(statement)
+
+        await self.db.grouped(op)
 
     async def mark_inactive(self, ref: UserRef, reason: str) -> None:
         """The platform says we can no longer reach this user (blocked, deactivated, unfollowed)."""

@@ -391,6 +391,13 @@ class FakeTelegram(ChangeWaiters):
 
     @staticmethod
     def _chat_of(update: dict) -> Any:
+        try:
+            return FakeTelegram._chat_of_strict(update)
+        except (TypeError, KeyError, AttributeError):  # a malformed update pushed on purpose
+            return None
+
+    @staticmethod
+    def _chat_of_strict(update: dict) -> Any:
         if "message" in update:
             return update["message"]["chat"]["id"]
         if "callback_query" in update:

@@ -89,6 +89,7 @@ class FakeZaloOA(ChangeWaiters):
         self.refresh_uses: Counter[str] = Counter()
         self.refresh_results: list[tuple[str, bool]] = []
         self.refresh_delay = 0.0
+        self.token_tail = ""  # appended to the tokens a refresh issues (tests of log redaction want long ones)
         self._serial = itertools.count(1)
         # Sending.
         self.sent: list[SentMessage] = []
@@ -165,7 +166,7 @@ class FakeZaloOA(ChangeWaiters):
             return web.json_response({"error": -14014, "error_name": "Invalid refresh token",
                                       "error_description": "Refresh token is invalid or has been used"})
         n = next(self._serial)
-        access, new_refresh = f"AT-{n}", f"RT-{n}"
+        access, new_refresh = f"AT-{n}{self.token_tail}", f"RT-{n}{self.token_tail}"
         self.retired_refresh.add(refresh)
         self.refresh_token = new_refresh
         self.access_tokens[access] = time.monotonic() + self.token_lifetime
@@ -255,7 +256,7 @@ class FakeZaloOA(ChangeWaiters):
 
     def _base(self, name: str) -> dict[str, Any]:
         return {"app_id": self.app_id, "user_id_by_app": "55" + str(next(self._event_serial)).zfill(6),
-                "event_name": name, "timestamp": str(1_757_000_000_000 + next(self._event_serial))}
+                "event_name": name, "timestamp": str(int(time.time() * 1000) + next(self._event_serial))}
 
     def event_text(self, user_id: str, text: str, msg_id: str | None = None) -> dict[str, Any]:
         msg_id = msg_id or f"u{next(self._event_serial):08d}"
