@@ -75,8 +75,10 @@ async def deadline(request: web.Request, handler: Callable[[web.Request], Awaita
         log.warning("request to %s from %s not complete within %g s: closed", request.path, request.remote,
                     BODY_TIMEOUT)
         response = web.Response(status=408, text="request timeout")
-    except web.HTTPException as exc:
-        response = exc
+    except web.HTTPException as exc:  # raised on (aiohttp wants it raised, not returned)
+        if exc.status >= 400:
+            exc.force_close()  # never wait for the rest of a refused body
+        raise
     if response.status >= 400 and isinstance(response, web.Response):
         response.force_close()  # never wait for the rest of a refused body
     return response

@@ -5,6 +5,7 @@ shutdown with stalled connections; plus the repeat filter that keeps a flood of 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import socket
@@ -133,6 +134,10 @@ async def test_connections_over_the_cap_are_closed_and_the_service_keeps_answeri
         assert answer.startswith(b"HTTP/1.1 200"), answer[:80]
         body = json.loads(answer.split(b"\r\n\r\n", 1)[1])
         assert body["status"] == "ok"
+        writer.close()
+        for _r, w in [*held, (reader, writer)]:
+            with contextlib.suppress(ConnectionError):
+                await w.wait_closed()
 
 
 async def test_shutdown_with_stalled_connections_takes_seconds(db_url):
