@@ -182,10 +182,18 @@ async def broadcasts_list(request: web.Request) -> web.Response:
 
 def _composer_context(app: App, values: dict[str, Any], error: str = "", row: Any = None) -> dict[str, Any]:
     b = app.services.broadcasts
-    return {"topics": _topics(app), "channels": {c: CHANNEL_LABELS[c] for c in BROADCAST_CHANNELS},
-            "roles": ROLES_AUDIENCE, "values": values, "error": error, "quiet": str(b.quiet) if b.quiet else "",
-            "zone": b.zone.key, "max_text": MAX_TEXT, "row": row,
-            "now_local": app.clock.now().astimezone(b.zone).strftime("%Y-%m-%d %H:%M")}
+    return {
+        "topics": _topics(app),
+        "channels": {c: CHANNEL_LABELS[c] for c in BROADCAST_CHANNELS},
+        "roles": ROLES_AUDIENCE,
+        "values": values,
+        "error": error,
+        "quiet": str(b.quiet) if b.quiet else "",
+        "zone": b.zone.key,
+        "max_text": MAX_TEXT,
+        "row": row,
+        "now_local": app.clock.now().astimezone(b.zone).strftime("%Y-%m-%d %H:%M"),
+    }
 
 
 def _values(form: Any) -> dict[str, Any]:
@@ -276,10 +284,19 @@ async def broadcast_page(request: web.Request) -> web.Response:
     app = _app(request)
     row = await _broadcast(request)
     data = await app.services.broadcasts.show(row.id)
-    return _c(request).render(request, "broadcast.html", title=f"Tin #{row.id}", row=row, data=data,
-                              progress=await _progress(app, row.id), status_vi=STATUS_VI,
-                              labels=CHANNEL_LABELS, topics=_topics(app), error=request.query.get("error", ""),
-                              finished=row.status in FINISHED)
+    return _c(request).render(
+        request,
+        "broadcast.html",
+        title=f"Tin #{row.id}",
+        row=row,
+        data=data,
+        progress=await _progress(app, row.id),
+        status_vi=STATUS_VI,
+        labels=CHANNEL_LABELS,
+        topics=_topics(app),
+        error=request.query.get("error", ""),
+        finished=row.status in FINISHED,
+    )
 
 
 async def _progress(app: App, broadcast_id: int) -> dict[str, Any]:
@@ -302,7 +319,12 @@ async def _progress(app: App, broadcast_id: int) -> dict[str, Any]:
         done = total - counts.get("pending", 0) - counts.get("sending", 0)
         channels[channel] = {**counts, "total": total, "share": round(100 * done / total) if total else 100,
                              "rate": round(recent.get(channel, 0) / 60, 1)}
-    return {"status": shown["status"], "channels": channels, "counts": shown["counts"], "total": shown["total"]}
+    return {
+        "status": shown["status"],
+        "channels": channels,
+        "counts": shown["counts"],
+        "total": shown["total"],
+    }
 
 
 @allow(*EDITORS)
@@ -329,7 +351,10 @@ async def _lifecycle(request: web.Request, action: str) -> web.StreamResponse:
         return _c(request).render(request, "message.html", status=400, title="Không thực hiện được",
                                   message=exc.vi, back=PREFIX + back)
     await _c(request).audit(request, f"broadcast_{action}", f"#{row.id}")
-    raise go(str(form.get("back", "")) or f"/broadcasts/{row.id}", "approved" if action == "approve" else "cancelled")
+    raise go(
+        str(form.get("back", "")) or f"/broadcasts/{row.id}",
+        "approved" if action == "approve" else "cancelled",
+    )
 
 
 @allow(*EDITORS)
@@ -347,10 +372,17 @@ async def broadcast_edit_page(request: web.Request) -> web.Response:
     app = _app(request)
     row = await _broadcast(request)
     b = app.services.broadcasts
-    values = {"title": row.title or "", "text": row.text, "topics": loads(row.topics), "roles": loads(row.roles),
-              "channels": loads(row.channels), "when": "later",
-              "at": row.send_at.astimezone(b.zone).strftime("%Y-%m-%d %H:%M") if row.send_at else "",
-              "promotion": row.promotion, "move": False}
+    values = {
+        "title": row.title or "",
+        "text": row.text,
+        "topics": loads(row.topics),
+        "roles": loads(row.roles),
+        "channels": loads(row.channels),
+        "when": "later",
+        "at": row.send_at.astimezone(b.zone).strftime("%Y-%m-%d %H:%M") if row.send_at else "",
+        "promotion": row.promotion,
+        "move": False,
+    }
     return _c(request).render(request, "composer.html", title=f"Sửa tin #{row.id}",
                               **_composer_context(app, values, row=row))
 
@@ -545,8 +577,17 @@ async def gaps_action(request: web.Request) -> web.StreamResponse:
     entry_id = str(form.get("entry", ""))
     entry = app.content.base.entries.get(entry_id)
     if entry is None or not entry.file:
-        return console.render(request, "attached.html", status=400, title="Chưa gắn được", ok=False,
-                              report=f"Không có mục {entry_id}.", question=question, entry_id=entry_id, match=None)
+        return console.render(
+            request,
+            "attached.html",
+            status=400,
+            title="Chưa gắn được",
+            ok=False,
+            report=f"Không có mục {entry_id}.",
+            question=question,
+            entry_id=entry_id,
+            match=None,
+        )
     try:
         async with console.content_lock:  # one content write at a time; the check runs off the event loop
             await asyncio.to_thread(attach, app.content.root, entry.file, entry_id, question)
@@ -562,8 +603,17 @@ async def gaps_action(request: web.Request) -> web.StreamResponse:
     await app.store.gap_resolutions.resolve(texts, "attach", request[ACCOUNT].name, entry_id)
     await console.audit(request, "gap_attach", f"{entry_id}: {question[:200]}")
     match = app.content.engine.answer(question)
-    return console.render(request, "attached.html", title="Đã gắn câu hỏi", ok=True, report="", question=question,
-                          entry_id=entry_id, match=match, entries=app.content.base.entries)
+    return console.render(
+        request,
+        "attached.html",
+        title="Đã gắn câu hỏi",
+        ok=True,
+        report="",
+        question=question,
+        entry_id=entry_id,
+        match=match,
+        entries=app.content.base.entries,
+    )
 
 
 # --- Nội dung --------------------------------------------------------------------------------------
@@ -632,7 +682,9 @@ async def report_page(request: web.Request) -> web.Response:
     charts = {
         "sent": bars("Lượt gửi thành công theo tháng và kênh", MONTHS, sent),
         "questions": bars("Câu hỏi theo tháng", MONTHS, questions),
-        "target": progress(f"Tin đã gửi so với mục tiêu {YEARLY_TARGET} tin mỗi năm", report.items, YEARLY_TARGET),
+        "target": progress(
+            f"Tin đã gửi so với mục tiêu {YEARLY_TARGET} tin mỗi năm", report.items, YEARLY_TARGET
+        ),
     }
     from scheduler.report import most_asked
 
@@ -664,8 +716,19 @@ async def accounts_page(request: web.Request) -> web.Response:
     app = _app(request)
     rows = await app.store.staff.all()
     audit = await app.store.console_audit.recent(limit=300, actor=request.query.get("actor") or None)
-    return _c(request).render(request, "accounts.html", title="Tài khoản", rows=rows, audit=audit, roles=ROLES,
-                              now=app.clock.now(), zone=app.settings.zone, error="", once=None, made=None)
+    return _c(request).render(
+        request,
+        "accounts.html",
+        title="Tài khoản",
+        rows=rows,
+        audit=audit,
+        roles=ROLES,
+        now=app.clock.now(),
+        zone=app.settings.zone,
+        error="",
+        once=None,
+        made=None,
+    )
 
 
 @allow("admin")
@@ -695,9 +758,20 @@ async def accounts_post(request: web.Request) -> web.StreamResponse:
         error = exc.vi
     rows = await app.store.staff.all()
     audit = await app.store.console_audit.recent(limit=300)
-    return console.render(request, "accounts.html", status=400 if error else 200, title="Tài khoản", rows=rows,
-                          audit=audit, roles=ROLES, now=app.clock.now(), zone=app.settings.zone, error=error,
-                          once=once, made=made)
+    return console.render(
+        request,
+        "accounts.html",
+        status=400 if error else 200,
+        title="Tài khoản",
+        rows=rows,
+        audit=audit,
+        roles=ROLES,
+        now=app.clock.now(),
+        zone=app.settings.zone,
+        error=error,
+        once=once,
+        made=made,
+    )
 
 
 def add_routes(sub: web.Application) -> None:

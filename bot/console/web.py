@@ -76,7 +76,9 @@ class Console:
     # --- the session cookie ------------------------------------------------------------------------
 
     async def sign(self, payload: dict[str, Any]) -> str:
-        body = base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
+        body = (
+            base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
+        )
         mac = hmac.new(await self.secret(), body.encode(), hashlib.sha256).hexdigest()
         return f"{body}.{mac}"
 
@@ -93,7 +95,9 @@ class Console:
             return None
         return data if isinstance(data, dict) else None
 
-    async def set_session(self, response: web.StreamResponse, account: StaffAccount, csrf: str | None = None) -> str:
+    async def set_session(
+        self, response: web.StreamResponse, account: StaffAccount, csrf: str | None = None
+    ) -> str:
         csrf = csrf or secrets.token_urlsafe(24)
         now = self.app.clock.now().timestamp()
         value = await self.sign({"a": account.id, "v": account.version, "t": int(now), "c": csrf})
@@ -136,11 +140,20 @@ NAV = (
 ROLES_OF = {key: roles for key, _path, _label, roles in NAV}
 
 NOTICES = {
-    "created": "Đã tạo tin gửi.", "approved": "Đã duyệt: tin đã được lên lịch.", "edited": "Đã lưu thay đổi.",
-    "cancelled": "Đã hủy tin.", "synced": "Đã tạo các bản nháp còn thiếu.", "claimed": "Bạn đã nhận yêu cầu này.",
-    "replied": "Đã gửi câu trả lời tới người hỏi.", "closed": "Đã đóng yêu cầu.", "ignored": "Đã bỏ qua câu hỏi.",
-    "password": "Đã đổi mật khẩu.", "account": "Đã tạo tài khoản.", "disabled": "Đã khóa tài khoản.",
-    "unclaimed": "Đã trả lại yêu cầu.", "new": "Đã ghi nhận: cần soạn mục nội dung mới cho câu hỏi này.",
+    "created": "Đã tạo tin gửi.",
+    "approved": "Đã duyệt: tin đã được lên lịch.",
+    "edited": "Đã lưu thay đổi.",
+    "cancelled": "Đã hủy tin.",
+    "synced": "Đã tạo các bản nháp còn thiếu.",
+    "claimed": "Bạn đã nhận yêu cầu này.",
+    "replied": "Đã gửi câu trả lời tới người hỏi.",
+    "closed": "Đã đóng yêu cầu.",
+    "ignored": "Đã bỏ qua câu hỏi.",
+    "password": "Đã đổi mật khẩu.",
+    "account": "Đã tạo tài khoản.",
+    "disabled": "Đã khóa tài khoản.",
+    "unclaimed": "Đã trả lại yêu cầu.",
+    "new": "Đã ghi nhận: cần soạn mục nội dung mới cho câu hỏi này.",
 }
 
 
@@ -221,7 +234,9 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
     if request.method in UNSAFE:
         if not await _csrf_ok(request, public):
             log.warning("console: %s %s refused: no valid CSRF token", request.method, request.path)
-            raise web.HTTPForbidden(text="403: thiếu hoặc sai mã chống giả mạo (CSRF). Hãy tải lại trang và thử lại.")
+            raise web.HTTPForbidden(
+                text="403: thiếu hoặc sai mã chống giả mạo (CSRF). Hãy tải lại trang và thử lại."
+            )
     if not public:
         if account is None:
             if request.headers.get("HX-Request"):

@@ -40,7 +40,9 @@ class StaffAccounts:
 
     async def by_name(self, name: str) -> StaffAccount | None:
         async with self.db.session() as s:
-            return (await s.execute(sa.select(StaffAccount).where(StaffAccount.name == name))).scalar_one_or_none()
+            return (
+                await s.execute(sa.select(StaffAccount).where(StaffAccount.name == name))
+            ).scalar_one_or_none()
 
     async def get(self, account_id: int) -> StaffAccount | None:
         async with self.db.session() as s:
@@ -71,8 +73,15 @@ class ConsoleAuditLog:
 
     async def record(self, actor: str, action: str, detail: str = "", address: str = "") -> None:
         async with self.db.session() as s:
-            s.add(ConsoleAudit(at=self.db.clock.now(), actor=actor[:64], action=action[:48], detail=detail[:2000],
-                               address=address[:64]))
+            s.add(
+                ConsoleAudit(
+                    at=self.db.clock.now(),
+                    actor=actor[:64],
+                    action=action[:48],
+                    detail=detail[:2000],
+                    address=address[:64],
+                )
+            )
 
     async def count(self, action: str, since: datetime, *, actor: str | None = None,
                     address: str | None = None) -> int:
