@@ -111,6 +111,7 @@ class Planned:
 
     @property
     def state_vi(self) -> str:
+        """Return the state of this message in Vietnamese, for the calendar page."""
         if self.row is not None:
             return f"#{self.row.id} {self.row.status}"
         return "đã qua, không tạo" if self.passed else "chưa tạo bản nháp"

@@ -15,6 +15,7 @@ ROLES = ("admin", "editor", "counsellor")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add the `staff` command and its actions (add, list, disable, passwd) to the CLI."""
     parser = sub.add_parser("staff", help="staff console accounts (/console)")
     ssub = parser.add_subparsers(dest="staff_command", required=True, metavar="ACTION")
     add = ssub.add_parser(

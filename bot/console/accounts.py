@@ -73,6 +73,7 @@ def one_time_password() -> str:
 
 
 def check_name(name: str) -> str:
+    """Return the account name normalised to lower case; AccountError if it is not a valid name."""
     name = (name or "").strip().lower()
     if not NAME_RE.match(name):
         raise AccountError(
@@ -83,6 +84,7 @@ def check_name(name: str) -> str:
 
 
 def check_role(role: str) -> str:
+    """Return `role` if it is one of ROLES; AccountError otherwise."""
     if role not in ROLES:
         raise AccountError(
             f"Vai trò phải là một trong: {', '.join(ROLES)}.", f"role must be one of {', '.join(ROLES)}"
@@ -91,6 +93,7 @@ def check_role(role: str) -> str:
 
 
 def check_password(password: str, name: str = "") -> str:
+    """Return `password` if its length is allowed and it is not the account name; AccountError otherwise."""
     if len(password) < MIN_PASSWORD:
         raise AccountError(
             f"Mật khẩu cần ít nhất {MIN_PASSWORD} ký tự.", f"a password needs {MIN_PASSWORD}+ characters"
@@ -133,6 +136,7 @@ class StaffService:
         return row, once
 
     async def get(self, name: str) -> StaffAccount:
+        """Return the account called `name`; AccountError if there is none."""
         row = await self.store.staff.by_name((name or "").strip().lower())
         if row is None:
             raise AccountError(f"Không có tài khoản {name}.", f"no account {name}")

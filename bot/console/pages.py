@@ -69,6 +69,7 @@ def _list(form: Any, key: str) -> list[str]:
 
 
 async def login_page(request: web.Request) -> web.Response:
+    """Serve the sign-in form (public)."""
     return _login_form(request, "")
 
 
@@ -87,6 +88,7 @@ WAIT_VI = "Vui lòng thử lại sau {m} phút."
 
 
 async def login_post(request: web.Request) -> web.StreamResponse:
+    """Check a sign-in (public): set the session cookie, or show the form again with the error."""
     console = _c(request)
     form = await request.post()
     name, password = str(form.get("name", "")), str(form.get("password", ""))
@@ -113,6 +115,7 @@ async def login_post(request: web.Request) -> web.StreamResponse:
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
+    """Sign the current account out and send it to the sign-in page (any signed-in account)."""
     console = _c(request)
     await console.audit(request, "logout")
     response = web.HTTPSeeOther(PREFIX + "/login")
@@ -122,10 +125,12 @@ async def logout(request: web.Request) -> web.StreamResponse:
 
 
 async def password_page(request: web.Request) -> web.Response:
+    """Serve the change-password form (any signed-in account)."""
     return _c(request).render(request, "password.html", title="Đổi mật khẩu", error="")
 
 
 async def password_post(request: web.Request) -> web.StreamResponse:
+    """Change the signed-in account's own password (any signed-in account)."""
     console = _c(request)
     form = await request.post()
     account = request[ACCOUNT]
@@ -148,6 +153,7 @@ async def password_post(request: web.Request) -> web.StreamResponse:
 
 @allow(*EVERYONE)
 async def overview(request: web.Request) -> web.Response:
+    """Serve the overview page with today's and this month's figures (every role)."""
     app = _app(request)
     zone = app.settings.zone
     local = app.clock.now().astimezone(zone)
@@ -172,6 +178,7 @@ def _topics(app: App) -> dict[str, str]:
 
 @allow(*EDITORS)
 async def broadcasts_list(request: web.Request) -> web.Response:
+    """Serve the list of broadcasts with their delivery counts (admin, editor)."""
     app = _app(request)
     b = app.services.broadcasts
     rows = await b.bstore.list(limit=200)
@@ -205,6 +212,7 @@ def _values(form: Any) -> dict[str, Any]:
 
 @allow(*EDITORS)
 async def composer(request: web.Request) -> web.Response:
+    """Serve an empty broadcast composer (admin, editor)."""
     values = {"title": "", "text": "", "topics": [], "roles": [], "channels": [], "when": "now", "at": "",
               "promotion": False, "move": False}
     return _c(request).render(request, "composer.html", title="Soạn tin gửi",
@@ -257,6 +265,7 @@ async def audience(request: web.Request) -> web.Response:
 
 @allow(*EDITORS)
 async def broadcast_create(request: web.Request) -> web.StreamResponse:
+    """Create a broadcast draft from the composer form (admin, editor)."""
     app = _app(request)
     b = app.services.broadcasts
     v = _values(await request.post())
@@ -281,6 +290,7 @@ async def _broadcast(request: web.Request):
 
 @allow(*EDITORS)
 async def broadcast_page(request: web.Request) -> web.Response:
+    """Serve one broadcast: its text, audience and delivery progress (admin, editor)."""
     app = _app(request)
     row = await _broadcast(request)
     data = await app.services.broadcasts.show(row.id)
@@ -329,6 +339,7 @@ async def _progress(app: App, broadcast_id: int) -> dict[str, Any]:
 
 @allow(*EDITORS)
 async def broadcast_progress(request: web.Request) -> web.Response:
+    """Serve the progress fragment of one broadcast, polled by its page (admin, editor)."""
     app = _app(request)
     row = await _broadcast(request)
     return _c(request).fragment(request, "_progress.html", row=row, progress=await _progress(app, row.id),
@@ -359,16 +370,19 @@ async def _lifecycle(request: web.Request, action: str) -> web.StreamResponse:
 
 @allow(*EDITORS)
 async def broadcast_approve(request: web.Request) -> web.StreamResponse:
+    """Approve a broadcast draft for sending (admin, editor)."""
     return await _lifecycle(request, "approve")
 
 
 @allow(*EDITORS)
 async def broadcast_cancel(request: web.Request) -> web.StreamResponse:
+    """Cancel a broadcast that is not finished (admin, editor)."""
     return await _lifecycle(request, "cancel")
 
 
 @allow(*EDITORS)
 async def broadcast_edit_page(request: web.Request) -> web.Response:
+    """Serve the composer filled with an existing broadcast draft (admin, editor)."""
     app = _app(request)
     row = await _broadcast(request)
     b = app.services.broadcasts
@@ -389,6 +403,7 @@ async def broadcast_edit_page(request: web.Request) -> web.Response:
 
 @allow(*EDITORS)
 async def broadcast_edit(request: web.Request) -> web.StreamResponse:
+    """Save the changes to a broadcast draft (admin, editor)."""
     app = _app(request)
     b = app.services.broadcasts
     row = await _broadcast(request)
@@ -406,6 +421,7 @@ async def broadcast_edit(request: web.Request) -> web.StreamResponse:
 
 @allow(*EDITORS)
 async def broadcast_export(request: web.Request) -> web.StreamResponse:
+    """Stream one broadcast's deliveries as a CSV download (admin, editor)."""
     app = _app(request)
     row = await _broadcast(request)
     response = web.StreamResponse(headers={
@@ -426,6 +442,7 @@ async def broadcast_export(request: web.Request) -> web.StreamResponse:
 
 @allow(*EDITORS)
 async def calendar_page(request: web.Request) -> web.Response:
+    """Serve the year's campaign calendar and what became of each message (admin, editor)."""
     from scheduler.calendar import year_plan
 
     app = _app(request)
@@ -443,6 +460,7 @@ async def calendar_page(request: web.Request) -> web.Response:
 
 @allow(*EDITORS)
 async def calendar_sync(request: web.Request) -> web.StreamResponse:
+    """Create the missing drafts of the campaign calendar (admin, editor)."""
     from scheduler.calendar import materialise
 
     app = _app(request)
@@ -457,6 +475,7 @@ async def calendar_sync(request: web.Request) -> web.StreamResponse:
 
 @allow(*COUNSELLORS)
 async def cases_list(request: web.Request) -> web.Response:
+    """Serve the list of open or closed counselling cases (admin, counsellor)."""
     app = _app(request)
     status = request.query.get("status", "open")
     rows = await app.store.cases.listing(status if status in ("open", "closed") else None)
@@ -477,6 +496,7 @@ async def _case(request: web.Request):
 
 @allow(*COUNSELLORS)
 async def case_page(request: web.Request) -> web.Response:
+    """Serve one counselling case with the person and their recent questions (admin, counsellor)."""
     app = _app(request)
     case = await _case(request)
     person = await app.store.users.by_id(case.user_id) if case.user_id else None
@@ -488,6 +508,7 @@ async def case_page(request: web.Request) -> web.Response:
 
 @allow(*COUNSELLORS)
 async def case_claim(request: web.Request) -> web.StreamResponse:
+    """Claim a counselling case for the signed-in account, or release it (admin, counsellor)."""
     app = _app(request)
     case = await _case(request)
     form = await request.post()
@@ -499,6 +520,7 @@ async def case_claim(request: web.Request) -> web.StreamResponse:
 
 @allow(*COUNSELLORS)
 async def case_reply(request: web.Request) -> web.StreamResponse:
+    """Send a counsellor's reply to the person of a case (admin, counsellor)."""
     from bot.content.texts import texts_for
     from handlers.handoff import reply_to_case, tell_staff_chat
 
@@ -522,6 +544,7 @@ async def case_reply(request: web.Request) -> web.StreamResponse:
 
 @allow(*COUNSELLORS)
 async def case_close(request: web.Request) -> web.StreamResponse:
+    """Close a counselling case and tell the person (admin, counsellor)."""
     from bot.content.texts import texts_for
     from handlers.handoff import close_case, tell_staff_chat
 
@@ -549,6 +572,7 @@ async def _gap_groups(app: App):
 
 @allow(*EDITORS)
 async def gaps_page(request: web.Request) -> web.Response:
+    """Serve the grouped questions the bot could not answer (admin, editor)."""
     app = _app(request)
     await app.store.flush()
     groups = await _gap_groups(app)
@@ -562,6 +586,7 @@ async def gaps_page(request: web.Request) -> web.Response:
 
 @allow(*EDITORS)
 async def gaps_action(request: web.Request) -> web.StreamResponse:
+    """Ignore an unanswered question, mark it new, or attach it to an entry (admin, editor)."""
     app = _app(request)
     console = _c(request)
     form = await request.post()
@@ -621,6 +646,7 @@ async def gaps_action(request: web.Request) -> web.StreamResponse:
 
 @allow(*EDITORS)
 async def content_page(request: web.Request) -> web.Response:
+    """Serve the list of content entries with their review state (admin, editor)."""
     app = _app(request)
     today = app.clock.now().astimezone(app.settings.zone).date()
     base = app.content.base
@@ -666,6 +692,7 @@ async def _report(request: web.Request):
 
 @allow(*EDITORS)
 async def report_page(request: web.Request) -> web.Response:
+    """Serve the yearly report with its charts (admin, editor)."""
     from scheduler.report import COLUMNS, YEARLY_TARGET, n
 
     report, this_year = await _report(request)
@@ -700,6 +727,7 @@ async def report_page(request: web.Request) -> web.Response:
 
 @allow(*EDITORS)
 async def report_csv(request: web.Request) -> web.Response:
+    """Serve the yearly report as a CSV download (admin, editor)."""
     from scheduler.report import to_csv
 
     report, _ = await _report(request)
@@ -713,6 +741,7 @@ async def report_csv(request: web.Request) -> web.Response:
 
 @allow("admin")
 async def accounts_page(request: web.Request) -> web.Response:
+    """Serve the staff accounts and the console audit log (admin only)."""
     app = _app(request)
     rows = await app.store.staff.all()
     audit = await app.store.console_audit.recent(limit=300, actor=request.query.get("actor") or None)
@@ -733,6 +762,7 @@ async def accounts_page(request: web.Request) -> web.Response:
 
 @allow("admin")
 async def accounts_post(request: web.Request) -> web.StreamResponse:
+    """Add, disable or reset the password of a staff account (admin only)."""
     app = _app(request)
     console = _c(request)
     form = await request.post()
@@ -775,6 +805,7 @@ async def accounts_post(request: web.Request) -> web.StreamResponse:
 
 
 def add_routes(sub: web.Application) -> None:
+    """Register every console page and action on the console sub-application."""
     r = sub.router
     r.add_get("/login", login_page)
     r.add_post("/login", login_post)
