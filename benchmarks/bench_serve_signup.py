@@ -5,7 +5,8 @@ CHONNGHE_TELEGRAM_RATE=1000), as production runs it; the fake Bot API server (no
 process. N people (default 6,000: a QR code shown at a counselling day) who never wrote to the bot all send
 `/dangky tuyen_sinh` at once. Printed: answered per second (N / time from the first update offered to
 the last answer received; target >= 400), and the p50 / p99 time from an update handed to the bot to its
-answer. BENCH_PROFILE=FILE writes a cProfile of the serve process. Figures for docs/benchmarks.md, "## Through chonnghe serve".
+answer. BENCH_PROFILE=FILE writes a cProfile of the serve process. Figures for docs/benchmarks.md,
+"## Through chonnghe serve".
 """
 
 from __future__ import annotations
@@ -82,7 +83,9 @@ async def run(users: int, database_url: str | None) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=6000)
-    parser.add_argument("--database-url", help="e.g. postgresql+asyncpg://... (default: SQLite in a temp folder)")
+    parser.add_argument(
+        "--database-url", help="e.g. postgresql+asyncpg://... (default: SQLite in a temp folder)"
+    )
     args = parser.parse_args()
     result = asyncio.run(run(args.users, args.database_url))
     for key, value in result.items():

@@ -129,7 +129,9 @@ async def build_app(settings: Settings, clock: Clock | None = None,
                                  campaigns=lambda: content.base.campaigns, messenger=outbound,
                                  staff_chat=services.staff_chat)
     http = web.Application(client_max_size=1024 * 1024, middlewares=[deadline])
-    app = App(settings, clock, content, store, outbound, services, conversation, scheduler, http, health=health)
+    app = App(
+        settings, clock, content, store, outbound, services, conversation, scheduler, http, health=health
+    )
 
     deps = ChannelDeps(settings=settings, store=store, inbox=conversation, clock=clock)
     for name, create in channels:

@@ -141,8 +141,15 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"[:200]
 
 
-async def report(*, database: DatabaseHealth, channels: dict[str, str], alerts: dict[str, list[str]],
-                 dispatcher: dict[str, Any], unwritten_questions: int, extra: dict[str, Any]) -> tuple[int, dict]:
+async def report(
+    *,
+    database: DatabaseHealth,
+    channels: dict[str, str],
+    alerts: dict[str, list[str]],
+    dispatcher: dict[str, Any],
+    unwritten_questions: int,
+    extra: dict[str, Any],
+) -> tuple[int, dict]:
     """(HTTP status, body) of /healthz."""
     db = await database.check()
     failing: list[str] = []

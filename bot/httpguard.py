@@ -108,8 +108,14 @@ class GuardedRunner(web.AppRunner):
             host = str(peer[0]) if isinstance(peer, tuple) and peer else "?"
             if len(self.accepted) >= self.max_total or self.per_address[host] >= MAX_PER_ADDRESS:
                 self.refused += 1
-                log.warning("connection from %s refused: %d open from that address, %d in all (caps %d and %d)",
-                            host, self.per_address[host], len(self.accepted), MAX_PER_ADDRESS, self.max_total)
+                log.warning(
+                    "connection from %s refused: %d open from that address, %d in all (caps %d and %d)",
+                    host,
+                    self.per_address[host],
+                    len(self.accepted),
+                    MAX_PER_ADDRESS,
+                    self.max_total,
+                )
                 transport.abort()
                 return
             self.accepted[handler] = host

@@ -216,7 +216,9 @@ async def reply_to_case(services: Services, case_id: int, text: str, *, by: str)
     if case is None or person is None or not text.strip():
         return False
     to = UserRef(person.channel, person.platform_id)
-    buttons = () if case.status != "open" else ((Button(t.button("handoff_done"), payload=HandoffDone().pack()),),)
+    buttons = (
+        () if case.status != "open" else ((Button(t.button("handoff_done"), payload=HandoffDone().pack()),),)
+    )
     sent = await services.messenger.send(to, Reply(t("handoff_reply", text=text.strip()), buttons))
     if sent is None:
         return False

@@ -111,6 +111,7 @@ class Planned:
 
     @property
     def state_vi(self) -> str:
+        """Return the state of this message in Vietnamese, for the calendar page."""
         if self.row is not None:
             return f"#{self.row.id} {self.row.status}"
         return "đã qua, không tạo" if self.passed else "chưa tạo bản nháp"
@@ -121,5 +122,11 @@ async def year_plan(bstore: BroadcastStore, campaigns: Sequence[Campaign], year:
     """The calendar's messages of `year` with their drafts (`calendar show` and the console's page)."""
     rows = {b.campaign_key: b for b in await bstore.list(limit=100_000)
             if b.campaign_key and b.campaign_key.endswith(f":{year}")}
-    return [Planned(occ, rows.get(occ.key), rows.get(occ.key) is None and occ.send_at is not None and occ.send_at < now)
-            for occ in occurrences(campaigns, year, zone)]
+    return [
+        Planned(
+            occ,
+            rows.get(occ.key),
+            rows.get(occ.key) is None and occ.send_at is not None and occ.send_at < now,
+        )
+        for occ in occurrences(campaigns, year, zone)
+    ]

@@ -94,7 +94,10 @@ async def test_immutable_files_then_writable_again_writes_recover(tmp_path, need
     # immutable one makes the process die of SIGBUS, whatever the application does).
     files = [db_file, Path(f"{db_file}-wal")]
     settings_url = f"sqlite+aiosqlite:///{db_file}"
-    async with FakeTelegram() as fake, running_app(tg_settings(settings_url, fake), limiter=NullLimiter()) as app:
+    async with (
+        FakeTelegram() as fake,
+        running_app(tg_settings(settings_url, fake), limiter=NullLimiter()) as app,
+    ):
         an = TgUser(fake, 3001)
         await an.say("/start", expect=2)
         immutable(files, True)

@@ -49,7 +49,9 @@ def test_every_configured_secret_is_masked_in_message_args_and_exceptions(instal
             raise RuntimeError(f"POST https://example.invalid/bot{secret}/getUpdates failed")
         except RuntimeError:
             logging.getLogger("aiohttp.client").exception("request failed")
-        logging.getLogger("aiosqlite").debug("executing %s", ("INSERT INTO oauth_tokens ...", (secret, "x", 3)))
+        logging.getLogger("aiosqlite").debug(
+            "executing %s", ("INSERT INTO oauth_tokens ...", (secret, "x", 3))
+        )
     text = caplog.text
     assert "Set Bot API URL" in text and "getUpdates failed" in text
     for secret in SECRETS:

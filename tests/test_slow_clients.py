@@ -47,7 +47,9 @@ async def _closed_within(reader: asyncio.StreamReader, seconds: float) -> bytes:
         try:
             while chunk := await reader.read(4096):
                 data += chunk
-        except ConnectionResetError:  # closed with our unread bytes in its buffer: a reset, closed all the same
+        except (
+            ConnectionResetError
+        ):  # closed with our unread bytes in its buffer: a reset, closed all the same
             pass
     return data
 
@@ -79,18 +81,28 @@ async def _trickle(port: int, path: str, headers: dict[str, str], seconds: float
 async def test_slow_bodies_are_cut_off_on_all_three_webhooks(db_url):
     port = _free_port()
     async with FakeTelegram() as tg, FakeZaloOA() as oa, FakeZaloBot(max_poll=0.3) as zb:
-        settings = tg_settings(db_url, tg, telegram_mode="webhook", http_port=port,
-                               public_url=f"http://127.0.0.1:{port}", telegram_webhook_secret="s3cret-Token_1")
+        settings = tg_settings(
+            db_url,
+            tg,
+            telegram_mode="webhook",
+            http_port=port,
+            public_url=f"http://127.0.0.1:{port}",
+            telegram_webhook_secret="s3cret-Token_1",
+        )
         extra = oa_settings(db_url, oa).model_dump(include={
             "zalo_oa_app_id", "zalo_oa_app_secret", "zalo_oa_secret_key", "zalo_oa_access_token",
             "zalo_oa_refresh_token", "zalo_oa_api_url", "zalo_oauth_url"})
         extra.update(zb_settings(db_url, zb).model_dump(include={"zalo_bot_token", "zalo_bot_api_url"}))
-        settings = settings.model_copy(update={**extra, "zalo_bot_mode": "webhook", "zalo_bot_secret": "zb-s3cret-1"})
+        settings = settings.model_copy(
+            update={**extra, "zalo_bot_mode": "webhook", "zalo_bot_secret": "zb-s3cret-1"}
+        )
         async with running_app(settings, limiter=NullLimiter()) as app:
             await tg.wait_for(lambda: tg.webhook, what="setWebhook")
-            for path, headers in [("/telegram/webhook", {"X-Telegram-Bot-Api-Secret-Token": "s3cret-Token_1"}),
-                                  ("/zalo/oa/webhook", {"X-ZEvent-Signature": "mac=" + "ab" * 32}),
-                                  ("/zalo/bot/webhook", {"X-Bot-Api-Secret-Token": "zb-s3cret-1"})]:
+            for path, headers in [
+                ("/telegram/webhook", {"X-Telegram-Bot-Api-Secret-Token": "s3cret-Token_1"}),
+                ("/zalo/oa/webhook", {"X-ZEvent-Signature": "mac=" + "ab" * 32}),
+                ("/zalo/bot/webhook", {"X-Bot-Api-Secret-Token": "zb-s3cret-1"}),
+            ]:
                 answer = await _trickle(app.port, path, headers, seconds=4)
                 assert answer == b"" or answer.startswith(b"HTTP/1.1 408"), (path, answer[:80])
 

@@ -158,8 +158,12 @@ def parse_update(update: dict, bot_id: int | None = None) -> Incoming | None:
         return _parse_update(update, bot_id)
     except Exception as exc:  # Malformed, or a shape nobody foresaw: the same answer
         ident = update.get("update_id") if isinstance(update, dict) else None
-        log.warning("telegram: malformed update %s ignored (%s: %s)", ident if isinstance(ident, int) else "?",
-                    type(exc).__name__, str(exc)[:200])
+        log.warning(
+            "telegram: malformed update %s ignored (%s: %s)",
+            ident if isinstance(ident, int) else "?",
+            type(exc).__name__,
+            str(exc)[:200],
+        )
         return None
 
 

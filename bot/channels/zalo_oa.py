@@ -398,7 +398,9 @@ class ZaloOAChannel:
         if not header or not _MAC.fullmatch(header.strip()):
             # Refused before the body is read: a forged header must not buy a connection held open while
             # a body trickles in.
-            log.warning("zalo_oa webhook: request without a well-formed signature from %s refused", request.remote)
+            log.warning(
+                "zalo_oa webhook: request without a well-formed signature from %s refused", request.remote
+            )
             return web.Response(status=401, text="unauthorized")
         body = await request.read()
         try:
@@ -412,8 +414,12 @@ class ZaloOAChannel:
             return web.Response(status=401, text="unauthorized")
         at = signed_at(event)
         if at is None or abs(self.store.clock.now() - at) > REPLAY_WINDOW:
-            log.warning("zalo_oa webhook: event signed at %s, outside the replay window of %s, from %s refused",
-                        at.isoformat() if at else "an unreadable time", REPLAY_WINDOW, request.remote)
+            log.warning(
+                "zalo_oa webhook: event signed at %s, outside the replay window of %s, from %s refused",
+                at.isoformat() if at else "an unreadable time",
+                REPLAY_WINDOW,
+                request.remote,
+            )
             return web.Response(status=401, text="stale")
         if not self._accepting:
             return web.Response(status=503, text="not ready")

@@ -15,9 +15,12 @@ ROLES = ("admin", "editor", "counsellor")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add the `staff` command and its actions (add, list, disable, passwd) to the CLI."""
     parser = sub.add_parser("staff", help="staff console accounts (/console)")
     ssub = parser.add_subparsers(dest="staff_command", required=True, metavar="ACTION")
-    add = ssub.add_parser("add", help="create an account (prints a one-time password unless --password-stdin)")
+    add = ssub.add_parser(
+        "add", help="create an account (prints a one-time password unless --password-stdin)"
+    )
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=ROLES)
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
@@ -77,7 +80,11 @@ async def _list(service: Any, _args: argparse.Namespace) -> int:
     print(f"{'name':<24} {'role':<11} {'state':<22} last sign-in")
     now = service.clock.now()
     for row in rows:
-        state = "disabled" if row.disabled else ("locked" if row.locked_until and row.locked_until > now else "active")
+        state = (
+            "disabled"
+            if row.disabled
+            else ("locked" if row.locked_until and row.locked_until > now else "active")
+        )
         if row.must_change and not row.disabled:
             state += ", one-time password"
         last = row.last_login_at.isoformat(timespec="minutes") if row.last_login_at else "-"

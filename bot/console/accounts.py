@@ -73,26 +73,39 @@ def one_time_password() -> str:
 
 
 def check_name(name: str) -> str:
+    """Return the account name normalised to lower case; AccountError if it is not a valid name."""
     name = (name or "").strip().lower()
     if not NAME_RE.match(name):
-        raise AccountError("Tên tài khoản gồm 2-64 chữ thường không dấu, số, dấu chấm, gạch ngang hoặc gạch dưới.",
-                           "an account name is 2-64 of a-z, 0-9, '.', '-', '_' (starting with a letter or digit)")
+        raise AccountError(
+            "Tên tài khoản gồm 2-64 chữ thường không dấu, số, dấu chấm, gạch ngang hoặc gạch dưới.",
+            "an account name is 2-64 of a-z, 0-9, '.', '-', '_' (starting with a letter or digit)",
+        )
     return name
 
 
 def check_role(role: str) -> str:
+    """Return `role` if it is one of ROLES; AccountError otherwise."""
     if role not in ROLES:
-        raise AccountError(f"Vai trò phải là một trong: {', '.join(ROLES)}.", f"role must be one of {', '.join(ROLES)}")
+        raise AccountError(
+            f"Vai trò phải là một trong: {', '.join(ROLES)}.", f"role must be one of {', '.join(ROLES)}"
+        )
     return role
 
 
 def check_password(password: str, name: str = "") -> str:
+    """Return `password` if its length is allowed and it is not the account name; AccountError otherwise."""
     if len(password) < MIN_PASSWORD:
-        raise AccountError(f"Mật khẩu cần ít nhất {MIN_PASSWORD} ký tự.", f"a password needs {MIN_PASSWORD}+ characters")
+        raise AccountError(
+            f"Mật khẩu cần ít nhất {MIN_PASSWORD} ký tự.", f"a password needs {MIN_PASSWORD}+ characters"
+        )
     if len(password) > MAX_PASSWORD:
-        raise AccountError(f"Mật khẩu dài quá {MAX_PASSWORD} ký tự.", f"a password has at most {MAX_PASSWORD} characters")
+        raise AccountError(
+            f"Mật khẩu dài quá {MAX_PASSWORD} ký tự.", f"a password has at most {MAX_PASSWORD} characters"
+        )
     if name and password.lower() == name.lower():
-        raise AccountError("Mật khẩu không được trùng tên tài khoản.", "the password must not be the account name")
+        raise AccountError(
+            "Mật khẩu không được trùng tên tài khoản.", "the password must not be the account name"
+        )
     return password
 
 
@@ -103,7 +116,9 @@ class StaffService:
         self.store = store
         self.clock = clock or store.clock
 
-    async def add(self, name: str, role: str, password: str | None = None, *, by: str = "cli") -> tuple[StaffAccount, str | None]:
+    async def add(
+        self, name: str, role: str, password: str | None = None, *, by: str = "cli"
+    ) -> tuple[StaffAccount, str | None]:
         """Create an account. Without `password`, a one-time password is made (returned) that must be
         changed at the first sign-in."""
         name, role = check_name(name), check_role(role)
@@ -121,6 +136,7 @@ class StaffService:
         return row, once
 
     async def get(self, name: str) -> StaffAccount:
+        """Return the account called `name`; AccountError if there is none."""
         row = await self.store.staff.by_name((name or "").strip().lower())
         if row is None:
             raise AccountError(f"Không có tài khoản {name}.", f"no account {name}")
@@ -143,7 +159,9 @@ class StaffService:
             check_password(password, row.name)
         hashed = await asyncio.to_thread(hash_password, password)
         await self.store.staff.set_password(row.id, hashed, must_change=once is not None)
-        await self.store.console_audit.record(by, "password_set" if by != row.name else "password_change", row.name)
+        await self.store.console_audit.record(
+            by, "password_set" if by != row.name else "password_change", row.name
+        )
         return once
 
     async def change_own(self, account: StaffAccount, current: str, new: str) -> None:
@@ -176,14 +194,18 @@ class StaffService:
                 failures = await audit.count("login_failed", now - FAILURE_WINDOW, actor=row.name)
                 if failures >= FAILURES_TO_LOCK:
                     await self.store.staff.update(row.id, locked_until=now + LOCK_FOR)
-                    await audit.record(row.name, "locked", f"{failures} wrong passwords in 15 minutes", address)
+                    await audit.record(
+                        row.name, "locked", f"{failures} wrong passwords in 15 minutes", address
+                    )
                     log.warning("console account %s locked after %d wrong passwords", row.name, failures)
             return SignIn(None, "wrong")
         if row.disabled:
             await audit.record(row.name, "login_disabled", "", address)
             return SignIn(None, "disabled")
         if _hasher.check_needs_rehash(row.password_hash):
-            await self.store.staff.update(row.id, password_hash=await asyncio.to_thread(hash_password, password))
+            await self.store.staff.update(
+                row.id, password_hash=await asyncio.to_thread(hash_password, password)
+            )
         await self.store.staff.update(row.id, last_login_at=now, locked_until=None)
         await audit.record(row.name, "login", "", address)
         return SignIn(await self.store.staff.get(row.id))

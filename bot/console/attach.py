@@ -27,6 +27,8 @@ class AttachError(Exception):
 
 @dataclass(frozen=True)
 class Attached:
+    """A question attached to an entry: the content file written and the entry's id."""
+
     path: Path
     entry_id: str
 

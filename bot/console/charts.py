@@ -27,7 +27,9 @@ def bars(title: str, labels: Sequence[str], series: Mapping[str, Sequence[float]
         value = peak * k / 4
         y = top + inner_h - inner_h * k / 4
         parts.append(f'<line class="grid" x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}"/>')
-        parts.append(f'<text class="axis" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{_n(value)}</text>')
+        parts.append(
+            f'<text class="axis" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{_n(value)}</text>'
+        )
     for i, label in enumerate(labels):
         x = left + step * i + (step - bar_w) / 2
         base = top + inner_h
@@ -35,8 +37,10 @@ def bars(title: str, labels: Sequence[str], series: Mapping[str, Sequence[float]
             h = inner_h * values[i] / peak
             if h > 0:
                 base -= h
-                parts.append(f'<rect class="s{s % 6}" x="{x:.1f}" y="{base:.1f}" width="{bar_w:.1f}" height="{h:.1f}">'
-                             f'<title>{escape(label)} · {escape(name)}: {_n(values[i])}</title></rect>')
+                parts.append(
+                    f'<rect class="s{s % 6}" x="{x:.1f}" y="{base:.1f}" width="{bar_w:.1f}" height="{h:.1f}">'
+                    f"<title>{escape(label)} · {escape(name)}: {_n(values[i])}</title></rect>"
+                )
         parts.append(f'<text class="axis" x="{x + bar_w / 2:.1f}" y="{top + inner_h + 16}" '
                      f'text-anchor="middle">{escape(label)}</text>')
     x = left
@@ -53,11 +57,14 @@ def progress(title: str, value: float, target: float, *, width: int = 480) -> Ma
     share = 0.0 if target <= 0 else value / target
     filled = (width - 2) * min(1.0, share)
     text = f"{_n(value)} / {_n(target)} ({share * 100:.0f}%)".replace(".", ",")
-    return Markup(f'<svg class="chart progress" viewBox="0 0 {width} 44" role="img" aria-label="{escape(title)}: {text}" '
-                  f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>'
-                  f'<rect class="track" x="1" y="1" width="{width - 2}" height="26" rx="4"/>'
-                  f'<rect class="s0" x="1" y="1" width="{filled:.1f}" height="26" rx="4"/>'
-                  f'<text class="legend" x="8" y="40">{escape(text)}</text></svg>')
+    return Markup(
+        f'<svg class="chart progress" viewBox="0 0 {width} 44" role="img" '
+        f'aria-label="{escape(title)}: {text}" '
+        f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>'
+        f'<rect class="track" x="1" y="1" width="{width - 2}" height="26" rx="4"/>'
+        f'<rect class="s0" x="1" y="1" width="{filled:.1f}" height="26" rx="4"/>'
+        f'<text class="legend" x="8" y="40">{escape(text)}</text></svg>'
+    )
 
 
 def _nice_top(value: float) -> float:

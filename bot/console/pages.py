@@ -69,6 +69,7 @@ def _list(form: Any, key: str) -> list[str]:
 
 
 async def login_page(request: web.Request) -> web.Response:
+    """Serve the sign-in form (public)."""
     return _login_form(request, "")
 
 
@@ -87,6 +88,7 @@ WAIT_VI = "Vui lòng thử lại sau {m} phút."
 
 
 async def login_post(request: web.Request) -> web.StreamResponse:
+    """Check a sign-in (public): set the session cookie, or show the form again with the error."""
     console = _c(request)
     form = await request.post()
     name, password = str(form.get("name", "")), str(form.get("password", ""))
@@ -113,6 +115,7 @@ async def login_post(request: web.Request) -> web.StreamResponse:
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
+    """Sign the current account out and send it to the sign-in page (any signed-in account)."""
     console = _c(request)
     await console.audit(request, "logout")
     response = web.HTTPSeeOther(PREFIX + "/login")
@@ -122,10 +125,12 @@ async def logout(request: web.Request) -> web.StreamResponse:
 
 
 async def password_page(request: web.Request) -> web.Response:
+    """Serve the change-password form (any signed-in account)."""
     return _c(request).render(request, "password.html", title="Đổi mật khẩu", error="")
 
 
 async def password_post(request: web.Request) -> web.StreamResponse:
+    """Change the signed-in account's own password (any signed-in account)."""
     console = _c(request)
     form = await request.post()
     account = request[ACCOUNT]
@@ -148,6 +153,7 @@ async def password_post(request: web.Request) -> web.StreamResponse:
 
 @allow(*EVERYONE)
 async def overview(request: web.Request) -> web.Response:
+    """Serve the overview page with today's and this month's figures (every role)."""
     app = _app(request)
     zone = app.settings.zone
     local = app.clock.now().astimezone(zone)
@@ -172,6 +178,7 @@ def _topics(app: App) -> dict[str, str]:
 
 @allow(*EDITORS)
 async def broadcasts_list(request: web.Request) -> web.Response:
+    """Serve the list of broadcasts with their delivery counts (admin, editor)."""
     app = _app(request)
     b = app.services.broadcasts
     rows = await b.bstore.list(limit=200)
@@ -182,10 +189,18 @@ async def broadcasts_list(request: web.Request) -> web.Response:
 
 def _composer_context(app: App, values: dict[str, Any], error: str = "", row: Any = None) -> dict[str, Any]:
     b = app.services.broadcasts
-    return {"topics": _topics(app), "channels": {c: CHANNEL_LABELS[c] for c in BROADCAST_CHANNELS},
-            "roles": ROLES_AUDIENCE, "values": values, "error": error, "quiet": str(b.quiet) if b.quiet else "",
-            "zone": b.zone.key, "max_text": MAX_TEXT, "row": row,
-            "now_local": app.clock.now().astimezone(b.zone).strftime("%Y-%m-%d %H:%M")}
+    return {
+        "topics": _topics(app),
+        "channels": {c: CHANNEL_LABELS[c] for c in BROADCAST_CHANNELS},
+        "roles": ROLES_AUDIENCE,
+        "values": values,
+        "error": error,
+        "quiet": str(b.quiet) if b.quiet else "",
+        "zone": b.zone.key,
+        "max_text": MAX_TEXT,
+        "row": row,
+        "now_local": app.clock.now().astimezone(b.zone).strftime("%Y-%m-%d %H:%M"),
+    }
 
 
 def _values(form: Any) -> dict[str, Any]:
@@ -197,6 +212,7 @@ def _values(form: Any) -> dict[str, Any]:
 
 @allow(*EDITORS)
 async def composer(request: web.Request) -> web.Response:
+    """Serve an empty broadcast composer (admin, editor)."""
     values = {"title": "", "text": "", "topics": [], "roles": [], "channels": [], "when": "now", "at": "",
               "promotion": False, "move": False}
     return _c(request).render(request, "composer.html", title="Soạn tin gửi",
@@ -249,6 +265,7 @@ async def audience(request: web.Request) -> web.Response:
 
 @allow(*EDITORS)
 async def broadcast_create(request: web.Request) -> web.StreamResponse:
+    """Create a broadcast draft from the composer form (admin, editor)."""
     app = _app(request)
     b = app.services.broadcasts
     v = _values(await request.post())
@@ -273,13 +290,23 @@ async def _broadcast(request: web.Request):
 
 @allow(*EDITORS)
 async def broadcast_page(request: web.Request) -> web.Response:
+    """Serve one broadcast: its text, audience and delivery progress (admin, editor)."""
     app = _app(request)
     row = await _broadcast(request)
     data = await app.services.broadcasts.show(row.id)
-    return _c(request).render(request, "broadcast.html", title=f"Tin #{row.id}", row=row, data=data,
-                              progress=await _progress(app, row.id), status_vi=STATUS_VI,
-                              labels=CHANNEL_LABELS, topics=_topics(app), error=request.query.get("error", ""),
-                              finished=row.status in FINISHED)
+    return _c(request).render(
+        request,
+        "broadcast.html",
+        title=f"Tin #{row.id}",
+        row=row,
+        data=data,
+        progress=await _progress(app, row.id),
+        status_vi=STATUS_VI,
+        labels=CHANNEL_LABELS,
+        topics=_topics(app),
+        error=request.query.get("error", ""),
+        finished=row.status in FINISHED,
+    )
 
 
 async def _progress(app: App, broadcast_id: int) -> dict[str, Any]:
@@ -302,11 +329,17 @@ async def _progress(app: App, broadcast_id: int) -> dict[str, Any]:
         done = total - counts.get("pending", 0) - counts.get("sending", 0)
         channels[channel] = {**counts, "total": total, "share": round(100 * done / total) if total else 100,
                              "rate": round(recent.get(channel, 0) / 60, 1)}
-    return {"status": shown["status"], "channels": channels, "counts": shown["counts"], "total": shown["total"]}
+    return {
+        "status": shown["status"],
+        "channels": channels,
+        "counts": shown["counts"],
+        "total": shown["total"],
+    }
 
 
 @allow(*EDITORS)
 async def broadcast_progress(request: web.Request) -> web.Response:
+    """Serve the progress fragment of one broadcast, polled by its page (admin, editor)."""
     app = _app(request)
     row = await _broadcast(request)
     return _c(request).fragment(request, "_progress.html", row=row, progress=await _progress(app, row.id),
@@ -329,34 +362,48 @@ async def _lifecycle(request: web.Request, action: str) -> web.StreamResponse:
         return _c(request).render(request, "message.html", status=400, title="Không thực hiện được",
                                   message=exc.vi, back=PREFIX + back)
     await _c(request).audit(request, f"broadcast_{action}", f"#{row.id}")
-    raise go(str(form.get("back", "")) or f"/broadcasts/{row.id}", "approved" if action == "approve" else "cancelled")
+    raise go(
+        str(form.get("back", "")) or f"/broadcasts/{row.id}",
+        "approved" if action == "approve" else "cancelled",
+    )
 
 
 @allow(*EDITORS)
 async def broadcast_approve(request: web.Request) -> web.StreamResponse:
+    """Approve a broadcast draft for sending (admin, editor)."""
     return await _lifecycle(request, "approve")
 
 
 @allow(*EDITORS)
 async def broadcast_cancel(request: web.Request) -> web.StreamResponse:
+    """Cancel a broadcast that is not finished (admin, editor)."""
     return await _lifecycle(request, "cancel")
 
 
 @allow(*EDITORS)
 async def broadcast_edit_page(request: web.Request) -> web.Response:
+    """Serve the composer filled with an existing broadcast draft (admin, editor)."""
     app = _app(request)
     row = await _broadcast(request)
     b = app.services.broadcasts
-    values = {"title": row.title or "", "text": row.text, "topics": loads(row.topics), "roles": loads(row.roles),
-              "channels": loads(row.channels), "when": "later",
-              "at": row.send_at.astimezone(b.zone).strftime("%Y-%m-%d %H:%M") if row.send_at else "",
-              "promotion": row.promotion, "move": False}
+    values = {
+        "title": row.title or "",
+        "text": row.text,
+        "topics": loads(row.topics),
+        "roles": loads(row.roles),
+        "channels": loads(row.channels),
+        "when": "later",
+        "at": row.send_at.astimezone(b.zone).strftime("%Y-%m-%d %H:%M") if row.send_at else "",
+        "promotion": row.promotion,
+        "move": False,
+    }
     return _c(request).render(request, "composer.html", title=f"Sửa tin #{row.id}",
                               **_composer_context(app, values, row=row))
 
 
 @allow(*EDITORS)
 async def broadcast_edit(request: web.Request) -> web.StreamResponse:
+    """Save the changes to a broadcast draft (admin, editor)."""
     app = _app(request)
     b = app.services.broadcasts
     row = await _broadcast(request)
@@ -374,6 +421,7 @@ async def broadcast_edit(request: web.Request) -> web.StreamResponse:
 
 @allow(*EDITORS)
 async def broadcast_export(request: web.Request) -> web.StreamResponse:
+    """Stream one broadcast's deliveries as a CSV download (admin, editor)."""
     app = _app(request)
     row = await _broadcast(request)
     response = web.StreamResponse(headers={
@@ -394,6 +442,7 @@ async def broadcast_export(request: web.Request) -> web.StreamResponse:
 
 @allow(*EDITORS)
 async def calendar_page(request: web.Request) -> web.Response:
+    """Serve the year's campaign calendar and what became of each message (admin, editor)."""
     from scheduler.calendar import year_plan
 
     app = _app(request)
@@ -411,6 +460,7 @@ async def calendar_page(request: web.Request) -> web.Response:
 
 @allow(*EDITORS)
 async def calendar_sync(request: web.Request) -> web.StreamResponse:
+    """Create the missing drafts of the campaign calendar (admin, editor)."""
     from scheduler.calendar import materialise
 
     app = _app(request)
@@ -425,6 +475,7 @@ async def calendar_sync(request: web.Request) -> web.StreamResponse:
 
 @allow(*COUNSELLORS)
 async def cases_list(request: web.Request) -> web.Response:
+    """Serve the list of open or closed counselling cases (admin, counsellor)."""
     app = _app(request)
     status = request.query.get("status", "open")
     rows = await app.store.cases.listing(status if status in ("open", "closed") else None)
@@ -445,6 +496,7 @@ async def _case(request: web.Request):
 
 @allow(*COUNSELLORS)
 async def case_page(request: web.Request) -> web.Response:
+    """Serve one counselling case with the person and their recent questions (admin, counsellor)."""
     app = _app(request)
     case = await _case(request)
     person = await app.store.users.by_id(case.user_id) if case.user_id else None
@@ -456,6 +508,7 @@ async def case_page(request: web.Request) -> web.Response:
 
 @allow(*COUNSELLORS)
 async def case_claim(request: web.Request) -> web.StreamResponse:
+    """Claim a counselling case for the signed-in account, or release it (admin, counsellor)."""
     app = _app(request)
     case = await _case(request)
     form = await request.post()
@@ -467,6 +520,7 @@ async def case_claim(request: web.Request) -> web.StreamResponse:
 
 @allow(*COUNSELLORS)
 async def case_reply(request: web.Request) -> web.StreamResponse:
+    """Send a counsellor's reply to the person of a case (admin, counsellor)."""
     from bot.content.texts import texts_for
     from handlers.handoff import reply_to_case, tell_staff_chat
 
@@ -490,6 +544,7 @@ async def case_reply(request: web.Request) -> web.StreamResponse:
 
 @allow(*COUNSELLORS)
 async def case_close(request: web.Request) -> web.StreamResponse:
+    """Close a counselling case and tell the person (admin, counsellor)."""
     from bot.content.texts import texts_for
     from handlers.handoff import close_case, tell_staff_chat
 
@@ -517,6 +572,7 @@ async def _gap_groups(app: App):
 
 @allow(*EDITORS)
 async def gaps_page(request: web.Request) -> web.Response:
+    """Serve the grouped questions the bot could not answer (admin, editor)."""
     app = _app(request)
     await app.store.flush()
     groups = await _gap_groups(app)
@@ -530,6 +586,7 @@ async def gaps_page(request: web.Request) -> web.Response:
 
 @allow(*EDITORS)
 async def gaps_action(request: web.Request) -> web.StreamResponse:
+    """Ignore an unanswered question, mark it new, or attach it to an entry (admin, editor)."""
     app = _app(request)
     console = _c(request)
     form = await request.post()
@@ -545,8 +602,17 @@ async def gaps_action(request: web.Request) -> web.StreamResponse:
     entry_id = str(form.get("entry", ""))
     entry = app.content.base.entries.get(entry_id)
     if entry is None or not entry.file:
-        return console.render(request, "attached.html", status=400, title="Chưa gắn được", ok=False,
-                              report=f"Không có mục {entry_id}.", question=question, entry_id=entry_id, match=None)
+        return console.render(
+            request,
+            "attached.html",
+            status=400,
+            title="Chưa gắn được",
+            ok=False,
+            report=f"Không có mục {entry_id}.",
+            question=question,
+            entry_id=entry_id,
+            match=None,
+        )
     try:
         async with console.content_lock:  # one content write at a time; the check runs off the event loop
             await asyncio.to_thread(attach, app.content.root, entry.file, entry_id, question)
@@ -562,8 +628,17 @@ async def gaps_action(request: web.Request) -> web.StreamResponse:
     await app.store.gap_resolutions.resolve(texts, "attach", request[ACCOUNT].name, entry_id)
     await console.audit(request, "gap_attach", f"{entry_id}: {question[:200]}")
     match = app.content.engine.answer(question)
-    return console.render(request, "attached.html", title="Đã gắn câu hỏi", ok=True, report="", question=question,
-                          entry_id=entry_id, match=match, entries=app.content.base.entries)
+    return console.render(
+        request,
+        "attached.html",
+        title="Đã gắn câu hỏi",
+        ok=True,
+        report="",
+        question=question,
+        entry_id=entry_id,
+        match=match,
+        entries=app.content.base.entries,
+    )
 
 
 # --- Nội dung --------------------------------------------------------------------------------------
@@ -571,6 +646,7 @@ async def gaps_action(request: web.Request) -> web.StreamResponse:
 
 @allow(*EDITORS)
 async def content_page(request: web.Request) -> web.Response:
+    """Serve the list of content entries with their review state (admin, editor)."""
     app = _app(request)
     today = app.clock.now().astimezone(app.settings.zone).date()
     base = app.content.base
@@ -616,6 +692,7 @@ async def _report(request: web.Request):
 
 @allow(*EDITORS)
 async def report_page(request: web.Request) -> web.Response:
+    """Serve the yearly report with its charts (admin, editor)."""
     from scheduler.report import COLUMNS, YEARLY_TARGET, n
 
     report, this_year = await _report(request)
@@ -632,7 +709,9 @@ async def report_page(request: web.Request) -> web.Response:
     charts = {
         "sent": bars("Lượt gửi thành công theo tháng và kênh", MONTHS, sent),
         "questions": bars("Câu hỏi theo tháng", MONTHS, questions),
-        "target": progress(f"Tin đã gửi so với mục tiêu {YEARLY_TARGET} tin mỗi năm", report.items, YEARLY_TARGET),
+        "target": progress(
+            f"Tin đã gửi so với mục tiêu {YEARLY_TARGET} tin mỗi năm", report.items, YEARLY_TARGET
+        ),
     }
     from scheduler.report import most_asked
 
@@ -648,6 +727,7 @@ async def report_page(request: web.Request) -> web.Response:
 
 @allow(*EDITORS)
 async def report_csv(request: web.Request) -> web.Response:
+    """Serve the yearly report as a CSV download (admin, editor)."""
     from scheduler.report import to_csv
 
     report, _ = await _report(request)
@@ -661,15 +741,28 @@ async def report_csv(request: web.Request) -> web.Response:
 
 @allow("admin")
 async def accounts_page(request: web.Request) -> web.Response:
+    """Serve the staff accounts and the console audit log (admin only)."""
     app = _app(request)
     rows = await app.store.staff.all()
     audit = await app.store.console_audit.recent(limit=300, actor=request.query.get("actor") or None)
-    return _c(request).render(request, "accounts.html", title="Tài khoản", rows=rows, audit=audit, roles=ROLES,
-                              now=app.clock.now(), zone=app.settings.zone, error="", once=None, made=None)
+    return _c(request).render(
+        request,
+        "accounts.html",
+        title="Tài khoản",
+        rows=rows,
+        audit=audit,
+        roles=ROLES,
+        now=app.clock.now(),
+        zone=app.settings.zone,
+        error="",
+        once=None,
+        made=None,
+    )
 
 
 @allow("admin")
 async def accounts_post(request: web.Request) -> web.StreamResponse:
+    """Add, disable or reset the password of a staff account (admin only)."""
     app = _app(request)
     console = _c(request)
     form = await request.post()
@@ -695,12 +788,24 @@ async def accounts_post(request: web.Request) -> web.StreamResponse:
         error = exc.vi
     rows = await app.store.staff.all()
     audit = await app.store.console_audit.recent(limit=300)
-    return console.render(request, "accounts.html", status=400 if error else 200, title="Tài khoản", rows=rows,
-                          audit=audit, roles=ROLES, now=app.clock.now(), zone=app.settings.zone, error=error,
-                          once=once, made=made)
+    return console.render(
+        request,
+        "accounts.html",
+        status=400 if error else 200,
+        title="Tài khoản",
+        rows=rows,
+        audit=audit,
+        roles=ROLES,
+        now=app.clock.now(),
+        zone=app.settings.zone,
+        error=error,
+        once=once,
+        made=made,
+    )
 
 
 def add_routes(sub: web.Application) -> None:
+    """Register every console page and action on the console sub-application."""
     r = sub.router
     r.add_get("/login", login_page)
     r.add_post("/login", login_post)

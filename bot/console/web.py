@@ -68,6 +68,7 @@ class Console:
         self._secret: bytes | None = None
 
     async def secret(self) -> bytes:
+        """Return the cookie-signing secret, created and stored on first use."""
         if self._secret is None:
             stored = await self.app.store.kv.setdefault(SECRET_KEY, secrets.token_urlsafe(32))
             self._secret = stored.encode()
@@ -76,11 +77,15 @@ class Console:
     # --- the session cookie ------------------------------------------------------------------------
 
     async def sign(self, payload: dict[str, Any]) -> str:
-        body = base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
+        """Return `payload` as base64 JSON followed by its HMAC-SHA256."""
+        body = (
+            base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
+        )
         mac = hmac.new(await self.secret(), body.encode(), hashlib.sha256).hexdigest()
         return f"{body}.{mac}"
 
     async def unsign(self, value: str | None) -> dict[str, Any] | None:
+        """Return the payload of a signed value, or None if it is missing or its signature is wrong."""
         if not value or "." not in value:
             return None
         body, _, mac = value.rpartition(".")
@@ -93,7 +98,10 @@ class Console:
             return None
         return data if isinstance(data, dict) else None
 
-    async def set_session(self, response: web.StreamResponse, account: StaffAccount, csrf: str | None = None) -> str:
+    async def set_session(
+        self, response: web.StreamResponse, account: StaffAccount, csrf: str | None = None
+    ) -> str:
+        """Set the signed session cookie for `account` on `response`; return its CSRF token."""
         csrf = csrf or secrets.token_urlsafe(24)
         now = self.app.clock.now().timestamp()
         value = await self.sign({"a": account.id, "v": account.version, "t": int(now), "c": csrf})
@@ -101,11 +109,13 @@ class Console:
         return csrf
 
     def clear_session(self, response: web.StreamResponse) -> None:
+        """Delete the session cookie on `response`."""
         response.del_cookie(COOKIE, path=PREFIX)
 
     # --- rendering ---------------------------------------------------------------------------------
 
     def render(self, request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
+        """Render a console template with the account, navigation and CSRF token as an HTML response."""
         account = request.get(ACCOUNT)
         context.setdefault("title", "")
         html = self.env.get_template(template).render(
@@ -114,9 +124,11 @@ class Console:
         return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
 
     def fragment(self, request: web.Request, template: str, **context: Any) -> web.Response:
+        """Render a template fragment (a part of a page, fetched by htmx)."""
         return self.render(request, template, **context)
 
     async def audit(self, request: web.Request, action: str, detail: str = "") -> None:
+        """Record a console action of the signed-in account in the audit log."""
         account = request.get(ACCOUNT)
         await self.app.store.console_audit.record(account.name if account else "?", action, detail,
                                                   client_address(request))
@@ -136,15 +148,25 @@ NAV = (
 ROLES_OF = {key: roles for key, _path, _label, roles in NAV}
 
 NOTICES = {
-    "created": "Đã tạo tin gửi.", "approved": "Đã duyệt: tin đã được lên lịch.", "edited": "Đã lưu thay đổi.",
-    "cancelled": "Đã hủy tin.", "synced": "Đã tạo các bản nháp còn thiếu.", "claimed": "Bạn đã nhận yêu cầu này.",
-    "replied": "Đã gửi câu trả lời tới người hỏi.", "closed": "Đã đóng yêu cầu.", "ignored": "Đã bỏ qua câu hỏi.",
-    "password": "Đã đổi mật khẩu.", "account": "Đã tạo tài khoản.", "disabled": "Đã khóa tài khoản.",
-    "unclaimed": "Đã trả lại yêu cầu.", "new": "Đã ghi nhận: cần soạn mục nội dung mới cho câu hỏi này.",
+    "created": "Đã tạo tin gửi.",
+    "approved": "Đã duyệt: tin đã được lên lịch.",
+    "edited": "Đã lưu thay đổi.",
+    "cancelled": "Đã hủy tin.",
+    "synced": "Đã tạo các bản nháp còn thiếu.",
+    "claimed": "Bạn đã nhận yêu cầu này.",
+    "replied": "Đã gửi câu trả lời tới người hỏi.",
+    "closed": "Đã đóng yêu cầu.",
+    "ignored": "Đã bỏ qua câu hỏi.",
+    "password": "Đã đổi mật khẩu.",
+    "account": "Đã tạo tài khoản.",
+    "disabled": "Đã khóa tài khoản.",
+    "unclaimed": "Đã trả lại yêu cầu.",
+    "new": "Đã ghi nhận: cần soạn mục nội dung mới cho câu hỏi này.",
 }
 
 
 def nav_for(account: StaffAccount | None) -> list[tuple[str, str, str]]:
+    """Return the navigation items (key, path, label) the account's role may see."""
     if account is None:
         return []
     return [(key, PREFIX + path, label) for key, path, label, roles in NAV if account.role in roles]
@@ -159,6 +181,7 @@ def allow(*roles: str) -> Callable[[Handler], Handler]:
 
 
 def client_address(request: web.Request) -> str:
+    """Return the client's address (from X-Forwarded-For if trusted), cut to 64 characters."""
     if request.app[CONSOLE].app.settings.web_trust_forwarded:
         forwarded = request.headers.get("X-Forwarded-For", "")
         if forwarded:
@@ -221,7 +244,9 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
     if request.method in UNSAFE:
         if not await _csrf_ok(request, public):
             log.warning("console: %s %s refused: no valid CSRF token", request.method, request.path)
-            raise web.HTTPForbidden(text="403: thiếu hoặc sai mã chống giả mạo (CSRF). Hãy tải lại trang và thử lại.")
+            raise web.HTTPForbidden(
+                text="403: thiếu hoặc sai mã chống giả mạo (CSRF). Hãy tải lại trang và thử lại."
+            )
     if not public:
         if account is None:
             if request.headers.get("HX-Request"):

@@ -111,6 +111,7 @@ class Cases:
             return list((await s.execute(query)).scalars())
 
     async def count_open(self) -> int:
+        """Return the number of open counselling cases."""
         async with self.db.session() as s:
             return int((await s.execute(sa.select(sa.func.count()).select_from(HandoffCase)
                                         .where(HandoffCase.status == "open"))).scalar_one())

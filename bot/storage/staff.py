@@ -39,18 +39,24 @@ class StaffAccounts:
             raise AccountExists(name) from None
 
     async def by_name(self, name: str) -> StaffAccount | None:
+        """Return the staff account called `name`, or None."""
         async with self.db.session() as s:
-            return (await s.execute(sa.select(StaffAccount).where(StaffAccount.name == name))).scalar_one_or_none()
+            return (
+                await s.execute(sa.select(StaffAccount).where(StaffAccount.name == name))
+            ).scalar_one_or_none()
 
     async def get(self, account_id: int) -> StaffAccount | None:
+        """Return the staff account with this id, or None."""
         async with self.db.session() as s:
             return await s.get(StaffAccount, account_id)
 
     async def all(self) -> list[StaffAccount]:
+        """Return every staff account, sorted by name."""
         async with self.db.session() as s:
             return list((await s.execute(sa.select(StaffAccount).order_by(StaffAccount.name))).scalars())
 
     async def update(self, account_id: int, **values) -> None:
+        """Set the given columns of one staff account."""
         async with self.db.session() as s:
             await s.execute(sa.update(StaffAccount).where(StaffAccount.id == account_id).values(**values))
 
@@ -70,9 +76,17 @@ class ConsoleAuditLog:
         self.db = db
 
     async def record(self, actor: str, action: str, detail: str = "", address: str = "") -> None:
+        """Add one entry to the console audit log."""
         async with self.db.session() as s:
-            s.add(ConsoleAudit(at=self.db.clock.now(), actor=actor[:64], action=action[:48], detail=detail[:2000],
-                               address=address[:64]))
+            s.add(
+                ConsoleAudit(
+                    at=self.db.clock.now(),
+                    actor=actor[:64],
+                    action=action[:48],
+                    detail=detail[:2000],
+                    address=address[:64],
+                )
+            )
 
     async def count(self, action: str, since: datetime, *, actor: str | None = None,
                     address: str | None = None) -> int:
@@ -87,11 +101,13 @@ class ConsoleAuditLog:
             return int((await s.execute(query)).scalar_one())
 
     async def latest(self, action: str, *, address: str) -> datetime | None:
+        """Return when `action` was last recorded from `address`, or None."""
         async with self.db.session() as s:
             return (await s.execute(sa.select(sa.func.max(ConsoleAudit.at)).where(
                 ConsoleAudit.action == action, ConsoleAudit.address == address))).scalar_one()
 
     async def recent(self, limit: int = 200, actor: str | None = None) -> list[ConsoleAudit]:
+        """Return the newest audit entries, optionally of one actor only."""
         query = sa.select(ConsoleAudit).order_by(ConsoleAudit.id.desc()).limit(limit)
         if actor:
             query = query.where(ConsoleAudit.actor == actor)
@@ -107,6 +123,7 @@ class GapResolutions:
         self.db = db
 
     async def resolve(self, texts: Sequence[str], action: str, by: str, entry_id: str | None = None) -> None:
+        """Record how staff resolved these unanswered questions (ignored, new or attached to an entry)."""
         now = self.db.clock.now()
         async with self.db.session() as s:
             for text in dict.fromkeys(t.strip() for t in texts if t.strip()):

@@ -77,6 +77,9 @@ class Stats:
     async def new_users(self, since: datetime) -> dict[tuple[str, str], int]:
         """People who first wrote since `since`, per (role, channel)."""
         async with self.db.session() as s:
-            rows = await s.execute(sa.select(sa.func.coalesce(User.role, "chưa chọn"), User.channel, sa.func.count())
-                                   .where(User.created_at >= since).group_by(User.role, User.channel))
+            rows = await s.execute(
+                sa.select(sa.func.coalesce(User.role, "chưa chọn"), User.channel, sa.func.count())
+                .where(User.created_at >= since)
+                .group_by(User.role, User.channel)
+            )
             return {(role, channel): int(n) for role, channel, n in rows.all()}

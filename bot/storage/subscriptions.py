@@ -32,8 +32,16 @@ class Subscriptions:
             if row is not None and row.active:
                 return False
             if row is None:
-                await conn.execute(sa.insert(S).values(user_id=user_id, topic=topic, channel=channel, active=True,
-                                                       created_at=now, updated_at=now))
+                await conn.execute(
+                    sa.insert(S).values(
+                        user_id=user_id,
+                        topic=topic,
+                        channel=channel,
+                        active=True,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
             else:
                 await conn.execute(sa.update(S).where(S.c.id == row.id)
                                    .values(active=True, channel=channel, updated_at=now))

@@ -48,11 +48,23 @@ OA_SAMPLES: list[dict[str, Any]] = [
     {"app_id": "1", "event_name": "follow", "timestamp": "1", "follower": {"id": "8"}},
 ]
 ZB_SAMPLES: list[dict[str, Any]] = [
-    {"event_name": "message.text.received", "message": {
-        "from": {"id": "7a", "display_name": "An", "is_bot": False}, "chat": {"id": "7a", "chat_type": "PRIVATE"},
-        "text": "/start", "message_id": "m1", "date": 1}},
-    {"ok": True, "result": {"event_name": "message.image.received", "message": {
-        "from": {"id": "7a"}, "chat": {"id": "g1", "chat_type": "GROUP"}, "message_id": "m2"}}},
+    {
+        "event_name": "message.text.received",
+        "message": {
+            "from": {"id": "7a", "display_name": "An", "is_bot": False},
+            "chat": {"id": "7a", "chat_type": "PRIVATE"},
+            "text": "/start",
+            "message_id": "m1",
+            "date": 1,
+        },
+    },
+    {
+        "ok": True,
+        "result": {
+            "event_name": "message.image.received",
+            "message": {"from": {"id": "7a"}, "chat": {"id": "g1", "chat_type": "GROUP"}, "message_id": "m2"},
+        },
+    },
 ]
 
 
@@ -98,13 +110,40 @@ def test_parsers_never_raise_on_a_field_of_the_wrong_type():
     assert checked > 500
 
 
-@pytest.mark.parametrize("poison", [
-    {"message": {"message_id": 1, "date": 1, "chat": [1001], "from": {"id": 1001, "is_bot": False}, "text": "x"}},
-    {"message": {"message_id": 1, "date": 1, "chat": "1001", "from": {"id": 1001, "is_bot": False}, "text": "x"}},
-    {"callback_query": {"id": "q1", "from": "1001", "data": "x"}},
-    {"callback_query": {"id": "q1", "from": {"id": 1001}, "data": "x", "message": {"message_id": 1, "chat": 1001}}},
-    {"my_chat_member": {"chat": "1001", "from": {"id": 1001}, "new_chat_member": {"status": "kicked"}}},
-], ids=["chat-list", "chat-string", "from-string", "message-chat-int", "member-chat-string"])
+@pytest.mark.parametrize(
+    "poison",
+    [
+        {
+            "message": {
+                "message_id": 1,
+                "date": 1,
+                "chat": [1001],
+                "from": {"id": 1001, "is_bot": False},
+                "text": "x",
+            }
+        },
+        {
+            "message": {
+                "message_id": 1,
+                "date": 1,
+                "chat": "1001",
+                "from": {"id": 1001, "is_bot": False},
+                "text": "x",
+            }
+        },
+        {"callback_query": {"id": "q1", "from": "1001", "data": "x"}},
+        {
+            "callback_query": {
+                "id": "q1",
+                "from": {"id": 1001},
+                "data": "x",
+                "message": {"message_id": 1, "chat": 1001},
+            }
+        },
+        {"my_chat_member": {"chat": "1001", "from": {"id": 1001}, "new_chat_member": {"status": "kicked"}}},
+    ],
+    ids=["chat-list", "chat-string", "from-string", "message-chat-int", "member-chat-string"],
+)
 def test_telegram_poison_shapes_are_ignored(poison):
     assert telegram.parse_update({"update_id": 1, **poison}, 123) is None
 
@@ -142,8 +181,14 @@ async def test_telegram_webhook_acknowledges_a_poison_update(db_url, caplog):
     caplog.set_level(logging.WARNING)
     port = _free_port()
     async with FakeTelegram() as fake:
-        settings = tg_settings(db_url, fake, telegram_mode="webhook", http_port=port,
-                               public_url=f"http://127.0.0.1:{port}", telegram_webhook_secret="s3cret-Token_1")
+        settings = tg_settings(
+            db_url,
+            fake,
+            telegram_mode="webhook",
+            http_port=port,
+            public_url=f"http://127.0.0.1:{port}",
+            telegram_webhook_secret="s3cret-Token_1",
+        )
         async with running_app(settings, limiter=NullLimiter()):
             await fake.wait_for(lambda: fake.webhook, what="setWebhook")
             for n, shape in enumerate([POISON_TG, {"callback_query": {"id": "q", "from": "x", "data": "d"}},
@@ -174,7 +219,10 @@ async def test_oa_webhook_acknowledges_a_poison_event(db_url, caplog):
 
 async def test_zalo_bot_polling_poison_does_not_lose_the_updates_after_it(db_url, caplog):
     caplog.set_level(logging.WARNING)
-    async with FakeZaloBot(max_poll=0.3) as fake, running_app(zb_settings(db_url, fake), limiter=NullLimiter()):
+    async with (
+        FakeZaloBot(max_poll=0.3) as fake,
+        running_app(zb_settings(db_url, fake), limiter=NullLimiter()),
+    ):
         bad = fake.message_update("u0", "/chude")
         bad["message"]["chat"] = ["u0"]
         bad["message"]["from"] = "u0"

@@ -484,9 +484,11 @@ async def test_a_repeated_message_id_is_processed_once_even_after_a_restart(db_u
         await settled(app)
         assert len(fake.messages_to(USER)) == 2
         async with app.store.session() as s:
-            keys = (await s.execute(sa.select(ProcessedUpdate.key).where(ProcessedUpdate.source == "zalo_bot")))
+            keys = await s.execute(sa.select(ProcessedUpdate.key).where(ProcessedUpdate.source == "zalo_bot"))
             # Digests of chat and message id: the table holds no one's chat id (/xoadulieu).
-            assert sorted(keys.scalars()) == sorted([dedup_digest(USER, "dup-1"), dedup_digest(USER, "new-2")])
+            assert sorted(keys.scalars()) == sorted(
+                [dedup_digest(USER, "dup-1"), dedup_digest(USER, "new-2")]
+            )
 
 
 async def test_stop_hands_over_messages_taken_in(db_url, fake, monkeypatch):

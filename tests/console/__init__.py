@@ -1,0 +1,1 @@
+"""Tests of the staff console (/console): access, workflows, browser, serve."""

@@ -42,7 +42,7 @@ class ConsoleBot(WebBot):
 
 
 class Client:
-    """A browser-like HTTP client: keeps cookies, follows redirects, posts forms with the page's CSRF token."""
+    """A browser-like HTTP client: keeps cookies, follows redirects, posts forms with their CSRF token."""
 
     def __init__(self, base: str):
         self.base = base

@@ -54,7 +54,9 @@ async def test_a_counsellor_cannot_create_a_broadcast(console_bot, client):
     status, _, _ = await client.post("/console/broadcasts", {"text": "Xin chào", "topic": "tuyen_sinh",
                                                              "when": "now"})
     assert status == 403
-    assert [b for b in await console_bot.app.services.broadcasts.bstore.list() if b.created_by != "calendar"] == []
+    assert [
+        b for b in await console_bot.app.services.broadcasts.bstore.list() if b.created_by != "calendar"
+    ] == []
 
 
 async def test_a_post_without_its_csrf_token_is_refused(console_bot, client):
@@ -69,7 +71,9 @@ async def test_a_post_without_its_csrf_token_is_refused(console_bot, client):
     # the sign-in form has its own token too
     other = console_bot.client()
     try:
-        status, _, _ = await other.post("/console/login", {"name": "ops-admin", "password": PASSWORD}, csrf=False)
+        status, _, _ = await other.post(
+            "/console/login", {"name": "ops-admin", "password": PASSWORD}, csrf=False
+        )
         assert status == 403
     finally:
         await other.close()
@@ -134,7 +138,9 @@ async def test_a_one_time_password_must_be_changed_at_first_sign_in(console_bot,
     assert status == 200 and "mật khẩu một lần" in text and str(r.url).endswith("/console/password")
     status, _, r = await client.get("/console/broadcasts", allow_redirects=False)
     assert status == 303 and r.headers["Location"] == "/console/password"
-    status, text, _ = await client.post("/console/password", {"current": once, "new": "ngắn", "again": "ngắn"})
+    status, text, _ = await client.post(
+        "/console/password", {"current": once, "new": "ngắn", "again": "ngắn"}
+    )
     assert status == 400 and "ít nhất 10" in text
     new = "mật khẩu mới của tôi"
     status, text, _ = await client.post("/console/password", {"current": once, "new": new, "again": new})
@@ -172,8 +178,11 @@ async def test_logout_and_disable_end_the_session(console_bot, client):
 async def test_cookie_flags_and_security_headers(console_bot, client):
     await console_bot.account("ops-admin", "admin")
     await client.get("/console/login")
-    async with client.session.post(client.base + "/console/login", allow_redirects=False,
-                                   data={"name": "ops-admin", "password": PASSWORD, "_csrf": client.csrf}) as r:
+    async with client.session.post(
+        client.base + "/console/login",
+        allow_redirects=False,
+        data={"name": "ops-admin", "password": PASSWORD, "_csrf": client.csrf},
+    ) as r:
         cookie = next(v for v in r.headers.getall("Set-Cookie") if v.startswith("chonnghe_console="))
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/console" in cookie
     assert "Secure" not in cookie  # CHONNGHE_PUBLIC_URL is not https here
@@ -183,7 +192,11 @@ async def test_cookie_flags_and_security_headers(console_bot, client):
     assert r.headers["X-Frame-Options"] == "DENY"
     assert r.headers["Cache-Control"] == "no-store"
     status, js, r = await client.get("/console/static/htmx.min.js")
-    assert status == 200 and js.startswith("/*! htmx 2.0.11") and "no-store" not in r.headers.get("Cache-Control", "")
+    assert (
+        status == 200
+        and js.startswith("/*! htmx 2.0.11")
+        and "no-store" not in r.headers.get("Cache-Control", "")
+    )
 
 
 @pytest.mark.parametrize("console_bot", [{"public_url": "https://bot.example"}], indirect=True)
@@ -193,9 +206,12 @@ async def test_the_cookie_is_secure_behind_https(console_bot, client):
     login_cookie = r.headers["Set-Cookie"]
     assert "Secure" in login_cookie  # so over plain http here the client keeps it to itself: send it by hand
     token = login_cookie.split(";")[0].split("=", 1)[1]
-    async with client.session.post(client.base + "/console/login", allow_redirects=False,
-                                   headers={"Cookie": f"chonnghe_console_login={token}"},
-                                   data={"name": "ops-admin", "password": PASSWORD, "_csrf": client.csrf}) as r:
+    async with client.session.post(
+        client.base + "/console/login",
+        allow_redirects=False,
+        headers={"Cookie": f"chonnghe_console_login={token}"},
+        data={"name": "ops-admin", "password": PASSWORD, "_csrf": client.csrf},
+    ) as r:
         cookie = next(v for v in r.headers.getall("Set-Cookie") if v.startswith("chonnghe_console="))
     assert "Secure" in cookie
 

@@ -30,7 +30,8 @@ async def test_compose_and_send_a_broadcast_and_watch_it_reach_done(console_bot,
         await browser_pages.snap(page, "console-overview")
         await page.get_by_role("navigation", name="Mục chính").get_by_role("link", name="Tin gửi").click()
         await page.get_by_role("link", name="Soạn tin mới").click()
-        text = f"Ngày hội tuyển sinh 2026: mời các bạn tới dự (trình duyệt {'điện thoại' if phone else 'máy tính'})"
+        text = ("Ngày hội tuyển sinh 2026: mời các bạn tới dự "
+                f"(trình duyệt {'điện thoại' if phone else 'máy tính'})")
         await page.get_by_label("Nội dung tin").fill(text)
         await page.locator("#preview .phone.telegram .bubble", has_text="Ngày hội tuyển sinh").wait_for()
         assert await page.locator("#preview .phone").count() == 4
@@ -46,7 +47,10 @@ async def test_compose_and_send_a_broadcast_and_watch_it_reach_done(console_bot,
         assert browser_pages.page_errors(page) == []
         assert browser_pages.foreign(page, console_bot.url) == []
     for user in PEOPLE:
-        assert len([m for m in console_bot.telegram.messages_to(user) if "Ngày hội tuyển sinh 2026" in m.text]) == 2
+        assert (
+            len([m for m in console_bot.telegram.messages_to(user) if "Ngày hội tuyển sinh 2026" in m.text])
+            == 2
+        )
 
 
 async def test_approve_a_calendar_draft(console_bot, browser_pages):
@@ -82,7 +86,9 @@ async def test_answer_a_counselling_case_and_the_reply_arrives(console_bot, brow
     await page.get_by_role("button", name="Nhận xử lý").click()
     await page.get_by_text("Bạn đã nhận yêu cầu này.").wait_for()
     before = len(telegram.messages_to(person))
-    await page.get_by_label("Trả lời").fill("Chào em, học phí do từng trường công bố; em xem trang của trường nhé.")
+    await page.get_by_label("Trả lời").fill(
+        "Chào em, học phí do từng trường công bố; em xem trang của trường nhé."
+    )
     await browser_pages.snap(page, "console-case")
     await page.get_by_role("button", name="Gửi câu trả lời").click()
     await page.get_by_text("Đã gửi câu trả lời tới người hỏi.").wait_for()

@@ -60,16 +60,26 @@ async def test_serve_console_black_box(tmp_path, browser_pages):
             response = await page.goto(base + path)
             seen[path] = response.status
             assert response.status < 500, (path, response.status)
-            for href in await page.eval_on_selector_all("a[href]", "els => els.map(e => e.getAttribute('href'))"):
+            for href in await page.eval_on_selector_all(
+                "a[href]", "els => els.map(e => e.getAttribute('href'))"
+            ):
                 parts = urlsplit(href)
                 if parts.netloc or not parts.path.startswith("/console/"):
                     continue
                 target = parts.path + (f"?{parts.query}" if parts.query else "")
                 if target not in seen and target not in queue:
                     queue.append(target)
-        for expected in ("/console/broadcasts", "/console/broadcasts/new", "/console/calendar", "/console/cases",
-                         "/console/gaps", "/console/content", "/console/report", "/console/accounts",
-                         "/console/report.csv"):
+        for expected in (
+            "/console/broadcasts",
+            "/console/broadcasts/new",
+            "/console/calendar",
+            "/console/cases",
+            "/console/gaps",
+            "/console/content",
+            "/console/report",
+            "/console/accounts",
+            "/console/report.csv",
+        ):
             assert any(p.split("?")[0] == expected for p in seen), expected
         assert browser_pages.page_errors(page) == []  # no script error, no CSP violation
 

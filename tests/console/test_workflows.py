@@ -30,7 +30,9 @@ async def subscribe(telegram, users=PEOPLE, topic: str = "tuyen_sinh") -> None:
 async def until_done(client, bid: int, within: float = 30.0) -> str:
     async with asyncio.timeout(within):
         while True:
-            _, fragment, _ = await client.get(f"/console/broadcasts/{bid}/progress", headers={"HX-Request": "true"})
+            _, fragment, _ = await client.get(
+                f"/console/broadcasts/{bid}/progress", headers={"HX-Request": "true"}
+            )
             if 'data-status="done"' in fragment:
                 return fragment
             await asyncio.sleep(0.2)
@@ -55,10 +57,14 @@ async def test_an_editor_composes_and_sends_a_broadcast_and_exports_it(console_b
     assert 'data-count="3"' in count and "Telegram: 3" in count
     status, nobody, _ = await client.post("/console/broadcasts/audience", {"topic": "su_kien"})
     assert 'data-count="0"' in nobody and "Không có ai" in nobody
-    status, refused, _ = await client.post("/console/broadcasts", {"text": text, "topic": "su_kien", "when": "now"})
+    status, refused, _ = await client.post(
+        "/console/broadcasts", {"text": text, "topic": "su_kien", "when": "now"}
+    )
     assert status == 400 and "Không có ai đăng ký" in refused
 
-    status, page, r = await client.post("/console/broadcasts", {"text": text, "topic": "tuyen_sinh", "when": "now"})
+    status, page, r = await client.post(
+        "/console/broadcasts", {"text": text, "topic": "tuyen_sinh", "when": "now"}
+    )
     assert status == 200 and "Đã tạo tin gửi" in page
     bid = int(re.search(r"/console/broadcasts/(\d+)", str(r.url)).group(1))
     done = await until_done(client, bid)
@@ -78,8 +84,10 @@ async def test_edit_while_scheduled_then_cancel(console_bot, client):
     await subscribe(console_bot.telegram, PEOPLE[:1])
     await console_bot.account("bien-tap", "editor")
     await client.login("bien-tap")
-    _, _, r = await client.post("/console/broadcasts", {"text": "Bản đầu", "topic": "tuyen_sinh", "when": "later",
-                                                       "at": "2031-10-02 09:00"})
+    _, _, r = await client.post(
+        "/console/broadcasts",
+        {"text": "Bản đầu", "topic": "tuyen_sinh", "when": "later", "at": "2031-10-02 09:00"},
+    )
     bid = int(str(r.url).rsplit("/", 1)[1].split("?")[0])
     status, page, _ = await client.post(f"/console/broadcasts/{bid}/edit",
                                         {"text": "Bản đã sửa", "topic": "tuyen_sinh", "when": "later",
@@ -141,7 +149,9 @@ async def test_a_counsellor_answers_a_case_and_the_reply_reaches_the_person(cons
     # answered from the staff chat instead: the console shows it answered too
     case = await console_bot.app.store.cases.get(case_id)
     assert case.answered_by == "console:tu-van"
-    telegram.push_message(900_001, "Bổ sung: lớp học từ 18h", chat_id=int(STAFF_CHAT), reply_to=card.message_id)
+    telegram.push_message(
+        900_001, "Bổ sung: lớp học từ 18h", chat_id=int(STAFF_CHAT), reply_to=card.message_id
+    )
     await telegram.wait_messages(person, 1, after=before + 1, within=10)
     for _ in range(50):
         case = await console_bot.app.store.cases.get(case_id)
@@ -199,10 +209,14 @@ async def test_an_attach_that_would_break_the_content_is_refused_and_writes_noth
     await console_bot.account("bien-tap", "editor")
     await client.login("bien-tap")
     broken = console_bot.content / "faq" / "sukien.yaml"
-    broken.write_text(broken.read_text(encoding="utf-8").replace("reviewed:", "reviewd:", 1), encoding="utf-8")
+    broken.write_text(
+        broken.read_text(encoding="utf-8").replace("reviewed:", "reviewd:", 1), encoding="utf-8"
+    )
     path = console_bot.content / "faq" / "tuyensinh.yaml"
     before = path.read_text(encoding="utf-8")
-    status, page, _ = await client.post("/console/gaps/attach", {"question": QUESTION, "entry": "tuyensinh.thoi_gian"})
+    status, page, _ = await client.post(
+        "/console/gaps/attach", {"question": QUESTION, "entry": "tuyensinh.thoi_gian"}
+    )
     assert status == 400 and "Không ghi" in page and "sukien.yaml" in page
     assert path.read_text(encoding="utf-8") == before
     assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]  # no staged file left behind

@@ -89,7 +89,9 @@ class FakeZaloOA(ChangeWaiters):
         self.refresh_uses: Counter[str] = Counter()
         self.refresh_results: list[tuple[str, bool]] = []
         self.refresh_delay = 0.0
-        self.token_tail = ""  # appended to the tokens a refresh issues (tests of log redaction want long ones)
+        self.token_tail = (
+            ""  # appended to the tokens a refresh issues (tests of log redaction want long ones)
+        )
         self._serial = itertools.count(1)
         # Sending.
         self.sent: list[SentMessage] = []
