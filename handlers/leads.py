@@ -423,15 +423,22 @@ async def phone_typed(ctx: Ctx) -> list[Reply]:
     return await advance(ctx, _with(data, phone=phone))
 
 
+async def _choice_typed(ctx: Ctx, step: str, words: dict[str, set[str]],
+                        labels: dict[str, str]) -> list[Reply]:
+    """A step answered with buttons, typed instead: the choice whose words or label match (stored in the
+    field named like the step), else the question again with a request to press a button."""
+    data = LEAD.data(ctx)
+    folded = fold(ctx.text)
+    for key, said in words.items():
+        if folded in said or folded == fold(labels[key]):
+            return await advance(ctx, _with(data, **{step: key}))
+    return [_ask(ctx, step, data, problem=ctx.t("lead_pick"))]
+
+
 @LEAD.step("who")
 async def who_typed(ctx: Ctx) -> list[Reply]:
     """"Học sinh" or "phụ huynh" typed (or a word for either); anything else: press one of the buttons."""
-    data = LEAD.data(ctx)
-    folded = fold(ctx.text)
-    for key, words in WHO_WORDS.items():
-        if folded in words or folded == fold(WHO[key]):
-            return await advance(ctx, _with(data, who=key))
-    return [_ask(ctx, "who", data, problem=ctx.t("lead_pick"))]
+    return await _choice_typed(ctx, "who", WHO_WORDS, WHO)
 
 
 @LEAD.step("birth")
@@ -502,12 +509,7 @@ async def school_typed(ctx: Ctx) -> list[Reply]:
 @LEAD.step("time")
 async def time_typed(ctx: Ctx) -> list[Reply]:
     """When to call, typed ("sáng", "chiều", "tối", "lúc nào cũng được"); else: press one of the buttons."""
-    data = LEAD.data(ctx)
-    folded = fold(ctx.text)
-    for key, words in TIME_WORDS.items():
-        if folded in words or folded == fold(TIMES[key]):
-            return await advance(ctx, _with(data, time=key))
-    return [_ask(ctx, "time", data, problem=ctx.t("lead_pick"))]
+    return await _choice_typed(ctx, "time", TIME_WORDS, TIMES)
 
 
 @LEAD.step("confirm")
