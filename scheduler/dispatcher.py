@@ -101,6 +101,11 @@ class _Writer:
             batch, self.batch = self.batch, _Batch()
             if not (batch.marks or batch.outcomes):
                 continue
+            if batch.marks and batch.outcomes:
+                # A row whose answer came back within the linger needs no 'sending' mark: its outcome,
+                # written in the same transaction, says what happened. One statement fewer per flush.
+                finished = {o.id for o in batch.outcomes}
+                batch.marks = [m for m in batch.marks if m not in finished]
             while True:
                 try:
                     await self.bstore.apply(self.worker, batch.marks, batch.outcomes, self.lease)

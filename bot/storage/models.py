@@ -255,6 +255,9 @@ class Delivery(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("broadcast_id", "user_id", "channel", name="uq_deliveries_recipient"),
         sa.Index("ix_deliveries_claim", "broadcast_id", "status", "id"),
+        # The scheduler's reap (every sync, every few seconds) looks for rows left 'sending': without this
+        # it read every delivery ever made.
+        sa.Index("ix_deliveries_status_lease", "status", "lease_until"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -821,6 +821,11 @@ class FakeTelegram(ChangeWaiters):
                 reply_to=body.get("reply_to"),
             )
             return web.json_response({"update_id": uid})
+        if action == "messages":  # many people write at once: first_id, first_id + 1, ... (benchmarks)
+            first, count = int(body["first_id"]), int(body["count"])
+            for n in range(count):
+                self.push_message(first + n, body.get("text"), first_name=f"{body.get('name', 'Bạn')} {n}")
+            return web.json_response({"pushed": count})
         if action == "callback":
             uid = self.push_callback(int(body["user_id"]), body["data"], message_id=body.get("message_id"),
                                      chat_id=body.get("chat_id"))
@@ -872,6 +877,10 @@ class FakeTelegramClient:
 
     async def push_message(self, user_id: int, text: str, **kw: Any) -> int:
         return (await self._call("POST", "message", {"user_id": user_id, "text": text, **kw}))["update_id"]
+
+    async def push_messages(self, first_id: int, count: int, text: str) -> None:
+        """`count` people (ids first_id, first_id + 1, ...) each write `text`, in one request."""
+        await self._call("POST", "messages", {"first_id": first_id, "count": count, "text": text})
 
     async def push_callback(self, user_id: int, data: str, **kw: Any) -> int:
         return (await self._call("POST", "callback", {"user_id": user_id, "data": data, **kw}))["update_id"]
