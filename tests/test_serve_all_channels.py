@@ -11,7 +11,7 @@ from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.zalo_bot_api import DEFAULT_TOKEN as ZALO_BOT_TOKEN
 from tests.fakes.zalo_bot_api import FakeZaloBot
 from tests.fakes.zalo_oa_api import APP_ID, APP_SECRET, OA_SECRET_KEY, FakeZaloOA
-from tests.test_serve_broadcast import _done, cli, show, until
+from tests.test_serve_broadcast import cli, finished
 from tests.test_serve_telegram import Serve, content_for_serve, healthz, serve_env
 
 PEOPLE = 3  # per channel
@@ -67,7 +67,7 @@ async def test_one_broadcast_reaches_every_channel_once(tmp_path, fakes):
         )
         assert code == 0, err
         bid = int(out.strip().splitlines()[0])
-        data = await until(lambda: _done(show(env, tmp_path, bid)), 60)
+        data = await finished(env, tmp_path, bid, 60)
         assert await serve.terminate() == 0
 
     assert data["status"] == "done" and data["total"] == 3 * PEOPLE
