@@ -27,22 +27,16 @@ class Subscriptions:
         S, E = Subscription.__table__, SubscriptionEvent.__table__
 
         async def op(conn) -> bool:
-            row = (await conn.execute(sa.select(S.c.id, S.c.active)
-                                      .where(S.c.user_id == user_id, S.c.topic == topic))).first()
-            if row is not None and row.active:
-                return False
-            if row is None:
-                await conn.execute(
-                    sa.insert(S).values(
-                        user_id=user_id,
-                        topic=topic,
-                        channel=channel,
-                        active=True,
-                        created_at=now,
-                        updated_at=now,
-                    )
-                )
-            else:
+            # The common case (a first subscription) is one INSERT; a conflict means the row exists.
+            created = (await conn.execute(
+                self.db.insert(S).values(user_id=user_id, topic=topic, channel=channel, active=True,
+                                         created_at=now, updated_at=now)
+                .on_conflict_do_nothing(index_elements=["user_id", "topic"]).returning(S.c.id))).first()
+            if created is None:
+                row = (await conn.execute(sa.select(S.c.id, S.c.active)
+                                          .where(S.c.user_id == user_id, S.c.topic == topic))).first()
+                if row is None or row.active:
+                    return False  # (None: deleted meanwhile, with the person's data)
                 await conn.execute(sa.update(S).where(S.c.id == row.id)
                                    .values(active=True, channel=channel, updated_at=now))
             await conn.execute(sa.insert(E).values(user_id=user_id, topic=topic, action="subscribe",
