@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -86,9 +85,11 @@ class Settings(BaseSettings):
 
     # Broadcasts
     quiet_hours: str = "21:00-07:00"
-    # Sends in flight at once per broadcast worker; unset: enough to keep the fastest channel busy (see
-    # bulk_concurrency).
-    broadcast_concurrency: int | None = Field(default=None, ge=1, le=512)
+    # Broadcast sends in flight at once per process. A worker takes its next row only once the result of
+    # its last is written (so a kill -9 leaves at most this many rows "unknown"), and a round trip plus
+    # that write take 20-50 ms: 16 could not keep 1,000 msg/s or the web's mailboxes busy. A slow
+    # channel is paced by the rate limiter all the same (a row counts as sent only once granted).
+    broadcast_concurrency: int = Field(default=64, ge=1, le=512)
     broadcast_grace: timedelta = timedelta(hours=6)
     broadcast_max_attempts: int = Field(default=5, ge=1, le=50)
 
@@ -218,17 +219,6 @@ class Settings(BaseSettings):
     def zone(self) -> ZoneInfo:
         """The configured time zone."""
         return ZoneInfo(self.timezone)
-
-    @property
-    def bulk_concurrency(self) -> int:
-        """Broadcast sends in flight at once: CHONNGHE_BROADCAST_CONCURRENCY, or enough for the fastest
-        channel's rate. A worker takes its next row only once the result of its last is written (so a
-        kill -9 leaves at most this many rows "unknown"), and a round trip plus that write take some
-        20-50 ms: 16 keep 30 msg/s busy, 1,000 msg/s need about 50 (rate / 20)."""
-        if self.broadcast_concurrency is not None:
-            return self.broadcast_concurrency
-        fastest = max(self.telegram_rate, self.zalo_oa_rate, self.zalo_bot_rate)
-        return max(16, min(128, math.ceil(fastest / 20)))
 
     @property
     def telegram_enabled(self) -> bool:

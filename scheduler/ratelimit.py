@@ -190,7 +190,7 @@ class RateLimiter:
     def from_settings(cls, settings: Settings) -> RateLimiter:
         """A limiter with the configured per-channel rates and broadcast concurrency."""
         return cls({"telegram": settings.telegram_rate, "zalo_oa": settings.zalo_oa_rate,
-                    "zalo_bot": settings.zalo_bot_rate}, bulk_concurrency=settings.bulk_concurrency)
+                    "zalo_bot": settings.zalo_bot_rate}, bulk_concurrency=settings.broadcast_concurrency)
 
     def now(self) -> float:
         """The clock's monotonic time, in seconds."""

@@ -88,7 +88,7 @@ class SchedulerService:
         self.poll_interval = poll_interval
         self.leader = LeaderLock(store.engine)
         extra: dict[str, Any] = {} if linger is None else {"linger": linger}
-        self.dispatcher = Dispatcher(self.bstore, outbound, clock, concurrency=settings.bulk_concurrency,
+        self.dispatcher = Dispatcher(self.bstore, outbound, clock, concurrency=settings.broadcast_concurrency,
                                      max_attempts=settings.broadcast_max_attempts, quiet=self.quiet,
                                      poll_interval=dispatcher_poll, on_finished=self._finished, ticker=ticker,
                                      **extra)

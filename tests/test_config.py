@@ -24,13 +24,6 @@ def test_defaults_need_no_environment():
     assert s.telegram_enabled is False
 
 
-def test_broadcast_concurrency_follows_the_fastest_rate_unless_set():
-    assert Settings.load(_env_file=None).bulk_concurrency == 16  # 30 msg/s
-    assert Settings.load(telegram_rate=1000, _env_file=None).bulk_concurrency == 50
-    assert Settings.load(zalo_oa_rate=400, _env_file=None).bulk_concurrency == 20
-    assert Settings.load(telegram_rate=1000, broadcast_concurrency=8, _env_file=None).bulk_concurrency == 8
-
-
 def test_environment_is_read(monkeypatch):
     monkeypatch.setenv("CHONNGHE_HTTP_PORT", "9000")
     monkeypatch.setenv("CHONNGHE_STAFF_TELEGRAM_IDS", "11, 22")
