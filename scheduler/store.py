@@ -26,6 +26,25 @@ B = Broadcast.__table__
 U = User.__table__
 S = Subscription.__table__
 
+# The two statements of every flush of the dispatcher (apply), built once: building and caching a
+# statement costs about as much as running it on SQLite, and a steady broadcast flushes ~100 times a second.
+_MARK_SENDING = (
+    sa.update(D)
+    .where(D.c.id.in_(sa.bindparam("m_ids", expanding=True)), D.c.status == "pending",
+           D.c.leased_by == sa.bindparam("m_worker"))
+    .values(status="sending", attempts=D.c.attempts + 1, lease_until=sa.bindparam("m_until"),
+            updated_at=sa.bindparam("m_now"))
+)
+# What went out is recorded as sent, even if the row was skipped meanwhile (the broadcast cancelled, the
+# person's data deleted while the request was on its way): the record must say what happened.
+_MARK_SENT = (
+    sa.update(D)
+    .where(D.c.id == sa.bindparam("b_id"), D.c.leased_by == sa.bindparam("b_worker"),
+           sa.or_(*(D.c.status == st for st in ("pending", "sending", "unknown", "skipped"))))
+    .values(status="sent", sent_at=sa.bindparam("b_at"), message_id=sa.bindparam("b_mid"), last_error=None,
+            attempts=sa.bindparam("b_n"), lease_until=None, updated_at=sa.bindparam("b_now"))
+)
+
 FINISHED = ("done", "cancelled", "failed", "missed")
 UPCOMING = ("draft", "scheduled", "sending")
 DELIVERY_STATUSES = ("pending", "sending", "sent", "failed", "blocked", "skipped", "unknown")
@@ -330,13 +349,8 @@ class BroadcastStore:
         now = self.clock.now()
         async with self.engine.begin() as conn:
             if sending:
-                await conn.execute(
-                    sa.update(D)
-                    .where(D.c.id.in_(list(sending)), D.c.status == "pending", D.c.leased_by == worker)
-                    .values(
-                        status="sending", attempts=D.c.attempts + 1, lease_until=now + lease, updated_at=now
-                    )
-                )
+                await conn.execute(_MARK_SENDING, {"m_ids": list(sending), "m_worker": worker,
+                                                   "m_until": now + lease, "m_now": now})
             groups: dict[str, list[Outcome]] = {}
             for o in outcomes:
                 groups.setdefault(
@@ -347,21 +361,16 @@ class BroadcastStore:
             mine = sa.and_(D.c.id == sa.bindparam("b_id"), D.c.leased_by == worker,
                            sa.or_(*(D.c.status == st for st in ("pending", "sending", "unknown"))))
 
-            # What went out is recorded as sent, even if the row was skipped meanwhile (the broadcast
-            # cancelled, the person's data deleted while the request was on its way): the record
-            # must say what happened.
+            # As _MARK_SENT, for the rarer outcomes below.
             delivered = sa.and_(
                 D.c.id == sa.bindparam("b_id"),
                 D.c.leased_by == worker,
                 sa.or_(*(D.c.status == st for st in ("pending", "sending", "unknown", "skipped"))),
             )
             if "sent" in groups:
-                await conn.execute(
-                    sa.update(D).where(delivered).values(
-                        status="sent", sent_at=sa.bindparam("b_at"), message_id=sa.bindparam("b_mid"),
-                        last_error=None, attempts=sa.bindparam("b_n"), lease_until=None, updated_at=now),
-                    [{"b_id": o.id, "b_at": o.at or now, "b_mid": o.message_id, "b_n": o.attempts or 1}
-                     for o in groups["sent"]])
+                await conn.execute(_MARK_SENT, [{"b_id": o.id, "b_worker": worker, "b_at": o.at or now,
+                                                 "b_mid": o.message_id, "b_n": o.attempts or 1, "b_now": now}
+                                                for o in groups["sent"]])
             # Attempts as the outcome says (None: left as they were).
             given_attempts = sa.func.coalesce(sa.bindparam("b_n", type_=sa.Integer), D.c.attempts)
             if "back" in groups:  # a retry later, or a row handed back unsent
