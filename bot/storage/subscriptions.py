@@ -18,20 +18,27 @@ class Subscriptions:
     def __init__(self, db: Store):
         """`db`: the shared sessions and clock."""
         self.db = db
+        S, E = Subscription.__table__, SubscriptionEvent.__table__
+        # Built once: on the sign-up rush of a counselling day, building each statement cost as much as
+        # running it.
+        who = {"user_id": sa.bindparam("s_user"), "topic": sa.bindparam("s_topic"),
+               "channel": sa.bindparam("s_channel")}
+        now = sa.bindparam("s_now")
+        self._create = (db.insert(S).values(**who, active=True, created_at=now, updated_at=now)
+                        .on_conflict_do_nothing(index_elements=["user_id", "topic"]).returning(S.c.id))
+        self._subscribed = sa.insert(E).values(**who, action="subscribe", at=now)
 
     async def add(self, user_id: int, topic: str, channel: str) -> bool:
         """Subscribe; returns False when already subscribed. Every change is recorded. Core statements in
         a transaction shared with concurrent small writes (Store.grouped): 6,000 people subscribing at
         once from a QR code must not each wait for a commit of their own."""
         now = self.db.clock.now()
-        S, E = Subscription.__table__, SubscriptionEvent.__table__
+        S = Subscription.__table__
 
         async def op(conn) -> bool:
             # The common case (a first subscription) is one INSERT; a conflict means the row exists.
-            created = (await conn.execute(
-                self.db.insert(S).values(user_id=user_id, topic=topic, channel=channel, active=True,
-                                         created_at=now, updated_at=now)
-                .on_conflict_do_nothing(index_elements=["user_id", "topic"]).returning(S.c.id))).first()
+            params = {"s_user": user_id, "s_topic": topic, "s_channel": channel, "s_now": now}
+            created = (await conn.execute(self._create, params)).first()
             if created is None:
                 row = (await conn.execute(sa.select(S.c.id, S.c.active)
                                           .where(S.c.user_id == user_id, S.c.topic == topic))).first()
@@ -39,8 +46,7 @@ class Subscriptions:
                     return False  # (None: deleted meanwhile, with the person's data)
                 await conn.execute(sa.update(S).where(S.c.id == row.id)
                                    .values(active=True, channel=channel, updated_at=now))
-            await conn.execute(sa.insert(E).values(user_id=user_id, topic=topic, action="subscribe",
-                                                   channel=channel, at=now))
+            await conn.execute(self._subscribed, params)
             return True
 
         return await self.db.grouped(op)
