@@ -73,6 +73,9 @@ class _WriteGate:
 GROUP_BATCH = 200  # small writes per shared transaction at most
 
 Op = Callable[[AsyncConnection], Awaitable[Any]]
+# Writes of one kind that can run as one statement for many: `many(connection, items)` gives one result per
+# item, in order.
+Many = Callable[[AsyncConnection, list[Any]], Awaitable[list[Any]]]
 
 
 class _GroupWriter:
@@ -83,13 +86,13 @@ class _GroupWriter:
 
     def __init__(self, db: Store):
         self.db = db
-        self._queue: list[tuple[Op, asyncio.Future[Any]]] = []
+        self._queue: list[tuple[Op, asyncio.Future[Any], tuple[Many, Any] | None]] = []
         self._flusher: asyncio.Task | None = None
 
-    async def run(self, op: Op) -> Any:
+    async def run(self, op: Op, many: tuple[Many, Any] | None = None) -> Any:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        self._queue.append((op, future))
+        self._queue.append((op, future, many))
         if self._flusher is None or self._flusher.done():
             self._flusher = loop.create_task(self._flush())
         return await future
@@ -106,8 +109,8 @@ class _GroupWriter:
                 else:
                     # One write failed (a row deleted meanwhile...): the group was rolled back; each write
                     # again in its own transaction, so that it fails alone.
-                    results = [await self._alone(op) for op, _ in batch]
-            for (_, future), (value, error) in zip(batch, results, strict=True):
+                    results = [await self._alone(op) for op, _, _ in batch]
+            for (_, future, _many), (value, error) in zip(batch, results, strict=True):
                 if future.done():
                     continue
                 if error is not None:
@@ -115,9 +118,21 @@ class _GroupWriter:
                 else:
                     future.set_result(value)
 
-    async def _together(self, batch: list[tuple[Op, asyncio.Future[Any]]]) -> list[tuple[Any, None]]:
+    async def _together(self, batch: list[tuple[Op, asyncio.Future[Any], tuple[Many, Any] | None]]
+                        ) -> list[tuple[Any, None]]:
+        results: list[tuple[Any, None]] = [(None, None)] * len(batch)
+        kinds: dict[Many, list[int]] = {}
         async with self.db.writing(), self.db.engine.begin() as conn:
-            return [(await op(conn), None) for op, _ in batch]
+            for i, (op, _, many) in enumerate(batch):
+                if many is None:
+                    results[i] = (await op(conn), None)
+                else:
+                    kinds.setdefault(many[0], []).append(i)
+            for run_many, positions in kinds.items():
+                values = await run_many(conn, [batch[i][2][1] for i in positions])  # type: ignore[index]
+                for i, value in zip(positions, values, strict=True):
+                    results[i] = (value, None)
+        return results
 
     async def _alone(self, op: Op) -> tuple[Any, BaseException | None]:
         try:
@@ -183,10 +198,14 @@ class Store:
             async with self._sqlite_writes.hold(urgent):
                 yield
 
-    async def grouped(self, op: Op) -> Any:
+    async def grouped(self, op: Op, many: tuple[Many, Any] | None = None) -> Any:
         """Run `op(connection)` (Core statements, no commit) in a transaction shared with the other small
-        writes queued meanwhile; returns what `op` returns, raises what it raised."""
-        return await self._grouped.run(op)
+        writes queued meanwhile; returns what `op` returns, raises what it raised.
+
+        `many`, (run_many, item): in the shared transaction, the queued writes of that kind run as one
+        `run_many(connection, items)` (a statement for all, not one each); `op` is the same write alone,
+        used when the shared transaction fails and each write runs again by itself."""
+        return await self._grouped.run(op, many)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
