@@ -25,6 +25,8 @@ import yaml
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
+from bot.engine.ranker import Ranker
+
 log = logging.getLogger(__name__)
 
 MAX_CHARS = 600
@@ -307,8 +309,12 @@ class RuleDecision:
 
     def decide(self, r: Ranking, p: np.ndarray, order: list[int]) -> str:
         """The reason ("answered" or "declined: ...") the rule gives for the best candidate."""
+        return self.decide_for(r, order[0])
+
+    def decide_for(self, r: Ranking, n: int) -> str:
+        """The rule's verdict on candidate `n`: its coverage, and its lead in the ranking."""
         x = r.features
-        cov, margin = x[0, 0], x[0, 2]
+        cov, margin = x[n, 0], x[n, 2]
         if cov < self.CONF:
             return "declined: low confidence"
         if margin < self.MARGIN and cov < self.SURE:
@@ -322,6 +328,7 @@ class FittedDecision:
 
     fitted = True
     by_rank = False  # candidates are ordered by probability
+    FLOOR_FIRST_ONLY = False  # the floor also applies when the most probable candidate is not ranked first
 
     def __init__(self, weights: np.ndarray, mean: np.ndarray, scale: np.ndarray, threshold: float,
                  floor: float):
@@ -340,9 +347,8 @@ class FittedDecision:
         best = order[0]
         if p[best] >= self.threshold:
             return "answered"
-        if p[best] >= self.floor and best == 0:
-            verdict = self.rule.decide(r, p, order)
-            return verdict
+        if p[best] >= self.floor and (best == 0 or not self.FLOOR_FIRST_ONLY):
+            return self.rule.decide_for(r, best)
         return "declined: low confidence"
 
 
@@ -383,7 +389,7 @@ def _cache_dir() -> Path:
 def _code_version() -> str:
     """A digest of the engine's code and language data: a fitted decision is only reused by the same."""
     digest = hashlib.sha256()
-    for path in (Path(__file__), LANGUAGE_FILE, ABBREVIATIONS_FILE):
+    for path in (Path(__file__), Path(__file__).with_name("ranker.py"), LANGUAGE_FILE, ABBREVIATIONS_FILE):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -443,9 +449,13 @@ class AnswerEngine:
     DISK_CACHE = True  # keep fitted decisions between runs (see _cache_dir)
     FLOOR_COST = 1.0  # the cost of a wrong answer the floor (what the coverage rule answers) is set at
     OUT_OF_SCOPE_SHARE = 0.2  # the share of questions the base has no entry for, assumed when fitting
+    RANKER_MAX_ENTRIES = 400  # above this no supervised ranker is trained (its cost grows with entries²)
+    RANKER_CANDIDATES = 3  # the ranker's best entries join the candidates
 
-    def __init__(self, entries: list, fit: bool = True) -> None:
+    def __init__(self, entries: list, fit: bool = True, ranker: bool | None = None) -> None:
         entries = sorted(entries, key=lambda e: e.id)  # deterministic whatever the input order
+        if ranker is None:
+            ranker = len(entries) <= self.RANKER_MAX_ENTRIES
         self.decision: FittedDecision | RuleDecision = RuleDecision()
         self.ids = [e.id for e in entries]
         doc_terms: list[Counter] = []
@@ -459,6 +469,7 @@ class AnswerEngine:
         self.page_only: list[frozenset[str]] = []  # per entry: words only its trade page has
         self.exact: dict[str, int] = {}  # an example question or title, as words -> its entry
         entry_docs: list[Counter] = []  # per entry: its title, questions and tags as one document
+        labelled: list[tuple[int, Counter]] = []  # every text with its entry: the ranker's training set
         for index, entry in enumerate(entries):
             starts.append(len(doc_terms))
             known: set[str] = set()
@@ -478,6 +489,7 @@ class AnswerEngine:
                 terms = Counter(self.features(toks))
                 doc_terms.append(terms)
                 doc_boost.append(1.0)
+                labelled.append((index, terms))
                 known.update(terms)
                 whole.update(terms)
             if entry.kind == "trade" or self.INDEX_ANSWERS:
@@ -487,6 +499,7 @@ class AnswerEngine:
                 self.doc_words.append(frozenset())  # a page is long: what it does not say is no evidence
                 doc_terms.append(terms)
                 doc_boost.append(self.PAGE_WEIGHT)
+                labelled.append((index, terms))
                 self.page_only.append(frozenset(t for t in terms if t not in known))
                 known.update(terms)
             else:
@@ -552,8 +565,9 @@ class AnswerEngine:
         self.compounds = frozenset(
             f"{a} {b}" for toks, _ in self.trade_names for a, b in itertools.pairwise(toks)
             if a in STOP and b in STOP)  # folded forms: however the name was typed
+        self.ranker = Ranker(labelled, len(entries)) if ranker and len(entries) > 1 else None
         if fit:
-            self.decision = self.fit_decision(entries)
+            self.decision = self.fit_decision(entries, ranker=self.ranker is not None)
 
     def weight(self, term: str) -> float:
         """A query word's weight in coverage: its idf (unknown words weigh most), generic words less."""
@@ -567,7 +581,7 @@ class AnswerEngine:
         return cls(list(entries), fit=fit)
 
     @classmethod
-    def fit_decision(cls, entries: list) -> FittedDecision | RuleDecision:
+    def fit_decision(cls, entries: list, ranker: bool = True) -> FittedDecision | RuleDecision:
         """The decision fitted on `entries`: for each fold, an engine built without that fold's example
         questions and without a sixth of the entries is asked them; every candidate is a row (is it
         the asked question's entry?) of a logistic model, and the threshold on the best candidate's
@@ -575,7 +589,7 @@ class AnswerEngine:
         usable = [e for e in entries if len(e.questions) >= 2]
         if len(usable) < cls.FIT_MIN_ENTRIES:
             return RuleDecision()
-        digest = hashlib.sha256(_code_version().encode())
+        digest = hashlib.sha256((_code_version() + str(ranker)).encode())
         for e in entries:
             digest.update(json.dumps([e.id, e.kind, e.title, list(e.questions), list(getattr(e, "tags", ())),
                                       e.answer], ensure_ascii=False).encode())
@@ -605,15 +619,14 @@ class AnswerEngine:
                     held, kept = [], qs
                 train.append(dataclasses.replace(e, questions=kept))
                 questions += [(e.id, q) for q in held]
-            engine = cls(train, fit=False)
+            engine = cls(train, fit=False, ranker=ranker)
             for expected, q in questions:
                 r = engine.rank(q)
                 if r.kind != "ranked" or r.generic_only:
                     continue
                 x = r.features
                 y = [res[0] == expected for res in r.results]
-                rule = RuleDecision().decide(r, x[:, 0], list(range(len(x)))) == "answered"
-                asked.append((len(rows), len(rows) + len(x), rule, expected is None))
+                asked.append((len(rows), len(rows) + len(x), r, expected is None))
                 rows += list(x)
                 labels += y
         if not rows or not any(labels) or all(labels):
@@ -626,11 +639,12 @@ class AnswerEngine:
         n_out = sum(1 for a in asked if a[3])
         n_in = len(asked) - n_out
         out_weight = (cls.OUT_OF_SCOPE_SHARE / (1 - cls.OUT_OF_SCOPE_SHARE)) * n_in / n_out if n_out else 0.0
-        best = []  # (probability of the best candidate, its outcome: +1 right, -WRONG_COST wrong)
         best = []  # (probability of the best candidate, right?, weight, would the coverage rule answer it?)
-        for start, end, rule, out in asked:
+        for start, end, ranking, out in asked:
             n = start + int(np.argmax(p[start:end]))
-            best.append((float(p[n]), bool(y[n]), out_weight if out else 1.0, rule and n == start))
+            rule = RuleDecision().decide_for(ranking, n - start) == "answered" and (
+                n == start or not FittedDecision.FLOOR_FIRST_ONLY)
+            best.append((float(p[n]), bool(y[n]), out_weight if out else 1.0, rule))
 
         def threshold_for(subset: list[tuple[float, bool, float, bool]], cost: float) -> float:
             """The probability above which answering pays at `cost`: the best candidate's probability is
@@ -734,7 +748,17 @@ class AnswerEngine:
         k = min(self.CANDIDATES, len(best))
         top = (set(np.argpartition(-best, k - 1)[:k].tolist())
                | set(np.argpartition(-escores, min(5, k) - 1)[:min(5, k)].tolist()))
-        ranked = sorted((int(i) for i in top if best[i] > 0), key=lambda i: (-best[i], i))
+        learnt = set()
+        if self.ranker is not None:
+            plr = self.ranker.probabilities(self.features(toks))
+            kl = min(self.RANKER_CANDIDATES, len(plr))
+            learnt = set(np.argpartition(-plr, kl - 1)[:kl].tolist())
+            top |= learnt
+            two = np.partition(plr, len(plr) - 2)[-2:] if len(plr) > 1 else np.array([0.0, plr[0]])
+            lead = np.where(plr >= two[1], plr - two[0], plr - two[1])
+        else:
+            plr = lead = np.zeros(len(best))
+        ranked = sorted((int(i) for i in top if best[i] > 0 or i in learnt), key=lambda i: (-best[i], i))
         s_max = float(best[ranked[0]])
         e_max = float(escores.max()) or 1.0
 
@@ -793,7 +817,8 @@ class AnswerEngine:
                 bonus += self.TRADE_BONUS if named else -self.UNNAMED_MALUS
             results.append((self.RANK_COVERAGE * cov + (1 - self.RANK_COVERAGE) * rel + bonus, cov, i,
                             rel, float(escores[i]) / e_max, title, extra / (extra + total),
-                            float(bool(named) and i in named), float(i in self.trade_set), close))
+                            float(bool(named) and i in named), float(i in self.trade_set), close,
+                            float(plr[i]), float(lead[i]), math.log(max(float(plr[i]), 1e-4))))
         if not results:
             return Ranking("none", norm)
         results.sort(key=lambda r: (-r[0], r[2]))
