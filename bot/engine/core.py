@@ -449,7 +449,7 @@ class AnswerEngine:
     DISK_CACHE = True  # keep fitted decisions between runs (see _cache_dir)
     FLOOR_COST = 1.0  # the cost of a wrong answer the floor (what the coverage rule answers) is set at
     OUT_OF_SCOPE_SHARE = 0.2  # the share of questions the base has no entry for, assumed when fitting
-    RANKER_MAX_ENTRIES = 400  # above this no supervised ranker is trained (its cost grows with entries²)
+    RANKER_MAX_ENTRIES = 150  # above this no supervised ranker is trained (its fit grows with entries³)
     RANKER_CANDIDATES = 3  # the ranker's best entries join the candidates
 
     def __init__(self, entries: list, fit: bool = True, ranker: bool | None = None) -> None:

@@ -20,7 +20,7 @@ class Ranker:
     with Nesterov momentum (well under a second on the shipped content)."""
 
     L2 = 1e-5  # ridge on the weights, per training text
-    STEPS = 100
+    STEPS = 50
     RATE = 20.0  # gradient step; inputs are unit vectors, so this is stable
     MOMENTUM = 0.9
 
@@ -65,13 +65,22 @@ class Ranker:
         on the weights is the same step on A. Exactly primal gradient descent, at a fraction of the
         cost while texts are fewer than features."""
         n, c = len(labels), self.n_classes
-        y = np.zeros((n, c))
+        y = np.zeros((n, c), dtype=np.float32)  # single precision: twice as fast, and enough here
         y[np.arange(n), labels] = 1.0
-        x = np.zeros((n, len(self.vocab)), dtype=np.float32)
-        x[rows, cols] = vals
-        k = (x @ x.T).astype(np.float64)
-        scale = (sw / sw.sum())[:, None]
-        a, b = np.zeros((n, c)), np.zeros(c)
+        # K = X @ X.T from each feature's texts (X is sparse: a dense copy would be texts x features).
+        k = np.zeros((n, n))
+        by_col = np.argsort(cols, kind="stable")
+        col_starts = np.searchsorted(cols[by_col], np.arange(len(self.vocab) + 1))
+        sizes = np.diff(col_starts)
+        single = by_col[col_starts[:-1][sizes == 1]]  # a feature of one text adds to its diagonal only
+        np.add.at(k, (rows[single], rows[single]), vals[single] ** 2)
+        for j in np.flatnonzero(sizes > 1):
+            seg = by_col[col_starts[j]:col_starts[j + 1]]
+            v = vals[seg]
+            k[np.ix_(rows[seg], rows[seg])] += np.outer(v, v)
+        k = k.astype(np.float32)
+        scale = (sw / sw.sum())[:, None].astype(np.float32)
+        a, b = np.zeros((n, c), dtype=np.float32), np.zeros(c, dtype=np.float32)
         va, vb = np.zeros_like(a), np.zeros_like(b)
         for _ in range(self.STEPS):
             al, bl = a + self.MOMENTUM * va, b + self.MOMENTUM * vb
@@ -83,8 +92,10 @@ class Ranker:
             va = self.MOMENTUM * va - self.RATE * (g + self.L2 * al)
             vb = self.MOMENTUM * vb - self.RATE * g.sum(axis=0)
             a, b = a + va, b + vb
-        self.W = (x.T @ a.astype(np.float32)).astype(np.float32)
-        self.b = b
+        # The weights W = X.T @ A, feature by feature (segment sums over the column-sorted entries).
+        contrib = a[rows[by_col]] * vals[by_col][:, None]
+        self.W = np.add.reduceat(contrib, col_starts[:-1], axis=0).astype(np.float32)
+        self.b = b.astype(np.float64)
 
     def probabilities(self, terms: Iterable[str]) -> np.ndarray:
         """Each class's probability for a text given by its terms (the engine's features)."""
