@@ -331,15 +331,16 @@ class FittedDecision:
     FLOOR_FIRST_ONLY = False  # the floor also applies when the most probable candidate is not ranked first
 
     def __init__(self, weights: np.ndarray, mean: np.ndarray, scale: np.ndarray, threshold: float,
-                 floor: float):
+                 floor: float, grouped: bool = False):
         self.weights, self.mean, self.scale = weights, mean, scale
         self.threshold, self.floor = threshold, max(0.0, min(floor, threshold))
+        self.grouped = grouped
         self.rule = RuleDecision()
 
     def probabilities(self, r: Ranking) -> np.ndarray:
         """The model's probability, per candidate, that it is the entry the question is about."""
         z = (r.features - self.mean) / self.scale
-        return 1.0 / (1.0 + np.exp(-(z @ self.weights[1:] + self.weights[0])))
+        return scores_to_probabilities(z @ self.weights[1:] + self.weights[0], self.grouped)
 
     def decide(self, r: Ranking, p: np.ndarray, order: list[int]) -> str:
         """Answer above the threshold; between the break-even floor and the threshold, only what the
@@ -350,6 +351,61 @@ class FittedDecision:
         if p[best] >= self.floor and (best == 0 or not self.FLOOR_FIRST_ONLY):
             return self.rule.decide_for(r, best)
         return "declined: low confidence"
+
+
+def scores_to_probabilities(s: np.ndarray, grouped: bool) -> np.ndarray:
+    """Per-candidate probabilities from scores: independent logistics, or (`grouped`) one choice among
+    the candidates and "none of them" (score 0), a softmax."""
+    if not grouped:
+        return 1.0 / (1.0 + np.exp(-s))
+    top = max(0.0, float(s.max()))
+    e = np.exp(s - top)
+    return e / (math.exp(-top) + e.sum())
+
+
+def fit_choice(x: np.ndarray, starts: np.ndarray, label: np.ndarray, weights: np.ndarray, l2: float = 1e-2,
+               steps: int = 30) -> tuple[np.ndarray, ...]:
+    """Weights (bias first), mean and scale of a conditional logit: each question chooses one of its
+    candidates (rows `starts[g]` to the next start) or none of them (score 0); `label[g]` is the row
+    chosen, -1 for none. Newton's method with a little L2; `weights` per question."""
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    z = np.column_stack([np.ones(len(x)), (x - mean) / scale])
+    group = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(x))))
+    rw = weights[group]
+    chosen = label >= 0
+    target = z[label[chosen]].T @ weights[chosen]
+    reg = l2 * np.eye(z.shape[1])
+    reg[0, 0] = 0.0
+
+    def state(w: np.ndarray) -> tuple[float, np.ndarray]:
+        """The penalised negative log-likelihood at `w`, and each row's probability."""
+        sc = z @ w
+        top = np.maximum(np.maximum.reduceat(sc, starts), 0.0)
+        e = np.exp(sc - top[group])
+        total = np.exp(-top) + np.add.reduceat(e, starts)
+        loss = weights @ (top + np.log(total)) - target @ w + 0.5 * w @ reg @ w
+        return float(loss), e / total[group]
+
+    w = np.zeros(z.shape[1])
+    loss, p = state(w)
+    for _ in range(steps):
+        m = np.add.reduceat(z * p[:, None], starts, axis=0)  # per question: expected row
+        grad = (z * (rw * p)[:, None]).sum(axis=0) - target + reg @ w
+        hess = (z * (rw * p)[:, None]).T @ z - (m * weights[:, None]).T @ m + reg + 1e-9 * np.eye(z.shape[1])
+        step = np.linalg.solve(hess, grad)
+        for _ in range(30):  # damped: halve the step until the loss falls (Newton alone can overshoot)
+            new_loss, new_p = state(w - step)
+            if new_loss <= loss:
+                break
+            step = step / 2
+        else:
+            break
+        w, loss, p = w - step, new_loss, new_p
+        if np.abs(step).max() < 1e-6:
+            break
+    return w, mean, scale
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-2, steps: int = 30,
@@ -398,7 +454,7 @@ def _load_decision(key: str) -> FittedDecision | None:
     try:
         data = json.loads((_cache_dir() / f"{key}.json").read_text(encoding="utf-8"))
         return FittedDecision(np.array(data["weights"]), np.array(data["mean"]), np.array(data["scale"]),
-                              float(data["threshold"]), float(data["floor"]))
+                              float(data["threshold"]), float(data["floor"]), bool(data.get("grouped")))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -409,7 +465,8 @@ def _save_decision(key: str, d: FittedDecision) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f".{key}.{os.getpid()}.tmp"
         tmp.write_text(json.dumps({"weights": d.weights.tolist(), "mean": d.mean.tolist(),
-                                   "scale": d.scale.tolist(), "threshold": d.threshold, "floor": d.floor}),
+                                   "scale": d.scale.tolist(), "threshold": d.threshold, "floor": d.floor,
+                                   "grouped": d.grouped}),
                        encoding="utf-8")
         os.replace(tmp, folder / f"{key}.json")
     except OSError as exc:  # a read-only home: fit again next time
@@ -449,6 +506,7 @@ class AnswerEngine:
     DISK_CACHE = True  # keep fitted decisions between runs (see _cache_dir)
     FLOOR_COST = 1.0  # the cost of a wrong answer the floor (what the coverage rule answers) is set at
     OUT_OF_SCOPE_SHARE = 0.2  # the share of questions the base has no entry for, assumed when fitting
+    GROUPED = True  # the decision is one choice among the candidates or none (else one logistic per row)
     RANKER_MAX_ENTRIES = 150  # above this no supervised ranker is trained (its fit grows with entries³)
     RANKER_CANDIDATES = 3  # the ranker's best entries join the candidates
 
@@ -632,13 +690,22 @@ class AnswerEngine:
         if not rows or not any(labels) or all(labels):
             return RuleDecision()
         x, y = np.array(rows), np.array(labels, dtype=np.float64)
-        w, mean, scale = fit_logistic(x, y)
-        z = (x - mean) / scale
-        p = 1.0 / (1.0 + np.exp(-(z @ w[1:] + w[0])))
         # Out-of-scope questions (of the left-out entries) count as OUT_OF_SCOPE_SHARE of all asked.
         n_out = sum(1 for a in asked if a[3])
         n_in = len(asked) - n_out
         out_weight = (cls.OUT_OF_SCOPE_SHARE / (1 - cls.OUT_OF_SCOPE_SHARE)) * n_in / n_out if n_out else 0.0
+        if cls.GROUPED:
+            starts = np.array([a[0] for a in asked])
+            label = np.array([a[0] + int(np.argmax(y[a[0]:a[1]])) if y[a[0]:a[1]].any() else -1
+                              for a in asked])
+            qw = np.array([out_weight if a[3] else 1.0 for a in asked])
+            w, mean, scale = fit_choice(x, starts, label, qw)
+            sc = (x - mean) / scale @ w[1:] + w[0]
+            p = np.concatenate([scores_to_probabilities(sc[a[0]:a[1]], True) for a in asked])
+        else:
+            w, mean, scale = fit_logistic(x, y)
+            z = (x - mean) / scale
+            p = 1.0 / (1.0 + np.exp(-(z @ w[1:] + w[0])))
         best = []  # (probability of the best candidate, right?, weight, would the coverage rule answer it?)
         for start, end, ranking, out in asked:
             n = start + int(np.argmax(p[start:end]))
@@ -665,7 +732,7 @@ class AnswerEngine:
 
         # The floor applies to what the coverage rule answers: recalibrated on those questions alone.
         decision = FittedDecision(w, mean, scale, threshold_for(best, cls.WRONG_COST),
-                                  threshold_for([b for b in best if b[3]], cls.FLOOR_COST))
+                                  threshold_for([b for b in best if b[3]], cls.FLOOR_COST), cls.GROUPED)
         _FIT_CACHE[key] = decision
         if cls.DISK_CACHE:
             _save_decision(key, decision)
