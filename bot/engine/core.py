@@ -450,6 +450,45 @@ def _code_version() -> str:
     return digest.hexdigest()[:16]
 
 
+def _content_key(entries: list, extra: str) -> str:
+    """A digest of the entries (what the engine reads of them), the engine's code and `extra`."""
+    digest = hashlib.sha256((_code_version() + extra).encode())
+    for e in entries:
+        digest.update(json.dumps([e.id, e.kind, e.title, list(e.questions), list(getattr(e, "tags", ())),
+                                  e.answer], ensure_ascii=False).encode())
+    return digest.hexdigest()[:32]
+
+
+_RANKER_CACHE: dict[str, Ranker] = {}
+
+
+def _cached_ranker(entries: list, labelled: list[tuple[int, Counter]], disk: bool) -> Ranker:
+    """The ranker of `entries`: from memory, from the disk cache (`disk`), or trained (and kept)."""
+    key = _content_key(entries, "ranker")
+    if key in _RANKER_CACHE:
+        return _RANKER_CACHE[key]
+    path = _cache_dir() / f"{key}.ranker.npz"
+    ranker = None
+    if disk:
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                ranker = Ranker.from_arrays(dict(data))
+        except (OSError, ValueError, KeyError):
+            ranker = None
+    if ranker is None:
+        ranker = Ranker(labelled, len(entries))
+        if disk:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(f".{key}.{os.getpid()}.tmp.npz")
+                np.savez(tmp, **ranker.to_arrays())
+                os.replace(tmp, path)
+            except OSError as exc:  # a read-only home: train again next time
+                log.debug("ranker not cached: %s", exc)
+    _RANKER_CACHE[key] = ranker
+    return ranker
+
+
 def _load_decision(key: str) -> FittedDecision | None:
     try:
         data = json.loads((_cache_dir() / f"{key}.json").read_text(encoding="utf-8"))
@@ -623,7 +662,11 @@ class AnswerEngine:
         self.compounds = frozenset(
             f"{a} {b}" for toks, _ in self.trade_names for a, b in itertools.pairwise(toks)
             if a in STOP and b in STOP)  # folded forms: however the name was typed
-        self.ranker = Ranker(labelled, len(entries)) if ranker and len(entries) > 1 else None
+        self.ranker: Ranker | None = None
+        if ranker and len(entries) > 1:
+            # The top-level engine's ranker is cached like its decision; the fitting folds' are not.
+            self.ranker = _cached_ranker(entries, labelled, self.DISK_CACHE) if fit else Ranker(labelled,
+                                                                                                 len(entries))
         if fit:
             self.decision = self.fit_decision(entries, ranker=self.ranker is not None)
 
@@ -647,11 +690,7 @@ class AnswerEngine:
         usable = [e for e in entries if len(e.questions) >= 2]
         if len(usable) < cls.FIT_MIN_ENTRIES:
             return RuleDecision()
-        digest = hashlib.sha256((_code_version() + str(ranker)).encode())
-        for e in entries:
-            digest.update(json.dumps([e.id, e.kind, e.title, list(e.questions), list(getattr(e, "tags", ())),
-                                      e.answer], ensure_ascii=False).encode())
-        key = digest.hexdigest()[:32]
+        key = _content_key(entries, str(ranker))
         if key in _FIT_CACHE:
             return _FIT_CACHE[key]
         cached = _load_decision(key) if cls.DISK_CACHE else None

@@ -40,13 +40,28 @@ class Ranker:
             rows.append(np.full(len(idx), r, dtype=np.int64))
             cols.append(idx)
             vals.append(v)
-        self.W = np.zeros((len(self.vocab), n_classes))
-        self.b = np.zeros(n_classes)
+        self.W = np.zeros((len(self.vocab), n_classes), dtype=np.float32)
         if not n or not self.vocab:
             return
         labels = np.array([c for c, _ in docs], dtype=np.int64)
         sw = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
         self._fit(np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), labels, sw)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The fitted model as plain arrays (for the disk cache; see `from_arrays`)."""
+        terms = sorted(self.vocab, key=self.vocab.__getitem__)
+        return {"terms": np.array(terms, dtype=str), "idf": self.idf, "W": self.W}
+
+    @classmethod
+    def from_arrays(cls, data: dict[str, np.ndarray]) -> Ranker:
+        """A ranker rebuilt from `to_arrays` output, without fitting."""
+        self = cls.__new__(cls)
+        self.vocab = {str(t): j for j, t in enumerate(data["terms"])}
+        self.idf, self.W = data["idf"], data["W"]
+        self.n_classes = self.W.shape[1] if self.W.ndim == 2 else 0
+        if self.W.shape != (len(self.vocab), self.n_classes) or len(self.idf) != len(self.vocab):
+            raise ValueError("inconsistent ranker arrays")
+        return self
 
     def _vector(self, terms: Counter | Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
         """Known terms' indexes and their weights (1 + log tf) * idf, scaled to unit length."""
@@ -80,26 +95,26 @@ class Ranker:
             k[np.ix_(rows[seg], rows[seg])] += np.outer(v, v)
         k = k.astype(np.float32)
         scale = (sw / sw.sum())[:, None].astype(np.float32)
-        a, b = np.zeros((n, c), dtype=np.float32), np.zeros(c, dtype=np.float32)
-        va, vb = np.zeros_like(a), np.zeros_like(b)
+        # No intercept: an entry with more examples gets no head start, and a text of unknown words
+        # gets equal probabilities (cross-validated: as good as with one).
+        a = np.zeros((n, c), dtype=np.float32)
+        va = np.zeros_like(a)
         for _ in range(self.STEPS):
-            al, bl = a + self.MOMENTUM * va, b + self.MOMENTUM * vb
-            s = k @ al + bl
+            al = a + self.MOMENTUM * va
+            s = k @ al
             s -= s.max(axis=1, keepdims=True)
             p = np.exp(s)
             p /= p.sum(axis=1, keepdims=True)
             g = (p - y) * scale
             va = self.MOMENTUM * va - self.RATE * (g + self.L2 * al)
-            vb = self.MOMENTUM * vb - self.RATE * g.sum(axis=0)
-            a, b = a + va, b + vb
+            a = a + va
         # The weights W = X.T @ A, feature by feature (segment sums over the column-sorted entries).
         contrib = a[rows[by_col]] * vals[by_col][:, None]
         self.W = np.add.reduceat(contrib, col_starts[:-1], axis=0).astype(np.float32)
-        self.b = b.astype(np.float64)
 
     def probabilities(self, terms: Iterable[str]) -> np.ndarray:
         """Each class's probability for a text given by its terms (the engine's features)."""
         idx, v = self._vector(terms)
-        s = (v @ self.W[idx] if len(idx) else np.zeros(self.n_classes)) + self.b
+        s = v @ self.W[idx] if len(idx) else np.zeros(self.n_classes)
         s = np.exp(s - s.max())
         return s / s.sum()
