@@ -513,12 +513,15 @@ def _save_decision(key: str, d: FittedDecision) -> None:
 
 
 class AnswerEngine:
-    """BM25 over folded syllables and syllable pairs, one document per title or example question.
+    """BM25 over folded syllables and syllable pairs, one document per title or example question, and
+    a supervised ranker (`bot.engine.ranker`) trained on the entries' texts.
 
     Ranking: the best question of each entry (BM25), blended with how much of the query the entry
     covers. Confidence: the idf-weighted share of the query's words (and word pairs) the entry knows;
     unknown words weigh as much as the rarest known word, so off-topic questions score low.
-    Answer when confidence >= CONF and the winner leads the runner-up by MARGIN (or is very sure).
+    Deciding: a choice model fitted on the base by cross-validation (`fit_decision`); bases too small
+    to fit on answer when confidence >= CONF and the winner leads the runner-up by MARGIN (or is very
+    sure).
     """
 
     K1, B = 1.2, 0.75
@@ -684,9 +687,10 @@ class AnswerEngine:
     @classmethod
     def fit_decision(cls, entries: list, ranker: bool = True) -> FittedDecision | RuleDecision:
         """The decision fitted on `entries`: for each fold, an engine built without that fold's example
-        questions and without a sixth of the entries is asked them; every candidate is a row (is it
-        the asked question's entry?) of a logistic model, and the threshold on the best candidate's
-        probability maximises right answers minus WRONG_COST times wrong ones."""
+        questions and without one entry in ten (`ranker`: with its own supervised ranker) is asked
+        them; each question chooses one of its candidates or none (a conditional logit over their
+        signals, `GROUPED`; else one logistic per candidate row), and the thresholds on the best
+        candidate's probability are where answering pays at WRONG_COST and FLOOR_COST."""
         usable = [e for e in entries if len(e.questions) >= 2]
         if len(usable) < cls.FIT_MIN_ENTRIES:
             return RuleDecision()
