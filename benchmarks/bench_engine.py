@@ -72,8 +72,10 @@ def timed(engine: AnswerEngine, qs: list[str], rounds: int) -> tuple[float, floa
 
 
 def build(entries: list[Entry]) -> tuple[AnswerEngine, float, float]:
-    """The engine, its build CPU time with the decision fitted (no cache), and with the fit cached (ms)."""
+    """The engine, its build CPU time with the decision and ranker fitted (no cache), and with both cached
+    (in memory: ms)."""
     core._FIT_CACHE.clear()
+    core._RANKER_CACHE.clear()
     core._tokens.cache_clear()
     AnswerEngine.DISK_CACHE = False
     c0 = time.process_time()

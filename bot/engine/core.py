@@ -25,6 +25,8 @@ import yaml
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
+from bot.engine.ranker import Ranker
+
 log = logging.getLogger(__name__)
 
 MAX_CHARS = 600
@@ -307,8 +309,12 @@ class RuleDecision:
 
     def decide(self, r: Ranking, p: np.ndarray, order: list[int]) -> str:
         """The reason ("answered" or "declined: ...") the rule gives for the best candidate."""
+        return self.decide_for(r, order[0])
+
+    def decide_for(self, r: Ranking, n: int) -> str:
+        """The rule's verdict on candidate `n`: its coverage, and its lead in the ranking."""
         x = r.features
-        cov, margin = x[0, 0], x[0, 2]
+        cov, margin = x[n, 0], x[n, 2]
         if cov < self.CONF:
             return "declined: low confidence"
         if margin < self.MARGIN and cov < self.SURE:
@@ -322,17 +328,19 @@ class FittedDecision:
 
     fitted = True
     by_rank = False  # candidates are ordered by probability
+    FLOOR_FIRST_ONLY = False  # the floor also applies when the most probable candidate is not ranked first
 
     def __init__(self, weights: np.ndarray, mean: np.ndarray, scale: np.ndarray, threshold: float,
-                 floor: float):
+                 floor: float, grouped: bool = False):
         self.weights, self.mean, self.scale = weights, mean, scale
         self.threshold, self.floor = threshold, max(0.0, min(floor, threshold))
+        self.grouped = grouped
         self.rule = RuleDecision()
 
     def probabilities(self, r: Ranking) -> np.ndarray:
         """The model's probability, per candidate, that it is the entry the question is about."""
         z = (r.features - self.mean) / self.scale
-        return 1.0 / (1.0 + np.exp(-(z @ self.weights[1:] + self.weights[0])))
+        return scores_to_probabilities(z @ self.weights[1:] + self.weights[0], self.grouped)
 
     def decide(self, r: Ranking, p: np.ndarray, order: list[int]) -> str:
         """Answer above the threshold; between the break-even floor and the threshold, only what the
@@ -340,10 +348,64 @@ class FittedDecision:
         best = order[0]
         if p[best] >= self.threshold:
             return "answered"
-        if p[best] >= self.floor and best == 0:
-            verdict = self.rule.decide(r, p, order)
-            return verdict
+        if p[best] >= self.floor and (best == 0 or not self.FLOOR_FIRST_ONLY):
+            return self.rule.decide_for(r, best)
         return "declined: low confidence"
+
+
+def scores_to_probabilities(s: np.ndarray, grouped: bool) -> np.ndarray:
+    """Per-candidate probabilities from scores: independent logistics, or (`grouped`) one choice among
+    the candidates and "none of them" (score 0), a softmax."""
+    if not grouped:
+        return 1.0 / (1.0 + np.exp(-s))
+    top = max(0.0, float(s.max()))
+    e = np.exp(s - top)
+    return e / (math.exp(-top) + e.sum())
+
+
+def fit_choice(x: np.ndarray, starts: np.ndarray, label: np.ndarray, weights: np.ndarray, l2: float = 1e-2,
+               steps: int = 30) -> tuple[np.ndarray, ...]:
+    """Weights (bias first), mean and scale of a conditional logit: each question chooses one of its
+    candidates (rows `starts[g]` to the next start) or none of them (score 0); `label[g]` is the row
+    chosen, -1 for none. Newton's method with a little L2; `weights` per question."""
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    z = np.column_stack([np.ones(len(x)), (x - mean) / scale])
+    group = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(x))))
+    rw = weights[group]
+    chosen = label >= 0
+    target = z[label[chosen]].T @ weights[chosen]
+    reg = l2 * np.eye(z.shape[1])
+    reg[0, 0] = 0.0
+
+    def state(w: np.ndarray) -> tuple[float, np.ndarray]:
+        """The penalised negative log-likelihood at `w`, and each row's probability."""
+        sc = z @ w
+        top = np.maximum(np.maximum.reduceat(sc, starts), 0.0)
+        e = np.exp(sc - top[group])
+        total = np.exp(-top) + np.add.reduceat(e, starts)
+        loss = weights @ (top + np.log(total)) - target @ w + 0.5 * w @ reg @ w
+        return float(loss), e / total[group]
+
+    w = np.zeros(z.shape[1])
+    loss, p = state(w)
+    for _ in range(steps):
+        m = np.add.reduceat(z * p[:, None], starts, axis=0)  # per question: expected row
+        grad = (z * (rw * p)[:, None]).sum(axis=0) - target + reg @ w
+        hess = (z * (rw * p)[:, None]).T @ z - (m * weights[:, None]).T @ m + reg + 1e-9 * np.eye(z.shape[1])
+        step = np.linalg.solve(hess, grad)
+        for _ in range(30):  # damped: halve the step until the loss falls (Newton alone can overshoot)
+            new_loss, new_p = state(w - step)
+            if new_loss <= loss:
+                break
+            step = step / 2
+        else:
+            break
+        w, loss, p = w - step, new_loss, new_p
+        if np.abs(step).max() < 1e-6:
+            break
+    return w, mean, scale
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-2, steps: int = 30,
@@ -383,16 +445,55 @@ def _cache_dir() -> Path:
 def _code_version() -> str:
     """A digest of the engine's code and language data: a fitted decision is only reused by the same."""
     digest = hashlib.sha256()
-    for path in (Path(__file__), LANGUAGE_FILE, ABBREVIATIONS_FILE):
+    for path in (Path(__file__), Path(__file__).with_name("ranker.py"), LANGUAGE_FILE, ABBREVIATIONS_FILE):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
+
+
+def _content_key(entries: list, extra: str) -> str:
+    """A digest of the entries (what the engine reads of them), the engine's code and `extra`."""
+    digest = hashlib.sha256((_code_version() + extra).encode())
+    for e in entries:
+        digest.update(json.dumps([e.id, e.kind, e.title, list(e.questions), list(getattr(e, "tags", ())),
+                                  e.answer], ensure_ascii=False).encode())
+    return digest.hexdigest()[:32]
+
+
+_RANKER_CACHE: dict[str, Ranker] = {}
+
+
+def _cached_ranker(entries: list, labelled: list[tuple[int, Counter]], disk: bool) -> Ranker:
+    """The ranker of `entries`: from memory, from the disk cache (`disk`), or trained (and kept)."""
+    key = _content_key(entries, "ranker")
+    if key in _RANKER_CACHE:
+        return _RANKER_CACHE[key]
+    path = _cache_dir() / f"{key}.ranker.npz"
+    ranker = None
+    if disk:
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                ranker = Ranker.from_arrays(dict(data))
+        except (OSError, ValueError, KeyError):
+            ranker = None
+    if ranker is None:
+        ranker = Ranker(labelled, len(entries))
+        if disk:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(f".{key}.{os.getpid()}.tmp.npz")
+                np.savez(tmp, **ranker.to_arrays())
+                os.replace(tmp, path)
+            except OSError as exc:  # a read-only home: train again next time
+                log.debug("ranker not cached: %s", exc)
+    _RANKER_CACHE[key] = ranker
+    return ranker
 
 
 def _load_decision(key: str) -> FittedDecision | None:
     try:
         data = json.loads((_cache_dir() / f"{key}.json").read_text(encoding="utf-8"))
         return FittedDecision(np.array(data["weights"]), np.array(data["mean"]), np.array(data["scale"]),
-                              float(data["threshold"]), float(data["floor"]))
+                              float(data["threshold"]), float(data["floor"]), bool(data.get("grouped")))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -403,7 +504,8 @@ def _save_decision(key: str, d: FittedDecision) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f".{key}.{os.getpid()}.tmp"
         tmp.write_text(json.dumps({"weights": d.weights.tolist(), "mean": d.mean.tolist(),
-                                   "scale": d.scale.tolist(), "threshold": d.threshold, "floor": d.floor}),
+                                   "scale": d.scale.tolist(), "threshold": d.threshold, "floor": d.floor,
+                                   "grouped": d.grouped}),
                        encoding="utf-8")
         os.replace(tmp, folder / f"{key}.json")
     except OSError as exc:  # a read-only home: fit again next time
@@ -411,12 +513,15 @@ def _save_decision(key: str, d: FittedDecision) -> None:
 
 
 class AnswerEngine:
-    """BM25 over folded syllables and syllable pairs, one document per title or example question.
+    """BM25 over folded syllables and syllable pairs, one document per title or example question, and
+    a supervised ranker (`bot.engine.ranker`) trained on the entries' texts.
 
     Ranking: the best question of each entry (BM25), blended with how much of the query the entry
     covers. Confidence: the idf-weighted share of the query's words (and word pairs) the entry knows;
     unknown words weigh as much as the rarest known word, so off-topic questions score low.
-    Answer when confidence >= CONF and the winner leads the runner-up by MARGIN (or is very sure).
+    Deciding: a choice model fitted on the base by cross-validation (`fit_decision`); bases too small
+    to fit on answer when confidence >= CONF and the winner leads the runner-up by MARGIN (or is very
+    sure).
     """
 
     K1, B = 1.2, 0.75
@@ -443,9 +548,14 @@ class AnswerEngine:
     DISK_CACHE = True  # keep fitted decisions between runs (see _cache_dir)
     FLOOR_COST = 1.0  # the cost of a wrong answer the floor (what the coverage rule answers) is set at
     OUT_OF_SCOPE_SHARE = 0.2  # the share of questions the base has no entry for, assumed when fitting
+    GROUPED = True  # the decision is one choice among the candidates or none (else one logistic per row)
+    RANKER_MAX_ENTRIES = 150  # above this no supervised ranker is trained (its fit grows with entries³)
+    RANKER_CANDIDATES = 3  # the ranker's best entries join the candidates
 
-    def __init__(self, entries: list, fit: bool = True) -> None:
+    def __init__(self, entries: list, fit: bool = True, ranker: bool | None = None) -> None:
         entries = sorted(entries, key=lambda e: e.id)  # deterministic whatever the input order
+        if ranker is None:
+            ranker = len(entries) <= self.RANKER_MAX_ENTRIES
         self.decision: FittedDecision | RuleDecision = RuleDecision()
         self.ids = [e.id for e in entries]
         doc_terms: list[Counter] = []
@@ -459,6 +569,7 @@ class AnswerEngine:
         self.page_only: list[frozenset[str]] = []  # per entry: words only its trade page has
         self.exact: dict[str, int] = {}  # an example question or title, as words -> its entry
         entry_docs: list[Counter] = []  # per entry: its title, questions and tags as one document
+        labelled: list[tuple[int, Counter]] = []  # every text with its entry: the ranker's training set
         for index, entry in enumerate(entries):
             starts.append(len(doc_terms))
             known: set[str] = set()
@@ -478,6 +589,7 @@ class AnswerEngine:
                 terms = Counter(self.features(toks))
                 doc_terms.append(terms)
                 doc_boost.append(1.0)
+                labelled.append((index, terms))
                 known.update(terms)
                 whole.update(terms)
             if entry.kind == "trade" or self.INDEX_ANSWERS:
@@ -487,6 +599,7 @@ class AnswerEngine:
                 self.doc_words.append(frozenset())  # a page is long: what it does not say is no evidence
                 doc_terms.append(terms)
                 doc_boost.append(self.PAGE_WEIGHT)
+                labelled.append((index, terms))
                 self.page_only.append(frozenset(t for t in terms if t not in known))
                 known.update(terms)
             else:
@@ -552,8 +665,13 @@ class AnswerEngine:
         self.compounds = frozenset(
             f"{a} {b}" for toks, _ in self.trade_names for a, b in itertools.pairwise(toks)
             if a in STOP and b in STOP)  # folded forms: however the name was typed
+        self.ranker: Ranker | None = None
+        if ranker and len(entries) > 1:
+            # The top-level engine's ranker is cached like its decision; the fitting folds' are not.
+            self.ranker = _cached_ranker(entries, labelled, self.DISK_CACHE) if fit else Ranker(labelled,
+                                                                                                 len(entries))
         if fit:
-            self.decision = self.fit_decision(entries)
+            self.decision = self.fit_decision(entries, ranker=self.ranker is not None)
 
     def weight(self, term: str) -> float:
         """A query word's weight in coverage: its idf (unknown words weigh most), generic words less."""
@@ -567,19 +685,16 @@ class AnswerEngine:
         return cls(list(entries), fit=fit)
 
     @classmethod
-    def fit_decision(cls, entries: list) -> FittedDecision | RuleDecision:
+    def fit_decision(cls, entries: list, ranker: bool = True) -> FittedDecision | RuleDecision:
         """The decision fitted on `entries`: for each fold, an engine built without that fold's example
-        questions and without a sixth of the entries is asked them; every candidate is a row (is it
-        the asked question's entry?) of a logistic model, and the threshold on the best candidate's
-        probability maximises right answers minus WRONG_COST times wrong ones."""
+        questions and without one entry in ten (`ranker`: with its own supervised ranker) is asked
+        them; each question chooses one of its candidates or none (a conditional logit over their
+        signals, `GROUPED`; else one logistic per candidate row), and the thresholds on the best
+        candidate's probability are where answering pays at WRONG_COST and FLOOR_COST."""
         usable = [e for e in entries if len(e.questions) >= 2]
         if len(usable) < cls.FIT_MIN_ENTRIES:
             return RuleDecision()
-        digest = hashlib.sha256(_code_version().encode())
-        for e in entries:
-            digest.update(json.dumps([e.id, e.kind, e.title, list(e.questions), list(getattr(e, "tags", ())),
-                                      e.answer], ensure_ascii=False).encode())
-        key = digest.hexdigest()[:32]
+        key = _content_key(entries, str(ranker))
         if key in _FIT_CACHE:
             return _FIT_CACHE[key]
         cached = _load_decision(key) if cls.DISK_CACHE else None
@@ -605,32 +720,41 @@ class AnswerEngine:
                     held, kept = [], qs
                 train.append(dataclasses.replace(e, questions=kept))
                 questions += [(e.id, q) for q in held]
-            engine = cls(train, fit=False)
+            engine = cls(train, fit=False, ranker=ranker)
             for expected, q in questions:
                 r = engine.rank(q)
                 if r.kind != "ranked" or r.generic_only:
                     continue
                 x = r.features
                 y = [res[0] == expected for res in r.results]
-                rule = RuleDecision().decide(r, x[:, 0], list(range(len(x)))) == "answered"
-                asked.append((len(rows), len(rows) + len(x), rule, expected is None))
+                asked.append((len(rows), len(rows) + len(x), r, expected is None))
                 rows += list(x)
                 labels += y
         if not rows or not any(labels) or all(labels):
             return RuleDecision()
         x, y = np.array(rows), np.array(labels, dtype=np.float64)
-        w, mean, scale = fit_logistic(x, y)
-        z = (x - mean) / scale
-        p = 1.0 / (1.0 + np.exp(-(z @ w[1:] + w[0])))
         # Out-of-scope questions (of the left-out entries) count as OUT_OF_SCOPE_SHARE of all asked.
         n_out = sum(1 for a in asked if a[3])
         n_in = len(asked) - n_out
         out_weight = (cls.OUT_OF_SCOPE_SHARE / (1 - cls.OUT_OF_SCOPE_SHARE)) * n_in / n_out if n_out else 0.0
-        best = []  # (probability of the best candidate, its outcome: +1 right, -WRONG_COST wrong)
+        if cls.GROUPED:
+            starts = np.array([a[0] for a in asked])
+            label = np.array([a[0] + int(np.argmax(y[a[0]:a[1]])) if y[a[0]:a[1]].any() else -1
+                              for a in asked])
+            qw = np.array([out_weight if a[3] else 1.0 for a in asked])
+            w, mean, scale = fit_choice(x, starts, label, qw)
+            sc = (x - mean) / scale @ w[1:] + w[0]
+            p = np.concatenate([scores_to_probabilities(sc[a[0]:a[1]], True) for a in asked])
+        else:
+            w, mean, scale = fit_logistic(x, y)
+            z = (x - mean) / scale
+            p = 1.0 / (1.0 + np.exp(-(z @ w[1:] + w[0])))
         best = []  # (probability of the best candidate, right?, weight, would the coverage rule answer it?)
-        for start, end, rule, out in asked:
+        for start, end, ranking, out in asked:
             n = start + int(np.argmax(p[start:end]))
-            best.append((float(p[n]), bool(y[n]), out_weight if out else 1.0, rule and n == start))
+            rule = RuleDecision().decide_for(ranking, n - start) == "answered" and (
+                n == start or not FittedDecision.FLOOR_FIRST_ONLY)
+            best.append((float(p[n]), bool(y[n]), out_weight if out else 1.0, rule))
 
         def threshold_for(subset: list[tuple[float, bool, float, bool]], cost: float) -> float:
             """The probability above which answering pays at `cost`: the best candidate's probability is
@@ -651,7 +775,7 @@ class AnswerEngine:
 
         # The floor applies to what the coverage rule answers: recalibrated on those questions alone.
         decision = FittedDecision(w, mean, scale, threshold_for(best, cls.WRONG_COST),
-                                  threshold_for([b for b in best if b[3]], cls.FLOOR_COST))
+                                  threshold_for([b for b in best if b[3]], cls.FLOOR_COST), cls.GROUPED)
         _FIT_CACHE[key] = decision
         if cls.DISK_CACHE:
             _save_decision(key, decision)
@@ -734,7 +858,17 @@ class AnswerEngine:
         k = min(self.CANDIDATES, len(best))
         top = (set(np.argpartition(-best, k - 1)[:k].tolist())
                | set(np.argpartition(-escores, min(5, k) - 1)[:min(5, k)].tolist()))
-        ranked = sorted((int(i) for i in top if best[i] > 0), key=lambda i: (-best[i], i))
+        learnt = set()
+        if self.ranker is not None:
+            plr = self.ranker.probabilities(self.features(toks))
+            kl = min(self.RANKER_CANDIDATES, len(plr))
+            learnt = set(np.argpartition(-plr, kl - 1)[:kl].tolist())
+            top |= learnt
+            two = np.partition(plr, len(plr) - 2)[-2:] if len(plr) > 1 else np.array([0.0, plr[0]])
+            lead = np.where(plr >= two[1], plr - two[0], plr - two[1])
+        else:
+            plr = lead = np.zeros(len(best))
+        ranked = sorted((int(i) for i in top if best[i] > 0 or i in learnt), key=lambda i: (-best[i], i))
         s_max = float(best[ranked[0]])
         e_max = float(escores.max()) or 1.0
 
@@ -793,7 +927,8 @@ class AnswerEngine:
                 bonus += self.TRADE_BONUS if named else -self.UNNAMED_MALUS
             results.append((self.RANK_COVERAGE * cov + (1 - self.RANK_COVERAGE) * rel + bonus, cov, i,
                             rel, float(escores[i]) / e_max, title, extra / (extra + total),
-                            float(bool(named) and i in named), float(i in self.trade_set), close))
+                            float(bool(named) and i in named), float(i in self.trade_set), close,
+                            float(plr[i]), float(lead[i]), math.log(max(float(plr[i]), 1e-4))))
         if not results:
             return Ranking("none", norm)
         results.sort(key=lambda r: (-r[0], r[2]))
