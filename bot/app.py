@@ -23,7 +23,7 @@ from bot.console import web as console
 from bot.content import ContentError
 from bot.content.holder import ContentHolder
 from bot.conversation import Conversation
-from bot.health import DatabaseHealth, report
+from bot.health import STALE_QUESTION_S, DatabaseHealth, report
 from bot.httpguard import GuardedRunner, deadline
 from bot.outbound import Outbound
 from bot.ports import ChannelAdapter
@@ -165,6 +165,7 @@ def _healthz(app: App) -> Callable[[web.Request], Awaitable[web.Response]]:
             dispatcher={"queued": dispatcher.queue.qsize(), "in_hand": len(dispatcher._held),
                         "sent": dispatcher.sent},
             unwritten_questions=app.store.questions.pending,
+            stale_questions=app.store.questions.waiting_longer_than(STALE_QUESTION_S),
             extra={"entries": len(app.content.base.entries), "in_flight": app.conversation.in_flight,
                    "uptime_s": round(time.monotonic() - app.started_at, 1)})
         if app.fatal:
@@ -275,7 +276,14 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop_event.set)
     loop.add_signal_handler(signal.SIGINT, stop_event.set)
-    loop.add_signal_handler(signal.SIGHUP, lambda: _reload(app))
+    reloads: set[asyncio.Task] = set()
+
+    def _on_sighup() -> None:
+        task = loop.create_task(_reload(app), name="content-reload")
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, _on_sighup)
     await start(app)
     settle()
     try:
@@ -290,8 +298,10 @@ async def serve(settings: Settings) -> None:
         raise Fatal(app.fatal)
 
 
-def _reload(app: App) -> None:
+async def _reload(app: App) -> None:
+    """SIGHUP: load the content again off the event loop (a refit takes seconds of CPU); the bot answers
+    from the previous content until the new one is ready."""
     try:
-        app.content.reload()
+        await asyncio.to_thread(app.content.reload)
     except ContentError:
         pass  # already logged with the full report; the previous content stays

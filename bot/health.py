@@ -141,6 +141,9 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"[:200]
 
 
+STALE_QUESTION_S = 5.0  # a queued question older than this means its writes are failing
+
+
 async def report(
     *,
     database: DatabaseHealth,
@@ -149,6 +152,7 @@ async def report(
     dispatcher: dict[str, Any],
     unwritten_questions: int,
     extra: dict[str, Any],
+    stale_questions: int = 0,
 ) -> tuple[int, dict]:
     """(HTTP status, body) of /healthz."""
     db = await database.check()
@@ -168,8 +172,9 @@ async def report(
             degraded.append(f"{name}: {status}")
     for name, lines in alerts.items():
         degraded.extend(f"{name}: {line}" for line in lines)
-    if unwritten_questions:
-        degraded.append(f"{unwritten_questions} question(s) waiting to be written")
+    if stale_questions:  # a question waits a few milliseconds for company as a rule; seconds is a fault
+        degraded.append(f"{stale_questions} question(s) waiting to be written for over "
+                        f"{STALE_QUESTION_S:.0f} s")
     status = "failing" if failing else "degraded" if degraded else "ok"
     body = {
         "status": status,

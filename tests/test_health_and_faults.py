@@ -69,6 +69,24 @@ async def test_healthz_reports_database_dispatcher_and_channels(db_url):
         assert body["channels"]["telegram"] == "on" and body["channels"]["zalo_bot"].startswith("off")
 
 
+async def test_healthz_is_degraded_only_by_questions_waiting_for_seconds(db_url, clock):
+    async with FakeTelegram() as fake, running_app(tg_settings(db_url, fake), limiter=NullLimiter(),
+                                                   clock=clock) as app:
+        questions = app.store.questions
+        # A question queued a moment ago waits for company (the linger): that is how writes work.
+        questions._queue.append(({"asked_at": clock.now()}, None))
+        try:
+            status, body = await get_health(app.port)
+            assert status == 200 and body["status"] == "ok", body
+            assert body["database"]["unwritten_questions"] == 1
+            clock.advance(seconds=health.STALE_QUESTION_S + 1)  # ...but not for seconds
+            status, body = await get_health(app.port)
+            assert status == 200 and body["status"] == "degraded"
+            assert any("waiting to be written" in p for p in body["problems"]), body
+        finally:
+            questions._queue.clear()
+
+
 async def test_healthz_is_503_while_the_database_is_unreachable(db_url, monkeypatch):
     monkeypatch.setattr(health, "PROBE_EVERY", 0.0)
     async with FakeTelegram() as fake, running_app(tg_settings(db_url, fake), limiter=NullLimiter()) as app:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import shutil
 import signal
 import sys
 
@@ -136,3 +137,30 @@ async def test_serve_without_a_token_still_serves_and_says_why(tmp_path):
         assert health["channels"]["telegram"].startswith("off: CHONNGHE_TELEGRAM_TOKEN is not set")
         assert await serve.terminate() == 0
     assert any("channel telegram is off: CHONNGHE_TELEGRAM_TOKEN is not set" in line for line in serve.log)
+
+
+async def test_sighup_reloads_the_content_while_the_bot_keeps_answering(tmp_path, fake):
+    content = tmp_path / "content"
+    shutil.copytree(FIXTURE_CONTENT, content)
+    env = serve_env(tmp_path, CHONNGHE_TELEGRAM_TOKEN="123:ABC", CHONNGHE_TELEGRAM_API_URL=fake.base_url,
+                    CHONNGHE_CACHE_DIR=str(tmp_path / "cache"))
+    async with Serve(env, "--content", str(content)) as serve:
+        port = await serve.port()
+        fake.push_message(USER, "hoc phi hoc nghe")
+        (before,) = await fake.wait_messages(USER, 1, within=15)
+        assert "Câu trả lời thử về học phí" in before.text
+        faq = content / "faq" / "test.yaml"
+        faq.write_text(faq.read_text(encoding="utf-8").replace(
+            "Câu trả lời thử về học phí học nghề", "Câu trả lời mới về học phí học nghề"), encoding="utf-8")
+        assert serve.proc is not None
+        serve.proc.send_signal(signal.SIGHUP)
+        # The reload runs off the event loop: the service answers while it refits.
+        health = await healthz(port)
+        assert health["status"] == "ok", health
+        async with asyncio.timeout(30):
+            while not any("content reloaded" in line for line in serve.log):  # noqa: ASYNC110 - its log
+                await asyncio.sleep(0.05)
+        fake.push_message(USER, "hoc phi hoc nghe")
+        (after,) = await fake.wait_messages(USER, 1, after=1, within=15)
+        assert "Câu trả lời mới về học phí" in after.text
+        assert await serve.terminate() == 0

@@ -621,7 +621,9 @@ async def gaps_action(request: web.Request) -> web.StreamResponse:
         return console.render(request, "attached.html", status=400, title="Chưa gắn được", ok=False,
                               report=exc.report, question=question, entry_id=entry_id, match=None)
     try:
-        app.content.reload()
+        # Off the event loop: a reload refits the engine (seconds of CPU after a content change), and the
+        # bot keeps answering from the previous content meanwhile.
+        await asyncio.to_thread(app.content.reload)
     except ContentError as exc:  # the file checked out; something else changed meanwhile
         return console.render(request, "attached.html", status=500, title="Chưa nạp lại được", ok=False,
                               report=str(exc), question=question, entry_id=entry_id, match=None)

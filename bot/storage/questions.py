@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -37,6 +38,12 @@ class Questions:
     def pending(self) -> int:
         """Questions queued and not yet written (shown in /healthz)."""
         return len(self._queue)
+
+    def waiting_longer_than(self, seconds: float) -> int:
+        """Queued questions asked more than `seconds` ago: more than a linger's worth means the writes are
+        failing (the database away), which /healthz reports."""
+        cutoff = self.db.clock.now() - timedelta(seconds=seconds)
+        return sum(1 for row, _ in self._queue if row["asked_at"] < cutoff)
 
     async def log(self, user_id: int | None, channel: str, text: str, normalized: str,
                            content_id: str | None, score: float, answered: bool) -> int:
