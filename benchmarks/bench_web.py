@@ -182,6 +182,8 @@ async def conversation(serve: Serve, visitors: int, rate: float, questions: int)
         rss_idle = serve.rss()
 
         # Offer `questions` at a steady `rate`, round-robin over the visitors.
+        print(f"bench_web: {visitors} visitors idle, RSS {rss_idle / 2**20:.1f} MB; questions start "
+              f"(serve pid {serve.proc.pid})", file=sys.stderr, flush=True)  # a sampling profiler may attach
         latencies.clear()
         cpu_before = serve.cpu()
         t0 = time.perf_counter() + 0.2
@@ -258,6 +260,8 @@ async def broadcast(tmp: Path, count: int, concurrency: int) -> dict:
         out = await serve.cli("broadcast", "create", "--topic", "tuyen_sinh", "--channel", "web",
                               "--text", "Thông báo tuyển sinh: ngày hội tư vấn tại trường (bản thử).")
         broadcast_id = int(out.split()[0])
+        print(f"bench_web: broadcast {broadcast_id} created (serve pid {serve.proc.pid})", file=sys.stderr,
+              flush=True)  # a sampling profiler may attach
         began = time.perf_counter()
         async with asyncio.timeout(600):
             while True:

@@ -23,7 +23,8 @@ The protocol (JSON text frames).
                   {"t": "restart"}                                    "Cuộc trò chuyện mới"
   server -> page: {"t": "welcome", "token", "unread", "read"}, then {"t": "m", "id", "from": "bot"|"user",
                   "text", "buttons": [[{"label", "url"} | {"label", "i"}]], "at", "cid"?}, {"t": "synced"},
-                  {"t": "typing", "on": bool}, {"t": "refused", "cid", "text", "retry"} (too fast, too long),
+                  {"t": "typing", "on": bool} (on: an answer is taking a moment; off: the turn is over),
+                  {"t": "refused", "cid", "text", "retry"} (too fast, too long),
                   {"t": "cleared"} (the mailbox was emptied).
 A button's payload never leaves the server: a press names the stored message and the button's place, so a
 visitor can only press what the bot offered them.
@@ -53,6 +54,7 @@ import secrets
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -83,6 +85,7 @@ MAX_TEXT = 2000  # characters a visitor may send in one message
 MAX_FRAME = 16 * 1024  # bytes in one WebSocket frame; more closes the socket with 1009
 HELLO_TIMEOUT = 10.0  # seconds a new socket has to say hello
 HEARTBEAT = 30.0  # seconds between pings (a dead connection is noticed within about twice that)
+TYPING_AFTER = 0.25  # seconds an answer may take before the pages show "typing"
 LABEL_MAX = 120  # characters of a pressed button's label echoed into the chat
 CLIENT_ID_MAX = 40
 CLOSE_UNSUPPORTED = WSCloseCode.UNSUPPORTED_DATA  # 1003: a binary frame
@@ -92,6 +95,8 @@ ASSETS = Path(__file__).resolve().parent / "web_assets"
 STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
                 ".svg": "image/svg+xml"}
 COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
+TYPING_ON = ({"t": "typing", "on": True}, '{"t":"typing","on":true}')
+TYPING_OFF = ({"t": "typing", "on": False}, '{"t":"typing","on":false}')
 
 # What the person reads (Vietnamese, polite and short).
 TOO_FAST = "Bạn gửi hơi nhanh. Bạn vui lòng chờ một chút rồi gửi lại nhé."
@@ -186,8 +191,9 @@ class Buckets:
 # --- rendering -------------------------------------------------------------------------------------
 
 
-def body_of(reply: Reply) -> str:
-    """A reply as stored in the mailbox (JSON): its text and its buttons (payloads included)."""
+def body_parts(reply: Reply) -> dict[str, Any]:
+    """A reply as stored in the mailbox, before it is encoded: its text and its buttons (payloads
+    included)."""
     rows = []
     for row in reply.buttons:
         buttons = []
@@ -198,7 +204,12 @@ def body_of(reply: Reply) -> str:
                 buttons.append({"label": b.label, "payload": b.payload})
         if buttons:
             rows.append(buttons)
-    return json.dumps({"text": reply.text, "buttons": rows}, ensure_ascii=False)
+    return {"text": reply.text, "buttons": rows}
+
+
+def body_of(reply: Reply) -> str:
+    """A reply as stored in the mailbox (JSON): its text and its buttons (payloads included)."""
+    return json.dumps(body_parts(reply), ensure_ascii=False)
 
 
 def buttons_of(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -208,7 +219,12 @@ def buttons_of(body: dict[str, Any]) -> list[dict[str, Any]]:
 
 def frame_of(letter: Letter, cid: str | None = None) -> dict[str, Any]:
     """The frame a page gets for a stored message: payloads replaced by the button's place."""
-    body = json.loads(letter.body)
+    return frame_from(letter.id, letter.sender, json.loads(letter.body), letter.at, cid)
+
+
+def frame_from(ident: int, sender: str, body: dict[str, Any], at: datetime, cid: str | None = None
+               ) -> dict[str, Any]:
+    """The frame of a message from its decoded body (what was just stored needs no decoding again)."""
     rows, index = [], 0
     for row in body.get("buttons") or ():
         shown = []
@@ -219,8 +235,8 @@ def frame_of(letter: Letter, cid: str | None = None) -> dict[str, Any]:
                 shown.append({"label": b["label"], "i": index})
             index += 1
         rows.append(shown)
-    frame: dict[str, Any] = {"t": "m", "id": letter.id, "from": letter.sender, "text": body.get("text", ""),
-                             "buttons": rows, "at": letter.at.isoformat()}
+    frame: dict[str, Any] = {"t": "m", "id": ident, "from": sender, "text": body.get("text", ""),
+                             "buttons": rows, "at": at.isoformat()}
     if cid:
         frame["cid"] = cid
     return frame
@@ -260,14 +276,15 @@ class Conn:
     syncing: bool = True  # catching up: live pushes of messages wait in `held`
     held: list[dict[str, Any]] = field(default_factory=list)
 
-    async def push(self, frame: dict[str, Any]) -> None:
-        """Send a frame to this page (held while it is catching up); a closed socket is skipped."""
+    async def push(self, frame: dict[str, Any], encoded: str | None = None) -> None:
+        """Send a frame to this page (held while it is catching up); a closed socket is skipped.
+        `encoded`: the frame as JSON already (one encoding for all of a visitor's pages)."""
         if self.syncing and frame.get("t") == "m":
             self.held.append(frame)
             return
         if not self.ws.closed:
             with contextlib.suppress(ConnectionError, RuntimeError):
-                await self.ws.send_str(json.dumps(frame, ensure_ascii=False))
+                await self.ws.send_str(encoded or json.dumps(frame, ensure_ascii=False))
 
 
 class WebChannel:
@@ -361,24 +378,26 @@ class WebChannel:
 
     async def send(self, chat_id: str, reply: Reply) -> str | None:
         """Put the reply in the visitor's mailbox and push it to their open pages; returns its id."""
-        body = body_of(reply)
+        parts = body_parts(reply)
         try:
-            ident = await self.mailbox.put(chat_id, "bot", body)
+            ident = await self.mailbox.put(chat_id, "bot", json.dumps(parts, ensure_ascii=False))
         except Exception as exc:
             raise Transient(f"web mailbox: {type(exc).__name__}: {exc}") from None
-        await self._push_letter(chat_id, Letter(ident, "bot", body, self.store.clock.now()))
+        await self._push_letter(chat_id, ident, "bot", parts)
         return str(ident)
 
-    async def _push_letter(self, visitor: str, letter: Letter, cid: str | None = None) -> None:
+    async def _push_letter(self, visitor: str, ident: int, sender: str, body: dict[str, Any],
+                           cid: str | None = None) -> None:
         group = self.conns.get(visitor)
         if group:
-            frame = frame_of(letter, cid)
+            frame = frame_from(ident, sender, body, self.store.clock.now(), cid)
+            encoded = json.dumps(frame, ensure_ascii=False)
             for conn in list(group):
-                await conn.push(frame)
+                await conn.push(frame, encoded)
 
-    async def _push(self, visitor: str, frame: dict[str, Any]) -> None:
+    async def _push(self, visitor: str, frame: dict[str, Any], encoded: str | None = None) -> None:
         for conn in list(self.conns.get(visitor, ())):
-            await conn.push(frame)
+            await conn.push(frame, encoded)
 
     # --- pages ---------------------------------------------------------------------------------
 
@@ -643,14 +662,12 @@ class WebChannel:
             await self._refuse(conn, cid, TOO_FAST, wait)
             return
         self._submit(Incoming(UserRef(CHANNEL, conn.visitor), text=text, chat_id=conn.visitor),
-                     said=(self._said(text), cid))
+                     said=(text, cid))
 
-    def _said(self, text: str) -> str:
-        return json.dumps({"text": text, "buttons": []}, ensure_ascii=False)
-
-    def _keep_said(self, visitor: str, body: str, cid: str | None) -> None:
+    def _keep_said(self, visitor: str, text: str, cid: str | None) -> None:
         """Store what the visitor said in the message being answered, and show it on all their pages."""
-        stored = self.mailbox.put(visitor, "user", body)
+        body = {"text": text, "buttons": []}
+        stored = self.mailbox.put(visitor, "user", json.dumps(body, ensure_ascii=False))
 
         async def show() -> None:
             try:
@@ -658,7 +675,7 @@ class WebChannel:
             except Exception as exc:
                 log.warning("web: a message of visitor %s was not kept in the mailbox: %s", visitor[:6], exc)
                 return
-            await self._push_letter(visitor, Letter(ident, "user", body, self.store.clock.now()), cid)
+            await self._push_letter(visitor, ident, "user", body, cid)
 
         task = asyncio.ensure_future(show())
         self._tasks.add(task)
@@ -682,7 +699,7 @@ class WebChannel:
             return
         self._submit(Incoming(UserRef(CHANNEL, conn.visitor), payload=str(button["payload"]),
                               chat_id=conn.visitor),
-                     said=(self._said(str(button.get("label", ""))[:LABEL_MAX]), None))
+                     said=(str(button.get("label", ""))[:LABEL_MAX], None))
 
     async def _on_restart(self, conn: Conn) -> None:
         wait = self._slowed(conn)
@@ -696,8 +713,10 @@ class WebChannel:
 
     def _submit(self, incoming: Incoming, done: Callable[[], None] | None = None,
                 said: tuple[str, str | None] | None = None) -> None:
-        """Hand an update to the conversation; the visitor's pages show "typing" until it is answered.
-        `said`: what the visitor's message shows in the chat (stored JSON body, the page's cid)."""
+        """Hand an update to the conversation; the visitor's pages show "typing" when it is not answered
+        within TYPING_AFTER, until it is (a quick answer sends no "typing on", which would only make the
+        page flicker; "typing off" always ends a turn). `said`: what the visitor's message shows in the
+        chat (its text, the page's cid)."""
         visitor = incoming.user.user_id
 
         async def its_turn() -> bool:
@@ -712,16 +731,19 @@ class WebChannel:
             task = self.inbox.submit(incoming, once=its_turn)
         except RuntimeError:  # shutting down
             return
-        typing = asyncio.ensure_future(self._push(visitor, {"t": "typing", "on": True}))
-        self._tasks.add(typing)
-        typing.add_done_callback(self._tasks.discard)
+        timer = asyncio.get_running_loop().call_later(TYPING_AFTER, self._push_soon, visitor, TYPING_ON)
 
         def _finished(_task: asyncio.Task) -> None:
+            timer.cancel()
             if done is not None:
                 done()
-            if visitor in self.conns:
-                off = asyncio.ensure_future(self._push(visitor, {"t": "typing", "on": False}))
-                self._tasks.add(off)
-                off.add_done_callback(self._tasks.discard)
+            self._push_soon(visitor, TYPING_OFF)
 
         task.add_done_callback(_finished)
+
+    def _push_soon(self, visitor: str, frame: tuple[dict[str, Any], str]) -> None:
+        """Push a fixed frame (decoded, encoded) to the visitor's open pages in a task of its own."""
+        if visitor in self.conns:
+            task = asyncio.ensure_future(self._push(visitor, *frame))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)

@@ -9,6 +9,7 @@ import json
 import aiohttp
 import pytest
 
+from bot.channels import web
 from bot.channels.web import COOKIE, MAX_FRAME, MAX_TEXT, STALE, TOO_FAST, TOO_LONG, VisitorTokens, body_of
 from bot.storage.mailbox import Mailbox
 from bot.types import Button, Reply, UserRef
@@ -45,6 +46,23 @@ async def test_a_first_visit_is_greeted_and_a_question_answered(session, web_bot
     echo = client.messages("user")[-1]
     assert echo["text"] == "hoc nghe han o dau" and echo["cid"] == "c1" and echo["id"] < answer["id"]
     assert all("payload" not in b for row in answer["buttons"] for b in row)  # payloads stay on the server
+    await client.close()
+
+
+async def test_typing_is_shown_only_when_an_answer_takes_a_moment(session, web_bot, monkeypatch):
+    client = await visit(session, web_bot)
+    # An answer within TYPING_AFTER (30 s here: any answer is) sends no "typing on", only the turn's end.
+    monkeypatch.setattr(web, "TYPING_AFTER", 30.0)
+    start = len(client.frames)
+    await client.reply_to("hoc nghe han o dau")
+    assert [f["on"] for f in client.frames[start:] if f["t"] == "typing"] == [False]
+    # One slower than TYPING_AFTER (0 here) is announced before its answer, then "typing off" follows it.
+    monkeypatch.setattr(web, "TYPING_AFTER", 0.0)
+    start = len(client.frames)
+    await client.reply_to("hoc nghe han o dau")
+    kinds = [("typing", f["on"]) if f["t"] == "typing" else (f["t"], f.get("from"))
+             for f in client.frames[start:]]
+    assert kinds.index(("typing", True)) < kinds.index(("m", "bot")) < kinds.index(("typing", False))
     await client.close()
 
 
