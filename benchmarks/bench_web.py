@@ -39,6 +39,7 @@ import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 ADDRESSES = 100
+DEFLATE = int(os.environ.get("BENCH_DEFLATE", "15"))  # 0: a client that offers no compression
 
 
 def pct(values: list[float], q: float) -> float:
@@ -159,7 +160,9 @@ async def conversation(serve: Serve, visitors: int, rate: float, questions: int)
         began = time.perf_counter()
 
         async def join(n: int) -> Visitor:
-            ws = await sessions[n % ADDRESSES].ws_connect(url, headers={"Origin": origin}, heartbeat=None)
+            # compress=15: offer permessage-deflate as browsers do (aiohttp's client does not by default)
+            ws = await sessions[n % ADDRESSES].ws_connect(url, headers={"Origin": origin}, heartbeat=None,
+                                                          compress=DEFLATE)
             visitor = Visitor(ws)
             visitor.reader = asyncio.create_task(visitor.read(latencies))
             await ws.send_str(json.dumps({"t": "hello", "after": 0, "token": None}))

