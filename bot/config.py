@@ -121,6 +121,7 @@ class Settings(BaseSettings):
     web_address_rate: float = Field(default=10.0, gt=0, le=100_000)  # per address (a school lab shares one)
     web_address_burst: int = Field(default=30, ge=1, le=100_000)
     web_max_connections: int = Field(default=30, ge=1, le=100_000)  # open chats per address at once
+    web_keep_days: int = Field(default=90, ge=1, le=3650)  # mailbox messages older than this are deleted
     web_trust_forwarded: bool = False  # behind a reverse proxy: the address is X-Forwarded-For's last entry
 
     @field_validator("staff_telegram_ids", mode="before")

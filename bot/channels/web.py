@@ -13,7 +13,9 @@ exactly what came after, once (pushes that race the catch-up are held back until
 reload, a lost connection or a restart of the service loses nothing, and a broadcast to a visitor whose
 page is closed waits in the mailbox, counted as unread (ids after the last one the page acknowledged
 while visible) until the next visit. "Cuộc trò chuyện mới" empties the mailbox and starts over (/start);
-/xoadulieu deletes it with the rest of the person's data (store.privacy.delete).
+/xoadulieu deletes it with the rest of the person's data (store.privacy.delete). Messages older than
+CHONNGHE_WEB_KEEP_DAYS (90 by default) are deleted at start-up and every hour; a visitor whose mailbox
+was emptied so is greeted as on a first visit.
 
 The protocol (JSON text frames).
   page -> server: {"t": "hello", "after": id, "token": str|null}   first frame, within HELLO_TIMEOUT
@@ -54,7 +56,7 @@ import secrets
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -85,6 +87,7 @@ MAX_TEXT = 2000  # characters a visitor may send in one message
 MAX_FRAME = 16 * 1024  # bytes in one WebSocket frame; more closes the socket with 1009
 HELLO_TIMEOUT = 10.0  # seconds a new socket has to say hello
 HEARTBEAT = 30.0  # seconds between pings (a dead connection is noticed within about twice that)
+PRUNE_EVERY = 3600.0  # seconds between two prunings of old mailbox messages
 TYPING_AFTER = 0.25  # seconds an answer may take before the pages show "typing"
 LABEL_MAX = 120  # characters of a pressed button's label echoed into the chat
 CLIENT_ID_MAX = 40
@@ -308,6 +311,7 @@ class WebChannel:
         self._welcoming: set[str] = set()
         self._tasks: set[asyncio.Task] = set()
         self._accepting = False
+        self._pruner: asyncio.Task | None = None
         self._env = jinja2.Environment(loader=jinja2.FileSystemLoader(ASSETS / "templates"),
                                        autoescape=True, trim_blocks=True, lstrip_blocks=True)
         self._static = self._load_static()
@@ -340,13 +344,36 @@ class WebChannel:
                 web.get(STATIC_PATH + "/{name}", self._static_file), web.get(WS_PATH, self._socket)]
 
     async def start(self) -> None:
-        """Start accepting sockets."""
+        """Start accepting sockets, and pruning old mailbox messages (now, then every PRUNE_EVERY)."""
         self._accepting = True
+        self._pruner = asyncio.create_task(self._prune_often(), name="web-mailbox-pruner")
+
+    async def prune(self) -> int:
+        """Delete mailbox messages older than CHONNGHE_WEB_KEEP_DAYS; returns how many went."""
+        before = self.store.clock.now() - timedelta(days=self.settings.web_keep_days)
+        gone = await self.mailbox.prune(before)
+        if gone:
+            log.info("web: %d mailbox message(s) older than %d days deleted", gone,
+                     self.settings.web_keep_days)
+        return gone
+
+    async def _prune_often(self) -> None:
+        while True:
+            try:
+                await self.prune()
+            except Exception as exc:  # the database may be busy or away: next time
+                log.warning("web: old mailbox messages not pruned: %s: %s", type(exc).__name__, exc)
+            await asyncio.sleep(PRUNE_EVERY)
 
     async def stop(self) -> None:
         """Close every page's socket (1001 "going away": the pages reconnect, to us after a restart, and
         get what they missed from the mailbox) and keep what was read."""
         self._accepting = False
+        if self._pruner is not None:
+            self._pruner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pruner
+            self._pruner = None
         conns = [c for group in self.conns.values() for c in group]
         for conn in conns:
             with contextlib.suppress(Exception):

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 M = WebMessage.__table__
 BATCH = 500  # rows per group-committed INSERT at most
 HISTORY = 200  # messages a page gets when it (re)loads with nothing shown yet
+PRUNE_CHUNK = 1000  # rows deleted per transaction when old messages are pruned
 CHANNEL = "web"
 
 
@@ -55,14 +56,14 @@ class Mailbox:
         self._flusher: asyncio.Task | None = None
 
     @asynccontextmanager
-    async def _writing(self) -> AsyncIterator[None]:
+    async def _writing(self, urgent: bool = True) -> AsyncIterator[None]:
         # SQLite has one writer: queue behind the conversation's own urgent writes (the Store's gate)
         # rather than in SQLite's sleeping busy handler. PostgreSQL needs no gate.
         gate = getattr(self.store, "writing", None)
         if gate is None:
             yield
         else:
-            async with gate(urgent=True):
+            async with gate(urgent=urgent):
                 yield
 
     def put(self, visitor: str, sender: str, body: str) -> asyncio.Future[int]:
@@ -136,6 +137,24 @@ class Mailbox:
         async with self._writing(), self.engine.begin() as conn:
             result = await conn.execute(sa.delete(M).where(M.c.visitor == visitor))
             return result.rowcount or 0
+
+    async def prune(self, before: datetime, chunk: int = PRUNE_CHUNK) -> int:
+        """Delete the messages stored before `before`, oldest first, `chunk` rows per transaction (the
+        writer is held briefly); returns how many went. Ids grow with the time a message is stored, so
+        the oldest rows are read by primary key (no index on `at` needed, no scan of the table): it stops
+        at the first chunk holding a row to keep."""
+        gone = 0
+        while True:
+            query = sa.select(M.c.id, M.c.at).order_by(M.c.id).limit(chunk)
+            async with self.engine.connect() as conn:
+                rows = (await conn.execute(query)).all()
+            old = [r.id for r in rows if r.at < before]
+            if old:
+                async with self._writing(urgent=False), self.engine.begin() as conn:
+                    await conn.execute(sa.delete(M).where(M.c.id.in_(old)))
+                gone += len(old)
+            if len(old) < chunk:
+                return gone
 
     async def count(self, visitor: str | None = None) -> int:
         """Messages stored (for one visitor, or in all)."""

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
 
+from bot import app as app_module
 from bot.channels import web
 from bot.channels.web import (
     COOKIE,
@@ -21,9 +23,13 @@ from bot.channels.web import (
     VisitorTokens,
     body_of,
 )
+from bot.clock import FakeClock
+from bot.storage.db import create_engine, migrate
 from bot.storage.mailbox import Mailbox
+from bot.storage.repo import Store
 from bot.types import Button, Reply, UserRef
 from tests.conftest import BACKENDS
+from tests.fakes import eventually
 from tests.web.client import ChatClient
 from tests.web.conftest import start_bot, web_settings
 
@@ -383,3 +389,39 @@ async def test_mailbox_appends_concurrently_in_order(store):
     assert [json.loads(x.body)["text"] for x in letters] == [f"m{n}" for n in range(50)]
     assert await mailbox.count_after("v1", ids[39]) == 10
     assert await mailbox.clear("v1") == 50 and await mailbox.count("v1") == 0
+
+
+@pytest.mark.parametrize("db_url", BACKENDS, indirect=True)
+async def test_old_mailbox_messages_are_pruned_oldest_first(store, clock):
+    mailbox = Mailbox(store)
+    for n in range(5):
+        await mailbox.append(f"v{n % 2}", "bot", body_of(Reply(f"old {n}")))
+    clock.advance(days=100)
+    for n in range(3):
+        await mailbox.append(f"v{n % 2}", "bot", body_of(Reply(f"new {n}")))
+    # Two rows per transaction: two chunks of old ones, then one with a row to keep ends it.
+    assert await mailbox.prune(clock.now() - timedelta(days=90), chunk=2) == 5
+    kept = [json.loads(x.body)["text"] for v in ("v0", "v1") for x in await mailbox.since(v)]
+    assert sorted(kept) == ["new 0", "new 1", "new 2"]
+    assert await mailbox.prune(clock.now() - timedelta(days=90)) == 0
+
+
+async def test_the_service_prunes_the_mailbox_when_it_starts(aiohttp_server, db_url):
+    engine = create_engine(db_url)
+    await migrate(engine)
+    now = datetime.now(UTC)
+    old = Mailbox(Store(engine, FakeClock(now - timedelta(days=31))))
+    await old.append("v-old", "bot", body_of(Reply("a month old")))
+    recent = Mailbox(Store(engine, FakeClock(now - timedelta(days=29))))
+    await recent.append("v-recent", "bot", body_of(Reply("not a month old")))
+    await engine.dispose()
+    bot = await start_bot(aiohttp_server, web_settings(db_url, web_keep_days=30))
+    try:
+        await eventually(lambda: _count(bot.web.mailbox), what="the old message pruned")
+        assert await bot.web.mailbox.count("v-recent") == 1
+    finally:
+        await app_module.stop(bot.app)
+
+
+async def _count(mailbox: Mailbox) -> bool:
+    return await mailbox.count() == 1
