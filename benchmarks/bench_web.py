@@ -17,6 +17,9 @@ process plays the visitors over real WebSockets on loopback. Figures for docs/be
   broadcast     20,000 web subscribers (made directly in the database), one broadcast to them created with
                 `chonnghe broadcast create --channel web`; rate = deliveries / (last sent_at - first
                 sent_at), from the deliveries table; every mailbox holds it exactly once. Target >= 2,000/s.
+  mailbox       (only with --only mailbox) the web adapter's part of that broadcast alone, in this process:
+                WebChannel.send to 20,000 visitors, --concurrency at once, no dispatcher: what the mailbox
+                writes allow, next to what the whole path reaches.
 """
 
 from __future__ import annotations
@@ -288,6 +291,37 @@ async def broadcast(tmp: Path, count: int, concurrency: int) -> dict:
             "wall_s_incl_start_and_polling": round(wall, 1), "rss_mb": round(peak / 2**20, 1)}
 
 
+async def mailbox_only(tmp: Path, count: int, concurrency: int) -> dict:
+    """The web adapter's side of a broadcast alone, in this process: `WebChannel.send` of one message to
+    `count` visitors (no page open), `concurrency` at once, on a migrated SQLite file; no dispatcher."""
+    from bot.channels.web import WebChannel
+    from bot.config import Settings
+    from bot.storage.db import create_engine, migrate
+    from bot.storage.repo import Store
+    from bot.types import Reply
+
+    url = f"sqlite+aiosqlite:///{tmp / 'mailbox.db'}"
+    engine = create_engine(url)
+    await migrate(engine)
+    settings = Settings.load(_env_file=None, database_url=url)
+    channel = WebChannel(settings, Store(engine), inbox=None, secret="bench" * 8)  # type: ignore[arg-type]
+    reply = Reply("Thông báo tuyển sinh: ngày hội tư vấn tại trường (bản thử).")
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(n: int) -> None:
+        async with gate:
+            await channel.send(f"bench{n:06d}AAAAAAAAAA", reply)
+
+    cpu, began = time.process_time(), time.perf_counter()
+    await asyncio.gather(*(one(n) for n in range(count)))
+    wall, cpu = time.perf_counter() - began, time.process_time() - cpu
+    stored = await channel.mailbox.count()
+    await channel.close()
+    await engine.dispose()
+    return {"sends": count, "concurrency": concurrency, "stored": stored,
+            "rate_per_s": round(count / wall, 1), "cpu_us_per_send": round(cpu * 1e6 / count, 1)}
+
+
 async def bench(args: argparse.Namespace) -> dict:
     results: dict = {}
     with tempfile.TemporaryDirectory(prefix="bench-web-") as folder:
@@ -301,6 +335,8 @@ async def bench(args: argparse.Namespace) -> dict:
                 results["conversation"] = await conversation(serve, args.visitors, args.rate, args.questions)
         if args.only in (None, "broadcast"):
             results["broadcast"] = await broadcast(tmp, args.subscribers, args.concurrency)
+        if args.only == "mailbox":
+            results["mailbox"] = await mailbox_only(tmp, args.subscribers, args.concurrency)
     return results
 
 
@@ -312,7 +348,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--subscribers", type=int, default=20_000)
     parser.add_argument("--concurrency", type=int, default=256,
                         help="CHONNGHE_BROADCAST_CONCURRENCY for the broadcast (default of the service: 16)")
-    parser.add_argument("--only", choices=["conversation", "broadcast"])
+    parser.add_argument("--only", choices=["conversation", "broadcast", "mailbox"],
+                        help="mailbox: the web adapter's sends of a broadcast alone, without the dispatcher")
     # benchmarks/__main__.py passes its own arguments to every benchmark: ignore the ones not ours.
     args, _unknown = parser.parse_known_args(argv)
     results = asyncio.run(bench(args))
