@@ -191,7 +191,7 @@ async def conversation(serve: Serve, visitors: int, rate: float, questions: int)
         print(f"bench_web: {visitors} visitors idle, RSS {rss_idle / 2**20:.1f} MB; questions start "
               f"(serve pid {serve.proc.pid})", file=sys.stderr, flush=True)  # a sampling profiler may attach
         latencies.clear()
-        cpu_before = serve.cpu()
+        cpu_before, own_before = serve.cpu(), time.process_time()
         t0 = time.perf_counter() + 0.2
         late = 0
         for k in range(questions):
@@ -211,7 +211,7 @@ async def conversation(serve: Serve, visitors: int, rate: float, questions: int)
         async with asyncio.timeout(30):
             while any(v.sent_at is not None for v in crowd):  # noqa: ASYNC110 - a benchmark's last answers
                 await asyncio.sleep(0.05)
-        cpu_used = serve.cpu() - cpu_before
+        cpu_used, own_used = serve.cpu() - cpu_before, time.process_time() - own_before
         return {
             "visitors": visitors, "connect_and_greet_s": round(connected_s, 2),
             "rss_before_mb": round(rss_before / 2**20, 1), "rss_idle_mb": round(rss_idle / 2**20, 1),
@@ -222,6 +222,8 @@ async def conversation(serve: Serve, visitors: int, rate: float, questions: int)
             "p99_ms": round(pct(latencies, 99), 1), "max_ms": round(max(latencies), 1),
             "mean_ms": round(statistics.fmean(latencies), 1),
             "serve_cpu_ms_per_question": round(cpu_used * 1000 / max(1, len(latencies)), 2),
+            # the visitors' side (this process), to tell whether the client kept up
+            "bench_cpu_ms_per_question": round(own_used * 1000 / max(1, len(latencies)), 2),
         }
     finally:
         for visitor in crowd:

@@ -66,7 +66,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from bot.channels.base import ChannelDeps, Off
 from bot.ports import Transient
-from bot.storage.mailbox import Letter, Mailbox
+from bot.storage.mailbox import HISTORY, Letter, Mailbox
 from bot.types import Incoming, Reply, UserRef
 
 if TYPE_CHECKING:
@@ -619,7 +619,7 @@ class WebChannel:
             stored = await self.store.kv.get(self._read_key(visitor))
             read_mark = int(stored) if stored and stored.isdigit() else 0
         letters = await self.mailbox.since(visitor, after)
-        unread = await self.mailbox.count_after(visitor, read_mark) if letters or after else 0
+        unread = await self._unread(visitor, after, read_mark, letters)
         await ws.send_str(json.dumps({"t": "welcome", "token": self.tokens.token_for(visitor),
                                       "unread": unread, "read": read_mark}))
         for letter in letters:
@@ -638,6 +638,16 @@ class WebChannel:
             self._submit(Incoming(UserRef(CHANNEL, visitor), chat_id=visitor, event="follow"),
                          done=lambda: self._welcoming.discard(visitor))
         return conn
+
+    async def _unread(self, visitor: str, after: int, read_mark: int, letters: list[Letter]) -> int:
+        """The bot's messages after `read_mark`: counted in the catch-up when it holds all of them (the
+        whole mailbox, or everything after a mark at or past `after`), else in the database."""
+        if not letters and not after:
+            return 0
+        whole = after == 0 and len(letters) < HISTORY
+        if whole or (after > 0 and read_mark >= after):
+            return sum(1 for letter in letters if letter.sender == "bot" and letter.id > read_mark)
+        return await self.mailbox.count_after(visitor, read_mark)
 
     async def _serve(self, conn: Conn) -> None:
         while True:

@@ -425,3 +425,15 @@ async def test_the_service_prunes_the_mailbox_when_it_starts(aiohttp_server, db_
 
 async def _count(mailbox: Mailbox) -> bool:
     return await mailbox.count() == 1
+
+
+async def test_unread_is_counted_from_the_catch_up_when_it_holds_them_all(web_bot, monkeypatch):
+    channel, mailbox = web_bot.web, web_bot.web.mailbox
+    ids = [await mailbox.append("v", "bot" if n % 3 else "user", body_of(Reply(f"m{n}"))) for n in range(9)]
+    for history in (200, 4):  # the whole mailbox in the catch-up, then only its newest 4
+        monkeypatch.setattr(web, "HISTORY", history)
+        for after in (0, ids[2], ids[6]):
+            for mark in (0, ids[1], ids[4], ids[8]):
+                letters = await mailbox.since("v", after, limit=history)
+                counted = await channel._unread("v", after, mark, letters)
+                assert counted == await mailbox.count_after("v", mark), (history, after, mark)
