@@ -184,8 +184,9 @@ async def conversation(serve: Serve, visitors: int, rate: float, questions: int)
                 await asyncio.sleep(0.5)
         async with asyncio.timeout(120):
             await asyncio.gather(*(v.introduced.wait() for v in crowd))
+        idle_from = serve.cpu()
         await asyncio.sleep(3.0)  # idle
-        rss_idle = serve.rss()
+        rss_idle, idle_cpu = serve.rss(), serve.cpu() - idle_from
 
         # Offer `questions` at a steady `rate`, round-robin over the visitors.
         print(f"bench_web: {visitors} visitors idle, RSS {rss_idle / 2**20:.1f} MB; questions start "
@@ -216,6 +217,7 @@ async def conversation(serve: Serve, visitors: int, rate: float, questions: int)
             "visitors": visitors, "connect_and_greet_s": round(connected_s, 2),
             "rss_before_mb": round(rss_before / 2**20, 1), "rss_idle_mb": round(rss_idle / 2**20, 1),
             "kb_per_idle_connection": round((rss_idle - rss_before) / visitors / 1024, 1),
+            "idle_serve_cpu_ms_per_s": round(idle_cpu * 1000 / 3.0, 1),  # the 1,000 open, idle chats
             "questions": len(latencies), "refused": sum(v.refused for v in crowd),
             "offered_rate": round(questions / offered_s, 1), "late_sends": late,
             "p50_ms": round(pct(latencies, 50), 1), "p90_ms": round(pct(latencies, 90), 1),
