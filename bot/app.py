@@ -200,7 +200,8 @@ async def _watch_database(app: App) -> None:
 
 async def start(app: App) -> None:
     """Start the HTTP server, then the channels, then the scheduler."""
-    app.runner = GuardedRunner(app.http, access_log=None)  # timeouts and connection caps (bot.httpguard)
+    # timeouts and connection caps (bot.httpguard)
+    app.runner = GuardedRunner(app.http, access_log=None, max_total=app.settings.http_max_connections)
     await app.runner.setup()
     site = web.TCPSite(app.runner, app.settings.http_host, app.settings.http_port)
     await site.start()

@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     content_dir: Path = Path("content")
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
+    # open HTTP connections in all (bot.httpguard; each open web chat page holds one), under the fd limit
+    http_max_connections: int = Field(default=512, ge=16, le=100_000)
     timezone: str = "Asia/Ho_Chi_Minh"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     public_url: str | None = None
@@ -123,6 +125,7 @@ class Settings(BaseSettings):
     web_address_rate: float = Field(default=10.0, gt=0, le=100_000)  # per address (a school lab shares one)
     web_address_burst: int = Field(default=30, ge=1, le=100_000)
     web_max_connections: int = Field(default=30, ge=1, le=100_000)  # open chats per address at once
+    web_keep_days: int = Field(default=90, ge=1, le=3650)  # mailbox messages older than this are deleted
     web_trust_forwarded: bool = False  # behind a reverse proxy: the address is X-Forwarded-For's last entry
 
     @field_validator("staff_telegram_ids", mode="before")

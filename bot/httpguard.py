@@ -15,8 +15,10 @@ default shutdown timeout).
   kilobytes at once, so a well-behaved sender never comes near it.
 - Early refusal: each adapter checks its signature / secret header before reading the body; every
   refusal (4xx) is answered with "Connection: close", so the rest of a body is never waited for.
-- Caps: at most MAX_PER_ADDRESS connections from one address and MAX_TOTAL in all (kept well under the
-  process's file descriptor limit); a connection over a cap is closed at once. Telegram opens up to 40
+- Caps: at most MAX_PER_ADDRESS connections from one address and MAX_TOTAL in all
+  (CHONNGHE_HTTP_MAX_CONNECTIONS; kept well under the process's file descriptor limit); a connection over
+  a cap is closed at once. Each open web chat page holds one connection (its WebSocket), so the total cap
+  is also how many visitors can chat at once. Telegram opens up to 40
   (setWebhook max_connections), from a few addresses.
 - Logging: `RepeatFilter` lets one record per logger and message template through per REPEAT_WINDOW and
   counts the rest; network errors (a client that went away) lose their traceback.
@@ -50,16 +52,17 @@ _DIGITS = re.compile(r"[0-9a-f:.]*\d[0-9a-f:.]*")
 NETWORK_ERRORS = (ConnectionError, TimeoutError, asyncio.CancelledError, asyncio.IncompleteReadError)
 
 
-def total_cap() -> int:
-    """MAX_TOTAL, or less when the process may open fewer files (a quarter of the limit stays free for
-    the database, the platforms' APIs and the log)."""
+def total_cap(most: int | None = None) -> int:
+    """`most` (default MAX_TOTAL), or less when the process may open fewer files (a quarter of the limit
+    stays free for the database, the platforms' APIs and the log)."""
+    most = MAX_TOTAL if most is None else most
     try:
         soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     except (ValueError, OSError):
-        return MAX_TOTAL
+        return most
     if soft == resource.RLIM_INFINITY:
-        return MAX_TOTAL
-    return max(16, min(MAX_TOTAL, int(soft * 0.75) - 64))
+        return most
+    return max(16, min(most, int(soft * 0.75) - 64))
 
 
 @web.middleware
@@ -87,8 +90,9 @@ async def deadline(request: web.Request, handler: Callable[[web.Request], Awaita
 class GuardedRunner(web.AppRunner):
     """web.AppRunner with the timeouts and connection caps above."""
 
-    def __init__(self, app: web.Application, **kwargs: Any):
-        """`kwargs` as for web.AppRunner."""
+    def __init__(self, app: web.Application, *, max_total: int | None = None, **kwargs: Any):
+        """`max_total`: the cap on open connections in all (default MAX_TOTAL; never more than the file
+        descriptor limit allows, see total_cap); `kwargs` as for web.AppRunner."""
         kwargs.setdefault("keepalive_timeout", HEADER_TIMEOUT)
         kwargs.setdefault("shutdown_timeout", SHUTDOWN_TIMEOUT)
         kwargs.setdefault("lingering_time", 1.0)
@@ -96,7 +100,7 @@ class GuardedRunner(web.AppRunner):
         self.per_address: Counter[str] = Counter()
         self.accepted: dict[Any, str] = {}
         self.refused = 0
-        self.max_total = total_cap()
+        self.max_total = total_cap(max_total)
 
     async def _make_server(self) -> web.Server:
         server = await super()._make_server()

@@ -152,6 +152,25 @@ async def test_connections_over_the_cap_are_closed_and_the_service_keeps_answeri
                 await w.wait_closed()
 
 
+async def test_the_total_cap_is_a_setting(db_url):
+    # CHONNGHE_HTTP_MAX_CONNECTIONS: each open web chat holds a connection, so a site with more visitors at
+    # once than the default 512 raises it. 16 here, from three addresses (8 each at most): the 17th is closed.
+    async with FakeTelegram() as fake, running_app(tg_settings(db_url, fake, http_max_connections=16),
+                                                   limiter=NullLimiter()) as app:
+        assert app.runner.max_total == 16
+        held = [await asyncio.open_connection("127.0.0.1", app.port, local_addr=(f"127.0.0.{2 + n // 8}", 0))
+                for n in range(16)]
+        await asyncio.sleep(0.1)
+        assert app.runner.open_connections == 16
+        reader, writer = await asyncio.open_connection("127.0.0.1", app.port, local_addr=("127.0.0.4", 0))
+        assert await _closed_within(reader, 2) == b""  # a new address, but the 17th in all: closed at once
+        assert app.runner.refused == 1
+        for _r, w in [*held, (reader, writer)]:
+            w.close()
+            with contextlib.suppress(ConnectionError):
+                await w.wait_closed()
+
+
 async def test_shutdown_with_stalled_connections_takes_seconds(db_url):
     async with FakeZaloOA() as fake:
         app = await appmod.build_app(oa_settings(db_url, fake))

@@ -13,7 +13,9 @@ exactly what came after, once (pushes that race the catch-up are held back until
 reload, a lost connection or a restart of the service loses nothing, and a broadcast to a visitor whose
 page is closed waits in the mailbox, counted as unread (ids after the last one the page acknowledged
 while visible) until the next visit. "Cuộc trò chuyện mới" empties the mailbox and starts over (/start);
-/xoadulieu deletes it with the rest of the person's data (store.privacy.delete).
+/xoadulieu deletes it with the rest of the person's data (store.privacy.delete). Messages older than
+CHONNGHE_WEB_KEEP_DAYS (90 by default) are deleted at start-up and every hour; a visitor whose mailbox
+was emptied so is greeted as on a first visit.
 
 The protocol (JSON text frames).
   page -> server: {"t": "hello", "after": id, "token": str|null}   first frame, within HELLO_TIMEOUT
@@ -23,7 +25,8 @@ The protocol (JSON text frames).
                   {"t": "restart"}                                    "Cuộc trò chuyện mới"
   server -> page: {"t": "welcome", "token", "unread", "read"}, then {"t": "m", "id", "from": "bot"|"user",
                   "text", "buttons": [[{"label", "url"} | {"label", "i"}]], "at", "cid"?}, {"t": "synced"},
-                  {"t": "typing", "on": bool}, {"t": "refused", "cid", "text", "retry"} (too fast, too long),
+                  {"t": "typing", "on": bool} (on: an answer is taking a moment; off: the turn is over),
+                  {"t": "refused", "cid", "text", "retry"} (too fast, too long),
                   {"t": "cleared"} (the mailbox was emptied).
 A button's payload never leaves the server: a press names the stored message and the button's place, so a
 visitor can only press what the bot offered them.
@@ -53,6 +56,7 @@ import secrets
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -62,7 +66,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from bot.channels.base import ChannelDeps, Off
 from bot.ports import Transient
-from bot.storage.mailbox import Letter, Mailbox
+from bot.storage.mailbox import HISTORY, Letter, Mailbox
 from bot.types import Incoming, Reply, UserRef
 
 if TYPE_CHECKING:
@@ -83,6 +87,8 @@ MAX_TEXT = 2000  # characters a visitor may send in one message
 MAX_FRAME = 16 * 1024  # bytes in one WebSocket frame; more closes the socket with 1009
 HELLO_TIMEOUT = 10.0  # seconds a new socket has to say hello
 HEARTBEAT = 30.0  # seconds between pings (a dead connection is noticed within about twice that)
+PRUNE_EVERY = 3600.0  # seconds between two prunings of old mailbox messages
+TYPING_AFTER = 0.25  # seconds an answer may take before the pages show "typing"
 LABEL_MAX = 120  # characters of a pressed button's label echoed into the chat
 CLIENT_ID_MAX = 40
 CLOSE_UNSUPPORTED = WSCloseCode.UNSUPPORTED_DATA  # 1003: a binary frame
@@ -92,6 +98,8 @@ ASSETS = Path(__file__).resolve().parent / "web_assets"
 STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
                 ".svg": "image/svg+xml"}
 COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
+TYPING_ON = ({"t": "typing", "on": True}, '{"t":"typing","on":true}')
+TYPING_OFF = ({"t": "typing", "on": False}, '{"t":"typing","on":false}')
 
 # What the person reads (Vietnamese, polite and short).
 TOO_FAST = "Bạn gửi hơi nhanh. Bạn vui lòng chờ một chút rồi gửi lại nhé."
@@ -186,8 +194,9 @@ class Buckets:
 # --- rendering -------------------------------------------------------------------------------------
 
 
-def body_of(reply: Reply) -> str:
-    """A reply as stored in the mailbox (JSON): its text and its buttons (payloads included)."""
+def body_parts(reply: Reply) -> dict[str, Any]:
+    """A reply as stored in the mailbox, before it is encoded: its text and its buttons (payloads
+    included)."""
     rows = []
     for row in reply.buttons:
         buttons = []
@@ -198,7 +207,12 @@ def body_of(reply: Reply) -> str:
                 buttons.append({"label": b.label, "payload": b.payload})
         if buttons:
             rows.append(buttons)
-    return json.dumps({"text": reply.text, "buttons": rows}, ensure_ascii=False)
+    return {"text": reply.text, "buttons": rows}
+
+
+def body_of(reply: Reply) -> str:
+    """A reply as stored in the mailbox (JSON): its text and its buttons (payloads included)."""
+    return json.dumps(body_parts(reply), ensure_ascii=False)
 
 
 def buttons_of(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -208,7 +222,12 @@ def buttons_of(body: dict[str, Any]) -> list[dict[str, Any]]:
 
 def frame_of(letter: Letter, cid: str | None = None) -> dict[str, Any]:
     """The frame a page gets for a stored message: payloads replaced by the button's place."""
-    body = json.loads(letter.body)
+    return frame_from(letter.id, letter.sender, json.loads(letter.body), letter.at, cid)
+
+
+def frame_from(ident: int, sender: str, body: dict[str, Any], at: datetime, cid: str | None = None
+               ) -> dict[str, Any]:
+    """The frame of a message from its decoded body (what was just stored needs no decoding again)."""
     rows, index = [], 0
     for row in body.get("buttons") or ():
         shown = []
@@ -219,8 +238,8 @@ def frame_of(letter: Letter, cid: str | None = None) -> dict[str, Any]:
                 shown.append({"label": b["label"], "i": index})
             index += 1
         rows.append(shown)
-    frame: dict[str, Any] = {"t": "m", "id": letter.id, "from": letter.sender, "text": body.get("text", ""),
-                             "buttons": rows, "at": letter.at.isoformat()}
+    frame: dict[str, Any] = {"t": "m", "id": ident, "from": sender, "text": body.get("text", ""),
+                             "buttons": rows, "at": at.isoformat()}
     if cid:
         frame["cid"] = cid
     return frame
@@ -260,14 +279,15 @@ class Conn:
     syncing: bool = True  # catching up: live pushes of messages wait in `held`
     held: list[dict[str, Any]] = field(default_factory=list)
 
-    async def push(self, frame: dict[str, Any]) -> None:
-        """Send a frame to this page (held while it is catching up); a closed socket is skipped."""
+    async def push(self, frame: dict[str, Any], encoded: str | None = None) -> None:
+        """Send a frame to this page (held while it is catching up); a closed socket is skipped.
+        `encoded`: the frame as JSON already (one encoding for all of a visitor's pages)."""
         if self.syncing and frame.get("t") == "m":
             self.held.append(frame)
             return
         if not self.ws.closed:
             with contextlib.suppress(ConnectionError, RuntimeError):
-                await self.ws.send_str(json.dumps(frame, ensure_ascii=False))
+                await self.ws.send_str(encoded or json.dumps(frame, ensure_ascii=False))
 
 
 class WebChannel:
@@ -291,6 +311,7 @@ class WebChannel:
         self._welcoming: set[str] = set()
         self._tasks: set[asyncio.Task] = set()
         self._accepting = False
+        self._pruner: asyncio.Task | None = None
         self._env = jinja2.Environment(loader=jinja2.FileSystemLoader(ASSETS / "templates"),
                                        autoescape=True, trim_blocks=True, lstrip_blocks=True)
         self._static = self._load_static()
@@ -323,13 +344,36 @@ class WebChannel:
                 web.get(STATIC_PATH + "/{name}", self._static_file), web.get(WS_PATH, self._socket)]
 
     async def start(self) -> None:
-        """Start accepting sockets."""
+        """Start accepting sockets, and pruning old mailbox messages (now, then every PRUNE_EVERY)."""
         self._accepting = True
+        self._pruner = asyncio.create_task(self._prune_often(), name="web-mailbox-pruner")
+
+    async def prune(self) -> int:
+        """Delete mailbox messages older than CHONNGHE_WEB_KEEP_DAYS; returns how many went."""
+        before = self.store.clock.now() - timedelta(days=self.settings.web_keep_days)
+        gone = await self.mailbox.prune(before)
+        if gone:
+            log.info("web: %d mailbox message(s) older than %d days deleted", gone,
+                     self.settings.web_keep_days)
+        return gone
+
+    async def _prune_often(self) -> None:
+        while True:
+            try:
+                await self.prune()
+            except Exception as exc:  # the database may be busy or away: next time
+                log.warning("web: old mailbox messages not pruned: %s: %s", type(exc).__name__, exc)
+            await asyncio.sleep(PRUNE_EVERY)
 
     async def stop(self) -> None:
         """Close every page's socket (1001 "going away": the pages reconnect, to us after a restart, and
         get what they missed from the mailbox) and keep what was read."""
         self._accepting = False
+        if self._pruner is not None:
+            self._pruner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pruner
+            self._pruner = None
         conns = [c for group in self.conns.values() for c in group]
         for conn in conns:
             with contextlib.suppress(Exception):
@@ -361,24 +405,26 @@ class WebChannel:
 
     async def send(self, chat_id: str, reply: Reply) -> str | None:
         """Put the reply in the visitor's mailbox and push it to their open pages; returns its id."""
-        body = body_of(reply)
+        parts = body_parts(reply)
         try:
-            ident = await self.mailbox.put(chat_id, "bot", body)
+            ident = await self.mailbox.put(chat_id, "bot", json.dumps(parts, ensure_ascii=False))
         except Exception as exc:
             raise Transient(f"web mailbox: {type(exc).__name__}: {exc}") from None
-        await self._push_letter(chat_id, Letter(ident, "bot", body, self.store.clock.now()))
+        await self._push_letter(chat_id, ident, "bot", parts)
         return str(ident)
 
-    async def _push_letter(self, visitor: str, letter: Letter, cid: str | None = None) -> None:
+    async def _push_letter(self, visitor: str, ident: int, sender: str, body: dict[str, Any],
+                           cid: str | None = None) -> None:
         group = self.conns.get(visitor)
         if group:
-            frame = frame_of(letter, cid)
+            frame = frame_from(ident, sender, body, self.store.clock.now(), cid)
+            encoded = json.dumps(frame, ensure_ascii=False)
             for conn in list(group):
-                await conn.push(frame)
+                await conn.push(frame, encoded)
 
-    async def _push(self, visitor: str, frame: dict[str, Any]) -> None:
+    async def _push(self, visitor: str, frame: dict[str, Any], encoded: str | None = None) -> None:
         for conn in list(self.conns.get(visitor, ())):
-            await conn.push(frame)
+            await conn.push(frame, encoded)
 
     # --- pages ---------------------------------------------------------------------------------
 
@@ -492,7 +538,10 @@ class WebChannel:
         if self.per_ip.get(address, 0) >= self.settings.web_max_connections:
             log.warning("web: too many open chats from %s; refused", address)
             raise web.HTTPTooManyRequests(text="too many connections from this address")
-        ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=MAX_FRAME, autoping=True)
+        # No permessage-deflate (browsers offer it): the frames are small, and each compressed connection
+        # keeps a zlib state (measured: 154 KB per idle connection with it, 42 KB without) and pays CPU for
+        # every frame.
+        ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=MAX_FRAME, autoping=True, compress=False)
         self.per_ip[address] = self.per_ip.get(address, 0) + 1
         conn: Conn | None = None
         try:
@@ -570,7 +619,7 @@ class WebChannel:
             stored = await self.store.kv.get(self._read_key(visitor))
             read_mark = int(stored) if stored and stored.isdigit() else 0
         letters = await self.mailbox.since(visitor, after)
-        unread = await self.mailbox.count_after(visitor, read_mark) if letters or after else 0
+        unread = await self._unread(visitor, after, read_mark, letters)
         await ws.send_str(json.dumps({"t": "welcome", "token": self.tokens.token_for(visitor),
                                       "unread": unread, "read": read_mark}))
         for letter in letters:
@@ -589,6 +638,16 @@ class WebChannel:
             self._submit(Incoming(UserRef(CHANNEL, visitor), chat_id=visitor, event="follow"),
                          done=lambda: self._welcoming.discard(visitor))
         return conn
+
+    async def _unread(self, visitor: str, after: int, read_mark: int, letters: list[Letter]) -> int:
+        """The bot's messages after `read_mark`: counted in the catch-up when it holds all of them (the
+        whole mailbox, or everything after a mark at or past `after`), else in the database."""
+        if not letters and not after:
+            return 0
+        whole = after == 0 and len(letters) < HISTORY
+        if whole or (after > 0 and read_mark >= after):
+            return sum(1 for letter in letters if letter.sender == "bot" and letter.id > read_mark)
+        return await self.mailbox.count_after(visitor, read_mark)
 
     async def _serve(self, conn: Conn) -> None:
         while True:
@@ -643,14 +702,12 @@ class WebChannel:
             await self._refuse(conn, cid, TOO_FAST, wait)
             return
         self._submit(Incoming(UserRef(CHANNEL, conn.visitor), text=text, chat_id=conn.visitor),
-                     said=(self._said(text), cid))
+                     said=(text, cid))
 
-    def _said(self, text: str) -> str:
-        return json.dumps({"text": text, "buttons": []}, ensure_ascii=False)
-
-    def _keep_said(self, visitor: str, body: str, cid: str | None) -> None:
+    def _keep_said(self, visitor: str, text: str, cid: str | None) -> None:
         """Store what the visitor said in the message being answered, and show it on all their pages."""
-        stored = self.mailbox.put(visitor, "user", body)
+        body = {"text": text, "buttons": []}
+        stored = self.mailbox.put(visitor, "user", json.dumps(body, ensure_ascii=False))
 
         async def show() -> None:
             try:
@@ -658,7 +715,7 @@ class WebChannel:
             except Exception as exc:
                 log.warning("web: a message of visitor %s was not kept in the mailbox: %s", visitor[:6], exc)
                 return
-            await self._push_letter(visitor, Letter(ident, "user", body, self.store.clock.now()), cid)
+            await self._push_letter(visitor, ident, "user", body, cid)
 
         task = asyncio.ensure_future(show())
         self._tasks.add(task)
@@ -682,7 +739,7 @@ class WebChannel:
             return
         self._submit(Incoming(UserRef(CHANNEL, conn.visitor), payload=str(button["payload"]),
                               chat_id=conn.visitor),
-                     said=(self._said(str(button.get("label", ""))[:LABEL_MAX]), None))
+                     said=(str(button.get("label", ""))[:LABEL_MAX], None))
 
     async def _on_restart(self, conn: Conn) -> None:
         wait = self._slowed(conn)
@@ -696,8 +753,10 @@ class WebChannel:
 
     def _submit(self, incoming: Incoming, done: Callable[[], None] | None = None,
                 said: tuple[str, str | None] | None = None) -> None:
-        """Hand an update to the conversation; the visitor's pages show "typing" until it is answered.
-        `said`: what the visitor's message shows in the chat (stored JSON body, the page's cid)."""
+        """Hand an update to the conversation; the visitor's pages show "typing" when it is not answered
+        within TYPING_AFTER, until it is (a quick answer sends no "typing on", which would only make the
+        page flicker; "typing off" always ends a turn). `said`: what the visitor's message shows in the
+        chat (its text, the page's cid)."""
         visitor = incoming.user.user_id
 
         async def its_turn() -> bool:
@@ -712,16 +771,19 @@ class WebChannel:
             task = self.inbox.submit(incoming, once=its_turn)
         except RuntimeError:  # shutting down
             return
-        typing = asyncio.ensure_future(self._push(visitor, {"t": "typing", "on": True}))
-        self._tasks.add(typing)
-        typing.add_done_callback(self._tasks.discard)
+        timer = asyncio.get_running_loop().call_later(TYPING_AFTER, self._push_soon, visitor, TYPING_ON)
 
         def _finished(_task: asyncio.Task) -> None:
+            timer.cancel()
             if done is not None:
                 done()
-            if visitor in self.conns:
-                off = asyncio.ensure_future(self._push(visitor, {"t": "typing", "on": False}))
-                self._tasks.add(off)
-                off.add_done_callback(self._tasks.discard)
+            self._push_soon(visitor, TYPING_OFF)
 
         task.add_done_callback(_finished)
+
+    def _push_soon(self, visitor: str, frame: tuple[dict[str, Any], str]) -> None:
+        """Push a fixed frame (decoded, encoded) to the visitor's open pages in a task of its own."""
+        if visitor in self.conns:
+            task = asyncio.ensure_future(self._push(visitor, *frame))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)

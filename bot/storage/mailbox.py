@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,9 +22,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 M = WebMessage.__table__
-BATCH = 500  # rows per group-committed INSERT at most
+BATCH = 500  # rows per group-committed transaction at most
+LARGEST = 256  # rows per INSERT statement at most (a power of two, see `pieces`)
 HISTORY = 200  # messages a page gets when it (re)loads with nothing shown yet
+PRUNE_CHUNK = 1000  # rows deleted per transaction when old messages are pruned
 CHANNEL = "web"
+COLUMNS = ("visitor", "sender", "body", "at")  # what a put gives
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +38,27 @@ class Letter:
     sender: str  # "bot" | "user"
     body: str  # JSON
     at: datetime
+
+
+def pieces(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """`rows` cut into runs of 256, 128, ... 2, 1 (the binary digits of their number, largest first), so
+    that a handful of statements, each of one of nine sizes, insert any batch."""
+    out, start, size = [], 0, LARGEST
+    while start < len(rows):
+        while size > len(rows) - start:
+            size //= 2
+        out.append(rows[start:start + size])
+        start += size
+    return out
+
+
+@functools.lru_cache(maxsize=16)
+def insert_rows(count: int) -> sa.Insert:
+    """INSERT of `count` rows in one statement, RETURNING their ids; built once per count (a power of two,
+    see `pieces`: SQLAlchemy then reuses its compiled form), parameters named visitor0, sender0, body0,
+    at0, visitor1..."""
+    rows = [{key: sa.bindparam(f"{key}{n}", type_=M.c[key].type) for key in COLUMNS} for n in range(count)]
+    return sa.insert(M).values(rows).returning(M.c.id)
 
 
 def clear_statement(channel: str, platform_id: str) -> sa.Delete:
@@ -55,14 +80,14 @@ class Mailbox:
         self._flusher: asyncio.Task | None = None
 
     @asynccontextmanager
-    async def _writing(self) -> AsyncIterator[None]:
+    async def _writing(self, urgent: bool = True) -> AsyncIterator[None]:
         # SQLite has one writer: queue behind the conversation's own urgent writes (the Store's gate)
         # rather than in SQLite's sleeping busy handler. PostgreSQL needs no gate.
         gate = getattr(self.store, "writing", None)
         if gate is None:
             yield
         else:
-            async with gate(urgent=True):
+            async with gate(urgent=urgent):
                 yield
 
     def put(self, visitor: str, sender: str, body: str) -> asyncio.Future[int]:
@@ -84,10 +109,16 @@ class Mailbox:
         while self._queue:
             batch, self._queue = self._queue[:BATCH], self._queue[BATCH:]
             try:
+                # Multi-row INSERT ... VALUES ... RETURNING statements: an executemany with RETURNING in
+                # parameter order ran one statement per row on SQLite (SQLAlchemy finds no sentinel to sort
+                # by), several hops to aiosqlite's thread each. The ids of one statement grow in the order
+                # of its rows (SQLite AUTOINCREMENT, a PostgreSQL sequence), so sorted they are the rows' ids
+                # in order.
+                ids = []
                 async with self._writing(), self.engine.begin() as conn:
-                    result = await conn.execute(sa.insert(M).returning(M.c.id, sort_by_parameter_order=True),
-                                                [row for row, _ in batch])
-                    ids = list(result.scalars())
+                    for part in pieces([row for row, _ in batch]):
+                        params = {f"{key}{n}": row[key] for n, row in enumerate(part) for key in COLUMNS}
+                        ids.extend(sorted((await conn.execute(insert_rows(len(part)), params)).scalars()))
             except Exception as exc:
                 for _, future in batch:
                     if not future.done():
@@ -136,6 +167,24 @@ class Mailbox:
         async with self._writing(), self.engine.begin() as conn:
             result = await conn.execute(sa.delete(M).where(M.c.visitor == visitor))
             return result.rowcount or 0
+
+    async def prune(self, before: datetime, chunk: int = PRUNE_CHUNK) -> int:
+        """Delete the messages stored before `before`, oldest first, `chunk` rows per transaction (the
+        writer is held briefly); returns how many went. Ids grow with the time a message is stored, so
+        the oldest rows are read by primary key (no index on `at` needed, no scan of the table): it stops
+        at the first chunk holding a row to keep."""
+        gone = 0
+        while True:
+            query = sa.select(M.c.id, M.c.at).order_by(M.c.id).limit(chunk)
+            async with self.engine.connect() as conn:
+                rows = (await conn.execute(query)).all()
+            old = [r.id for r in rows if r.at < before]
+            if old:
+                async with self._writing(urgent=False), self.engine.begin() as conn:
+                    await conn.execute(sa.delete(M).where(M.c.id.in_(old)))
+                gone += len(old)
+            if len(old) < chunk:
+                return gone
 
     async def count(self, visitor: str | None = None) -> int:
         """Messages stored (for one visitor, or in all)."""

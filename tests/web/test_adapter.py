@@ -5,14 +5,32 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
+import sqlalchemy as sa
 
-from bot.channels.web import COOKIE, MAX_FRAME, MAX_TEXT, STALE, TOO_FAST, TOO_LONG, VisitorTokens, body_of
-from bot.storage.mailbox import Mailbox
+from bot import app as app_module
+from bot.channels import web
+from bot.channels.web import (
+    COOKIE,
+    MAX_FRAME,
+    MAX_TEXT,
+    STALE,
+    TOO_FAST,
+    TOO_LONG,
+    WS_PATH,
+    VisitorTokens,
+    body_of,
+)
+from bot.clock import FakeClock
+from bot.storage.db import create_engine, migrate
+from bot.storage.mailbox import LARGEST, Mailbox, pieces
+from bot.storage.repo import Store
 from bot.types import Button, Reply, UserRef
 from tests.conftest import BACKENDS
+from tests.fakes import eventually
 from tests.web.client import ChatClient
 from tests.web.conftest import start_bot, web_settings
 
@@ -46,6 +64,32 @@ async def test_a_first_visit_is_greeted_and_a_question_answered(session, web_bot
     assert echo["text"] == "hoc nghe han o dau" and echo["cid"] == "c1" and echo["id"] < answer["id"]
     assert all("payload" not in b for row in answer["buttons"] for b in row)  # payloads stay on the server
     await client.close()
+
+
+async def test_typing_is_shown_only_when_an_answer_takes_a_moment(session, web_bot, monkeypatch):
+    client = await visit(session, web_bot)
+    # An answer within TYPING_AFTER (30 s here: any answer is) sends no "typing on", only the turn's end.
+    monkeypatch.setattr(web, "TYPING_AFTER", 30.0)
+    start = len(client.frames)
+    await client.reply_to("hoc nghe han o dau")
+    assert [f["on"] for f in client.frames[start:] if f["t"] == "typing"] == [False]
+    # One slower than TYPING_AFTER (0 here) is announced before its answer, then "typing off" follows it.
+    monkeypatch.setattr(web, "TYPING_AFTER", 0.0)
+    start = len(client.frames)
+    await client.reply_to("hoc nghe han o dau")
+    kinds = [("typing", f["on"]) if f["t"] == "typing" else (f["t"], f.get("from"))
+             for f in client.frames[start:]]
+    assert kinds.index(("typing", True)) < kinds.index(("m", "bot")) < kinds.index(("typing", False))
+    await client.close()
+
+
+async def test_the_socket_declines_compression(session, web_bot):
+    # Browsers offer permessage-deflate; a zlib state per open chat would cost ~110 KB each (bench_web).
+    ws = await session.ws_connect(web_bot.url + WS_PATH, headers={"Origin": web_bot.origin}, compress=15)
+    assert ws.compress == 0
+    await ws.send_str(json.dumps({"t": "hello", "after": 0, "token": None}))
+    assert json.loads((await ws.receive()).data)["t"] == "welcome"
+    await ws.close()
 
 
 async def test_pressing_a_button_sends_its_payload_and_echoes_its_label(session, web_bot):
@@ -346,3 +390,83 @@ async def test_mailbox_appends_concurrently_in_order(store):
     assert [json.loads(x.body)["text"] for x in letters] == [f"m{n}" for n in range(50)]
     assert await mailbox.count_after("v1", ids[39]) == 10
     assert await mailbox.clear("v1") == 50 and await mailbox.count("v1") == 0
+
+
+@pytest.mark.parametrize("db_url", BACKENDS, indirect=True)
+async def test_old_mailbox_messages_are_pruned_oldest_first(store, clock):
+    mailbox = Mailbox(store)
+    for n in range(5):
+        await mailbox.append(f"v{n % 2}", "bot", body_of(Reply(f"old {n}")))
+    clock.advance(days=100)
+    for n in range(3):
+        await mailbox.append(f"v{n % 2}", "bot", body_of(Reply(f"new {n}")))
+    # Two rows per transaction: two chunks of old ones, then one with a row to keep ends it.
+    assert await mailbox.prune(clock.now() - timedelta(days=90), chunk=2) == 5
+    kept = [json.loads(x.body)["text"] for v in ("v0", "v1") for x in await mailbox.since(v)]
+    assert sorted(kept) == ["new 0", "new 1", "new 2"]
+    assert await mailbox.prune(clock.now() - timedelta(days=90)) == 0
+
+
+async def test_the_service_prunes_the_mailbox_when_it_starts(aiohttp_server, db_url):
+    engine = create_engine(db_url)
+    await migrate(engine)
+    now = datetime.now(UTC)
+    old = Mailbox(Store(engine, FakeClock(now - timedelta(days=31))))
+    await old.append("v-old", "bot", body_of(Reply("a month old")))
+    recent = Mailbox(Store(engine, FakeClock(now - timedelta(days=29))))
+    await recent.append("v-recent", "bot", body_of(Reply("not a month old")))
+    await engine.dispose()
+    bot = await start_bot(aiohttp_server, web_settings(db_url, web_keep_days=30))
+    try:
+        await eventually(lambda: _count(bot.web.mailbox), what="the old message pruned")
+        assert await bot.web.mailbox.count("v-recent") == 1
+    finally:
+        await app_module.stop(bot.app)
+
+
+async def _count(mailbox: Mailbox) -> bool:
+    return await mailbox.count() == 1
+
+
+async def test_unread_is_counted_from_the_catch_up_when_it_holds_them_all(web_bot, monkeypatch):
+    channel, mailbox = web_bot.web, web_bot.web.mailbox
+    ids = [await mailbox.append("v", "bot" if n % 3 else "user", body_of(Reply(f"m{n}"))) for n in range(9)]
+    for history in (200, 4):  # the whole mailbox in the catch-up, then only its newest 4
+        monkeypatch.setattr(web, "HISTORY", history)
+        for after in (0, ids[2], ids[6]):
+            for mark in (0, ids[1], ids[4], ids[8]):
+                letters = await mailbox.since("v", after, limit=history)
+                counted = await channel._unread("v", after, mark, letters)
+                assert counted == await mailbox.count_after("v", mark), (history, after, mark)
+
+
+@pytest.mark.parametrize("db_url", BACKENDS, indirect=True)
+async def test_a_batch_of_appends_takes_a_few_statements_and_keeps_its_order(store):
+    # 300 at once (a broadcast's sends): runs of 256, 32, 8 and 4 rows, not one INSERT per row.
+    mailbox = Mailbox(store)
+    inserts: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args):
+        if statement.lstrip().upper().startswith("INSERT INTO WEB_MESSAGES"):
+            inserts.append(statement)
+
+    sa.event.listen(store.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        ids = await asyncio.gather(*(mailbox.append(f"v{n % 7}", "bot", body_of(Reply(f"m{n}")))
+                                     for n in range(300)))
+    finally:
+        sa.event.remove(store.engine.sync_engine, "before_cursor_execute", seen)
+    assert ids == sorted(ids) and len(set(ids)) == 300
+    assert len(inserts) <= 8, len(inserts)
+    for v in range(7):
+        letters = await mailbox.since(f"v{v}", limit=300)
+        assert [json.loads(x.body)["text"] for x in letters] == [f"m{n}" for n in range(v, 300, 7)]
+        assert [x.id for x in letters] == [ids[n] for n in range(v, 300, 7)]
+
+
+def test_batches_are_cut_into_runs_of_powers_of_two():
+    for count in (0, 1, 3, 114, 256, 257, 500):
+        runs = pieces(list(range(count)))
+        assert [n for run in runs for n in run] == list(range(count))
+        assert all(len(run) & (len(run) - 1) == 0 and len(run) <= LARGEST for run in runs)
+        assert [len(run) for run in runs] == sorted((len(run) for run in runs), reverse=True)

@@ -31,7 +31,6 @@
   var cidCounter = 0;
   var pending = {};       // cid -> element of a message not yet confirmed by the server
   var dividerShown = false;
-  var typingTimer = null;
 
   // --- accent colour of an embedding site (validated on the server) -------------------------------
   // Text on the colour is white or near-black, whichever reads (WCAG AA 4.5:1); text *in* the colour on
@@ -272,7 +271,6 @@
     };
     ws.onclose = function (event) {
       ws = null;
-      clearTimeout(typingTimer);
       typing.hidden = true;
       if (event.code === 1009) notice("Tin nhắn quá lớn nên kết nối bị đóng. Đang kết nối lại…");
       scheduleReconnect();
@@ -311,13 +309,10 @@
       acknowledgeSoon();
       return;
     } else if (f.t === "typing") {
-      // Shown only when an answer takes a moment: a quick one would just make it flicker.
-      clearTimeout(typingTimer);
+      // The server says "on" only when an answer takes a moment (a quick one would just flicker).
       if (f.on) {
-        typingTimer = setTimeout(function () {
-          typing.hidden = false;
-          if (nearBottom()) stickToBottom();
-        }, 250);
+        typing.hidden = false;
+        if (nearBottom()) stickToBottom();
       } else {
         typing.hidden = true;
       }
