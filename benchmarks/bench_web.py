@@ -10,8 +10,8 @@ process plays the visitors over real WebSockets on loopback. Figures for docs/be
                 second (each visitor one question every 3.3 s, within the per-visitor limit of 1/s);
                 latency = question sent -> the bot's answer received; target p99 < 50 ms. The visitors
                 come from 100 loopback addresses (127.0.0.2-101: 10 each), inside the default
-                per-address limits; CHONNGHE_HTTP_MAX_CONNECTIONS is raised to visitors + 64 (the
-                default total of 512 connections would refuse the 513th visitor).
+                per-address limits; CHONNGHE_HTTP_MAX_CONNECTIONS is raised to visitors + 64 when the
+                default total (4,096 connections) is less.
   memory        the serve process's RSS before the visitors connect and with all 1,000 connected and idle
                 (after their greeting): the difference per connection.
   broadcast     20,000 web subscribers (made directly in the database), one broadcast to them created with
@@ -332,10 +332,10 @@ async def bench(args: argparse.Namespace) -> dict:
         tmp = Path(os.environ.get("BENCH_KEEP") or folder)  # BENCH_KEEP=DIR keeps the databases and logs
         os.makedirs(tmp, exist_ok=True)
         if args.only in (None, "conversation"):
-            # 1,000 open chats are more than the HTTP server's default total cap (512 connections,
-            # bot.httpguard): raised with its documented setting, as a site expecting that many would.
+            # More open chats than the HTTP server's default total cap (bot.httpguard): raised with its
+            # documented setting, as a site expecting that many would.
             async with Serve(tmp / "chat.db", tmp / "serve-chat.log",
-                             http_max_connections=str(max(512, args.visitors + 64))) as serve:
+                             http_max_connections=str(max(4096, args.visitors + 64))) as serve:
                 results["conversation"] = await conversation(serve, args.visitors, args.rate, args.questions)
         if args.only in (None, "broadcast"):
             results["broadcast"] = await broadcast(tmp, args.subscribers, args.concurrency)

@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
     # open HTTP connections in all (bot.httpguard; each open web chat page holds one), under the fd limit
-    http_max_connections: int = Field(default=512, ge=16, le=100_000)
+    http_max_connections: int = Field(default=4096, ge=16, le=100_000)
     timezone: str = "Asia/Ho_Chi_Minh"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     public_url: str | None = None

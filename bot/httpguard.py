@@ -43,7 +43,7 @@ HEADER_TIMEOUT = 10.0  # seconds to send a whole request head (and the longest i
 BODY_TIMEOUT = 10.0  # seconds to send the body and have the request handled
 SHUTDOWN_TIMEOUT = 3.0  # seconds stop() waits for requests in progress before closing their connections
 MAX_PER_ADDRESS = 64
-MAX_TOTAL = 512
+MAX_TOTAL = 4096  # 42 KB per idle web chat: 170 MB at most; the file limit lowers it (total_cap)
 REPEAT_WINDOW = 10.0  # seconds: one record per logger and message template per window
 
 NOISY_LOGGERS = ("aiohttp.server", "aiohttp.web", "aiohttp.access", "asyncio", "bot.httpguard",

@@ -154,7 +154,7 @@ async def test_connections_over_the_cap_are_closed_and_the_service_keeps_answeri
 
 async def test_the_total_cap_is_a_setting(db_url):
     # CHONNGHE_HTTP_MAX_CONNECTIONS: each open web chat holds a connection, so a site with more visitors at
-    # once than the default 512 raises it. 16 here, from three addresses (8 each at most): the 17th is closed.
+    # once than the default (4096) raises it. 16 here, from three addresses (8 each at most): 17th closed.
     async with FakeTelegram() as fake, running_app(tg_settings(db_url, fake, http_max_connections=16),
                                                    limiter=NullLimiter()) as app:
         assert app.runner.max_total == 16
