@@ -844,14 +844,16 @@ class AnswerEngine:
             return Ranking("thanks", norm)
         typed = {f for f, _ in word_forms(text)}
         toks = self.correct(toks, typed)
-        found = [self.postings[t] for t in set(self.features(toks)) if t in self.postings]
+        features = self.features(toks)
+        feature_set = set(features)
+        found = [self.postings[t] for t in feature_set if t in self.postings]
         if not found or not self.ids:
             return Ranking("none", norm)
         docs = np.concatenate([d for d, _ in found])
         weights = np.concatenate([w for _, w in found])
         scores = np.bincount(docs, weights=weights, minlength=self.n_docs)
         best = np.maximum.reduceat(scores, self.starts)
-        efound = [self.epostings[t] for t in set(self.features(toks)) if t in self.epostings]
+        efound = [self.epostings[t] for t in feature_set if t in self.epostings]
         escores = np.bincount(np.concatenate([d for d, _ in efound]),
                               weights=np.concatenate([w for _, w in efound]), minlength=len(self.ids)) \
             if efound else np.zeros(len(self.ids))
@@ -860,7 +862,7 @@ class AnswerEngine:
                | set(np.argpartition(-escores, min(5, k) - 1)[:min(5, k)].tolist()))
         learnt = set()
         if self.ranker is not None:
-            plr = self.ranker.probabilities(self.features(toks))
+            plr = self.ranker.probabilities(features)
             kl = min(self.RANKER_CANDIDATES, len(plr))
             learnt = set(np.argpartition(-plr, kl - 1)[:kl].tolist())
             top |= learnt
@@ -910,8 +912,9 @@ class AnswerEngine:
                                                else self.n_docs)
             extra, close = 0.0, 0.0
             first = True
-            for d in range(start, end):
-                if scores[d] > 0 and self.doc_words[d]:
+            # Only the examples the question touches (a numpy scan, not one scalar read per example).
+            for d in (np.flatnonzero(scores[start:end] > 0) + start).tolist():
+                if self.doc_words[d]:
                     shared = sum(qw[t] for t in self.doc_words[d] & qset)
                     left = self.doc_weight[d] - shared
                     extra = left if first else min(extra, left)
