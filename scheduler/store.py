@@ -35,12 +35,17 @@ _MARK_SENDING = (
     .values(status="sending", attempts=D.c.attempts + 1, lease_until=sa.bindparam("m_until"),
             updated_at=sa.bindparam("m_now"))
 )
+# A row this worker still holds (b_id, b_worker); rows reaped to 'unknown' while their send was in flight
+# get the real answer after all.
+_MINE = sa.and_(D.c.id == sa.bindparam("b_id"), D.c.leased_by == sa.bindparam("b_worker"),
+                sa.or_(*(D.c.status == st for st in ("pending", "sending", "unknown"))))
 # What went out is recorded as sent, even if the row was skipped meanwhile (the broadcast cancelled, the
 # person's data deleted while the request was on its way): the record must say what happened.
+_DELIVERED = sa.and_(D.c.id == sa.bindparam("b_id"), D.c.leased_by == sa.bindparam("b_worker"),
+                     sa.or_(*(D.c.status == st for st in ("pending", "sending", "unknown", "skipped"))))
 _MARK_SENT = (
     sa.update(D)
-    .where(D.c.id == sa.bindparam("b_id"), D.c.leased_by == sa.bindparam("b_worker"),
-           sa.or_(*(D.c.status == st for st in ("pending", "sending", "unknown", "skipped"))))
+    .where(_DELIVERED)
     .values(status="sent", sent_at=sa.bindparam("b_at"), message_id=sa.bindparam("b_mid"), last_error=None,
             attempts=sa.bindparam("b_n"), lease_until=None, updated_at=sa.bindparam("b_now"))
 )
@@ -358,17 +363,6 @@ class BroadcastStore:
                 groups.setdefault(
                     {"sent": "sent", "pending": "back", "release": "back"}.get(o.status, "final"), []
                 ).append(o)
-            # Only rows this worker still holds; rows reaped to 'unknown' while their send was in
-            # flight get the real answer after all.
-            mine = sa.and_(D.c.id == sa.bindparam("b_id"), D.c.leased_by == worker,
-                           sa.or_(*(D.c.status == st for st in ("pending", "sending", "unknown"))))
-
-            # As _MARK_SENT, for the rarer outcomes below.
-            delivered = sa.and_(
-                D.c.id == sa.bindparam("b_id"),
-                D.c.leased_by == worker,
-                sa.or_(*(D.c.status == st for st in ("pending", "sending", "unknown", "skipped"))),
-            )
             if "sent" in groups:
                 await conn.execute(_MARK_SENT, [{"b_id": o.id, "b_worker": worker, "b_at": o.at or now,
                                                  "b_mid": o.message_id, "b_n": o.attempts or 1, "b_now": now}
@@ -381,24 +375,24 @@ class BroadcastStore:
                 status = sa.select(B.c.status).where(B.c.id == D.c.broadcast_id).scalar_subquery()
                 sending = status == "sending"
                 await conn.execute(
-                    sa.update(D).where(delivered, sa.or_(D.c.status == "skipped", ~sending)).values(
+                    sa.update(D).where(_DELIVERED, sa.or_(D.c.status == "skipped", ~sending)).values(
                         status="skipped", lease_until=None, updated_at=now, attempts=given_attempts,
                         last_error=sa.case((D.c.status == "skipped", D.c.last_error),
                                            else_="broadcast cancelled")),
-                    [{"b_id": o.id, "b_n": o.attempts} for o in groups["back"]])
+                    [{"b_id": o.id, "b_worker": worker, "b_n": o.attempts} for o in groups["back"]])
                 await conn.execute(
-                    sa.update(D).where(mine).values(
+                    sa.update(D).where(_MINE).values(
                         status="pending", not_before=sa.bindparam("b_nb"), last_error=sa.bindparam("b_err"),
                         attempts=given_attempts, lease_until=None, leased_by=None, updated_at=now),
-                    [{"b_id": o.id, "b_nb": o.not_before, "b_err": o.error, "b_n": o.attempts}
-                     for o in groups["back"]])
+                    [{"b_id": o.id, "b_worker": worker, "b_nb": o.not_before, "b_err": o.error,
+                      "b_n": o.attempts} for o in groups["back"]])
             if "final" in groups:
                 await conn.execute(
-                    sa.update(D).where(mine).values(
+                    sa.update(D).where(_MINE).values(
                         status=sa.bindparam("b_status"), last_error=sa.bindparam("b_err"),
                         attempts=given_attempts, lease_until=None, updated_at=now),
-                    [{"b_id": o.id, "b_status": o.status, "b_err": o.error, "b_n": o.attempts}
-                     for o in groups["final"]])
+                    [{"b_id": o.id, "b_worker": worker, "b_status": o.status, "b_err": o.error,
+                      "b_n": o.attempts} for o in groups["final"]])
 
     async def renew(self, worker: str, lease: timedelta) -> int:
         """Extend the leases this worker holds (rows waiting in its queue during a long 429 pause)."""

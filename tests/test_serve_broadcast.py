@@ -223,11 +223,6 @@ async def test_blocked_end_blocked_and_errors_lose_nobody(tmp_path, fake):
     assert int(statuses.get("429", 0)) > 0 and int(statuses.get("502", 0)) > 0  # both kinds were injected
 
 
-async def _done(coro):
-    data = await coro
-    return data if data["status"] not in ("scheduled", "sending") else None
-
-
 async def finished(env: dict[str, str], tmp_path: Path, bid: int, limit: float) -> dict:
     """Wait until broadcast `bid` has ended, then what `chonnghe broadcast show --json` says of it.
 

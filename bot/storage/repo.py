@@ -198,14 +198,19 @@ class Store:
             async with self._sqlite_writes.hold(urgent):
                 yield
 
-    async def grouped(self, op: Op, many: tuple[Many, Any] | None = None) -> Any:
+    async def grouped(self, op: Op) -> Any:
         """Run `op(connection)` (Core statements, no commit) in a transaction shared with the other small
-        writes queued meanwhile; returns what `op` returns, raises what it raised.
+        writes queued meanwhile; returns what `op` returns, raises what it raised."""
+        return await self._grouped.run(op)
 
-        `many`, (run_many, item): in the shared transaction, the queued writes of that kind run as one
-        `run_many(connection, items)` (a statement for all, not one each); `op` is the same write alone,
-        used when the shared transaction fails and each write runs again by itself."""
-        return await self._grouped.run(op, many)
+    async def grouped_many(self, run_many: Many, item: Any) -> Any:
+        """As `grouped`, for a write of a kind that runs as one statement for many: in the shared
+        transaction, the queued items of `run_many` are written by one `run_many(connection, items)`; when
+        that transaction fails, each runs again alone (a batch of one). Returns this item's result."""
+        async def alone(conn: AsyncConnection) -> Any:
+            return (await run_many(conn, [item]))[0]
+
+        return await self._grouped.run(alone, (run_many, item))
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:

@@ -18,38 +18,13 @@ class Subscriptions:
     def __init__(self, db: Store):
         """`db`: the shared sessions and clock."""
         self.db = db
-        S, E = Subscription.__table__, SubscriptionEvent.__table__
-        # Built once: on the sign-up rush of a counselling day, building each statement cost as much as
-        # running it.
-        who = {"user_id": sa.bindparam("s_user"), "topic": sa.bindparam("s_topic"),
-               "channel": sa.bindparam("s_channel")}
-        now = sa.bindparam("s_now")
-        self._create = (db.insert(S).values(**who, active=True, created_at=now, updated_at=now)
-                        .on_conflict_do_nothing(index_elements=["user_id", "topic"]).returning(S.c.id))
-        self._subscribed = sa.insert(E).values(**who, action="subscribe", at=now)
 
     async def add(self, user_id: int, topic: str, channel: str) -> bool:
-        """Subscribe; returns False when already subscribed. Every change is recorded. Core statements in
-        a transaction shared with concurrent small writes (Store.grouped): 6,000 people subscribing at
-        once from a QR code must not each wait for a commit of their own."""
-        now = self.db.clock.now()
-        S = Subscription.__table__
-
-        async def op(conn) -> bool:
-            # The common case (a first subscription) is one INSERT; a conflict means the row exists.
-            params = {"s_user": user_id, "s_topic": topic, "s_channel": channel, "s_now": now}
-            created = (await conn.execute(self._create, params)).first()
-            if created is None:
-                row = (await conn.execute(sa.select(S.c.id, S.c.active)
-                                          .where(S.c.user_id == user_id, S.c.topic == topic))).first()
-                if row is None or row.active:
-                    return False  # (None: deleted meanwhile, with the person's data)
-                await conn.execute(sa.update(S).where(S.c.id == row.id)
-                                   .values(active=True, channel=channel, updated_at=now))
-            await conn.execute(self._subscribed, params)
-            return True
-
-        return await self.db.grouped(op, (self._add_many, (user_id, topic, channel, now)))
+        """Subscribe; returns False when already subscribed. Every change is recorded. Written with the
+        subscriptions of the same moment in a transaction shared with other small writes
+        (Store.grouped_many): 6,000 people subscribing at once from a QR code must not each wait for a
+        commit, or a few statements, of their own."""
+        return await self.db.grouped_many(self._add_many, (user_id, topic, channel, self.db.clock.now()))
 
     async def _add_many(self, conn, items: list[tuple[int, str, str, Any]]) -> list[bool]:
         """`add` for many at once (the sign-up rush): one INSERT for the new subscriptions, one SELECT and
