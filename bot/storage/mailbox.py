@@ -23,7 +23,6 @@ log = logging.getLogger(__name__)
 
 M = WebMessage.__table__
 BATCH = 500  # rows per group-committed transaction at most
-LARGEST = 256  # rows per INSERT statement at most (a power of two, see `pieces`)
 HISTORY = 200  # messages a page gets when it (re)loads with nothing shown yet
 PRUNE_CHUNK = 1000  # rows deleted per transaction when old messages are pruned
 CHANNEL = "web"
@@ -40,25 +39,13 @@ class Letter:
     at: datetime
 
 
-def pieces(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    """`rows` cut into runs of 256, 128, ... 2, 1 (the binary digits of their number, largest first), so
-    that a handful of statements, each of one of nine sizes, insert any batch."""
-    out, start, size = [], 0, LARGEST
-    while start < len(rows):
-        while size > len(rows) - start:
-            size //= 2
-        out.append(rows[start:start + size])
-        start += size
-    return out
-
-
-@functools.lru_cache(maxsize=16)
-def insert_rows(count: int) -> sa.Insert:
-    """INSERT of `count` rows in one statement, RETURNING their ids; built once per count (a power of two,
-    see `pieces`: SQLAlchemy then reuses its compiled form), parameters named visitor0, sender0, body0,
-    at0, visitor1..."""
-    rows = [{key: sa.bindparam(f"{key}{n}", type_=M.c[key].type) for key in COLUMNS} for n in range(count)]
-    return sa.insert(M).values(rows).returning(M.c.id)
+@functools.cache
+def insert_statement() -> sa.Insert:
+    """The mailbox's INSERT ... RETURNING id, built once. Executed with a list of rows and no
+    `sort_by_parameter_order`, SQLAlchemy sends it as one multi-row INSERT per 1,000 rows ("insertmanyvalues")
+    and reuses its compiled form; a statement built with `.values([...])` has no cache key and was compiled
+    again for every flush."""
+    return sa.insert(M).returning(M.c.id)
 
 
 def clear_statement(channel: str, platform_id: str) -> sa.Delete:
@@ -109,16 +96,13 @@ class Mailbox:
         while self._queue:
             batch, self._queue = self._queue[:BATCH], self._queue[BATCH:]
             try:
-                # Multi-row INSERT ... VALUES ... RETURNING statements: an executemany with RETURNING in
-                # parameter order ran one statement per row on SQLite (SQLAlchemy finds no sentinel to sort
-                # by), several hops to aiosqlite's thread each. The ids of one statement grow in the order
-                # of its rows (SQLite AUTOINCREMENT, a PostgreSQL sequence), so sorted they are the rows' ids
-                # in order.
-                ids = []
+                # One multi-row INSERT ... RETURNING per 1,000 rows (an executemany with RETURNING in
+                # parameter order ran one statement per row on SQLite: SQLAlchemy finds no sentinel to sort
+                # by). The ids of one statement grow in the order of its rows (SQLite AUTOINCREMENT, a
+                # PostgreSQL sequence), and its pages run in order, so sorted they are the rows' ids in order.
                 async with self._writing(), self.engine.begin() as conn:
-                    for part in pieces([row for row, _ in batch]):
-                        params = {f"{key}{n}": row[key] for n, row in enumerate(part) for key in COLUMNS}
-                        ids.extend(sorted((await conn.execute(insert_rows(len(part)), params)).scalars()))
+                    result = await conn.execute(insert_statement(), [row for row, _ in batch])
+                    ids = sorted(result.scalars())
             except Exception as exc:
                 for _, future in batch:
                     if not future.done():

@@ -21,6 +21,7 @@ MAX_LOGGED_TEXT = 4000
 QUESTION_BATCH = 500  # questions per group-committed transaction at most
 QUESTION_LINGER = 0.05  # seconds queued questions may wait to be written together
 QUESTION_RETRY_MIN, QUESTION_RETRY_MAX = 0.5, 30.0  # seconds between tries while the database is away
+_INSERT_QUESTIONS = sa.insert(QuestionLog.__table__).returning(QuestionLog.__table__.c.id)  # built once
 
 
 class Questions:
@@ -132,10 +133,12 @@ class Questions:
                     future.set_result(ident)
 
     async def _insert(self, rows: list[dict[str, Any]]) -> list[int]:
-        Q = QuestionLog.__table__
+        # One multi-row INSERT ... RETURNING (SQLAlchemy's "insertmanyvalues"): with RETURNING in parameter
+        # order it ran one statement per row on SQLite (no sentinel column to sort by). The ids of a
+        # multi-row INSERT grow in the order of its rows, so sorted they are the rows' ids in order.
         async with self.db.writing(urgent=False), self.db.engine.begin() as conn:
-            result = await conn.execute(sa.insert(Q).returning(Q.c.id, sort_by_parameter_order=True), rows)
-            return list(result.scalars())
+            result = await conn.execute(_INSERT_QUESTIONS, rows)
+            return sorted(result.scalars())
 
     async def set_feedback_latest(self, user_id: int, content_id: str, value: int) -> bool:
         """Record 👍 (+1) or 👎 (-1) on the user's latest question answered with `content_id`."""

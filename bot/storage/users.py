@@ -25,6 +25,12 @@ log = logging.getLogger(__name__)
 # wait for SQLite's single writer, and "last seen" needs no finer grain.
 LAST_SEEN_GRAIN = timedelta(seconds=60)
 ENTER_BATCH = 200  # users read by one shared query at most
+U, S = User.__table__, ConversationState.__table__
+# The users asked for, with their flow state: built once, the (channel, platform_id) pairs bound at
+# execution as an expanding parameter (a statement built per call costs more than the SQL it runs).
+_ENTER = (sa.select(U, S.c.flow, S.c.step, S.c.data)
+          .select_from(U.outerjoin(S, S.c.user_id == U.c.id))
+          .where(sa.tuple_(U.c.channel, U.c.platform_id).in_(sa.bindparam("keys", expanding=True))))
 
 
 @dataclass
@@ -110,14 +116,10 @@ class Users:
                     future.set_result(result)
 
     async def _enter_many(self, requests: list[tuple[UserRef, str | None]]) -> list[tuple[User, State]]:
-        U, S = User.__table__, ConversationState.__table__
         now = self.db.clock.now()
         keys = list(dict.fromkeys((ref.channel, ref.user_id) for ref, _ in requests))
-        query = (sa.select(U, S.c.flow, S.c.step, S.c.data)
-                 .select_from(U.outerjoin(S, S.c.user_id == U.c.id))
-                 .where(sa.tuple_(U.c.channel, U.c.platform_id).in_(keys)))
         async with self.db.engine.connect() as conn:
-            rows = {(r.channel, r.platform_id): r for r in (await conn.execute(query)).all()}
+            rows = {(r.channel, r.platform_id): r for r in (await conn.execute(_ENTER, {"keys": keys})).all()}
         missing = [key for key in keys if key not in rows]
         if missing:
             # First contact of several people at once (a campaign brings hundreds): one INSERT for all,
@@ -139,8 +141,8 @@ class Users:
             async with self.db.writing(), self.db.engine.begin() as conn:
                 await conn.execute(insert(U).values(new_rows).on_conflict_do_nothing(
                     index_elements=["channel", "platform_id"]))
-                again = query.where(sa.tuple_(U.c.channel, U.c.platform_id).in_(missing))
-                rows.update({(r.channel, r.platform_id): r for r in (await conn.execute(again)).all()})
+                again = (await conn.execute(_ENTER, {"keys": missing})).all()
+                rows.update({(r.channel, r.platform_id): r for r in again})
         found: dict[tuple[str, str], tuple[User, State]] = {}
         updates: dict[int, dict[str, Any]] = {}
         for (channel, platform_id), row in rows.items():

@@ -93,6 +93,27 @@ async def test_long_question_is_truncated_not_lost(store: Store):
     assert len(row.text) == 4000
 
 
+async def test_questions_asked_together_are_one_insert_and_each_gets_its_own_id(store: Store):
+    import asyncio
+
+    inserts: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args):
+        if statement.lstrip().upper().startswith("INSERT INTO QUESTIONS"):
+            inserts.append(statement)
+
+    sa.event.listen(store.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        ids = await asyncio.gather(*(store.questions.log(None, "web", f"câu {n}", f"cau {n}", None, 0.0, False)
+                                     for n in range(40)))
+    finally:
+        sa.event.remove(store.engine.sync_engine, "before_cursor_execute", seen)
+    assert len(inserts) == 1  # with RETURNING in parameter order SQLite ran 40
+    async with store.session() as s:
+        texts = dict((await s.execute(sa.select(QuestionLog.id, QuestionLog.text))).all())
+    assert [texts[ident] for ident in ids] == [f"câu {n}" for n in range(40)]
+
+
 async def test_questions_wait_out_a_database_that_went_away(store: Store, monkeypatch):
     import sqlalchemy as sa
 
