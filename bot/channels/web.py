@@ -90,6 +90,7 @@ HEARTBEAT = 30.0  # seconds between pings (a dead connection is noticed within a
 PRUNE_EVERY = 3600.0  # seconds between two prunings of old mailbox messages
 TYPING_AFTER = 0.25  # seconds an answer may take before the pages show "typing"
 LABEL_MAX = 120  # characters of a pressed button's label echoed into the chat
+SAID_HOLD = 0.05  # seconds what a visitor said may wait to be stored with the answer (one commit for both)
 CLIENT_ID_MAX = 40
 CLOSE_UNSUPPORTED = WSCloseCode.UNSUPPORTED_DATA  # 1003: a binary frame
 CLOSE_INVALID = WSCloseCode.INVALID_TEXT  # 1007: not JSON
@@ -384,7 +385,7 @@ class WebChannel:
 
     async def close(self) -> None:
         """Release the mailbox and keep what visitors read."""
-        await self.mailbox.close()
+        await self.mailbox.flush()
         await self._save_read()
 
     async def _save_read(self) -> None:
@@ -707,7 +708,7 @@ class WebChannel:
     def _keep_said(self, visitor: str, text: str, cid: str | None) -> None:
         """Store what the visitor said in the message being answered, and show it on all their pages."""
         body = {"text": text, "buttons": []}
-        stored = self.mailbox.put(visitor, "user", json.dumps(body, ensure_ascii=False))
+        stored = self.mailbox.put(visitor, "user", json.dumps(body, ensure_ascii=False), hold=SAID_HOLD)
 
         async def show() -> None:
             try:

@@ -65,6 +65,8 @@ class Mailbox:
         self.clock = store.clock
         self._queue: list[tuple[dict[str, Any], asyncio.Future[int]]] = []
         self._flusher: asyncio.Task | None = None
+        self._now = asyncio.Event()  # set: write what is queued without waiting out a hold
+        store.add_writer(self.flush)  # a deletion of personal data waits for what is queued here
 
     @asynccontextmanager
     async def _writing(self, urgent: bool = True) -> AsyncIterator[None]:
@@ -77,22 +79,30 @@ class Mailbox:
             async with gate(urgent=urgent):
                 yield
 
-    def put(self, visitor: str, sender: str, body: str) -> asyncio.Future[int]:
+    def put(self, visitor: str, sender: str, body: str, hold: float = 0.0) -> asyncio.Future[int]:
         """Queue one message now (messages get their ids in the order they are put); the future gives its
-        id once committed."""
+        id once committed. `hold`: seconds the write may wait for the next message, which then shares its
+        transaction (what a visitor typed waits for the bot's answer: one commit per question, not two);
+        a message put without a hold is written at once, with whatever is waiting."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[int] = loop.create_future()
         self._queue.append(({"visitor": visitor, "sender": sender, "body": body, "at": self.clock.now()},
                             future))
         if self._flusher is None or self._flusher.done():
-            self._flusher = loop.create_task(self._flush(), name="web-mailbox-writer")
+            self._now.clear()
+            self._flusher = loop.create_task(self._flush(hold), name="web-mailbox-writer")
+        elif not hold:
+            self._now.set()
         return future
 
     async def append(self, visitor: str, sender: str, body: str) -> int:
         """Store one message; returns its id once committed."""
         return await self.put(visitor, sender, body)
 
-    async def _flush(self) -> None:
+    async def _flush(self, hold: float = 0.0) -> None:
+        if hold and not self._now.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._now.wait(), hold)
         while self._queue:
             batch, self._queue = self._queue[:BATCH], self._queue[BATCH:]
             try:
@@ -112,8 +122,9 @@ class Mailbox:
                 if not future.done():
                     future.set_result(ident)
 
-    async def close(self) -> None:
-        """Wait for queued appends (shutdown)."""
+    async def flush(self) -> None:
+        """Wait for queued appends (a deletion, shutdown), held ones written at once."""
+        self._now.set()
         if self._flusher is not None and not self._flusher.done():
             with contextlib.suppress(Exception):
                 await self._flusher
@@ -147,7 +158,7 @@ class Mailbox:
 
     async def clear(self, visitor: str) -> int:
         """Empty the visitor's mailbox ("Cuộc trò chuyện mới"); returns how many messages went."""
-        await self.close()  # appends still queued land first, then go with the rest
+        await self.flush()  # appends still queued land first, then go with the rest
         async with self._writing(), self.engine.begin() as conn:
             result = await conn.execute(sa.delete(M).where(M.c.visitor == visitor))
             return result.rowcount or 0

@@ -161,6 +161,7 @@ class Store:
         # previous commits. (On PostgreSQL they simply run concurrently.)
         self._sqlite_writes = _WriteGate() if engine.dialect.name == "sqlite" else None
         self._grouped = _GroupWriter(self)
+        self._writers: list[Callable[[], Awaitable[None]]] = []  # see add_writer
         self.users = Users(self)
         self.subscriptions = Subscriptions(self)
         self.questions = Questions(self)
@@ -218,8 +219,16 @@ class Store:
         async with self._sessions() as session, session.begin():
             yield session
 
+    def add_writer(self, flush: Callable[[], Awaitable[None]]) -> None:
+        """Register another queued writer (the web mailbox) whose queue `flush` must also wait for: what a
+        person said and is still queued must not outlive the deletion of their data."""
+        self._writers.append(flush)
+
     async def flush(self, give_up_after: float | None = None) -> int:
-        """Wait for the question log's queue (see Questions.flush); returns how many are still unwritten."""
+        """Wait for the registered writers' queues, then the question log's (see Questions.flush); returns
+        how many questions are still unwritten."""
+        for flush in self._writers:
+            await flush()
         return await self.questions.flush(give_up_after)
 
     async def close(self) -> None:

@@ -104,7 +104,8 @@ async def test_questions_asked_together_are_one_insert_and_each_gets_its_own_id(
 
     sa.event.listen(store.engine.sync_engine, "before_cursor_execute", seen)
     try:
-        ids = await asyncio.gather(*(store.questions.log(None, "web", f"câu {n}", f"cau {n}", None, 0.0, False)
+        log = store.questions.log
+        ids = await asyncio.gather(*(log(None, "web", f"câu {n}", f"cau {n}", None, 0.0, False)
                                      for n in range(40)))
     finally:
         sa.event.remove(store.engine.sync_engine, "before_cursor_execute", seen)

@@ -440,6 +440,29 @@ async def test_unread_is_counted_from_the_catch_up_when_it_holds_them_all(web_bo
                 assert counted == await mailbox.count_after("v", mark), (history, after, mark)
 
 
+async def test_what_a_visitor_said_waits_for_the_answer_and_shares_its_insert(store):
+    mailbox = Mailbox(store)
+    inserts: list[int] = []
+
+    def seen(_conn, _cursor, statement, params, *_args):
+        if statement.lstrip().upper().startswith("INSERT INTO WEB_MESSAGES"):
+            inserts.append(statement.count("?") // 4)  # rows in this statement
+
+    sa.event.listen(store.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        said = mailbox.put("v", "user", '{"text": "hỏi"}', hold=60.0)  # held far longer than the test
+        await asyncio.sleep(0)  # the writer starts and waits
+        answer = mailbox.put("v", "bot", '{"text": "đáp"}')  # not held: written at once, with the question
+        ids = await asyncio.wait_for(asyncio.gather(said, answer), 5)
+        assert inserts == [2] and ids[0] < ids[1]
+        alone = mailbox.put("v", "user", '{"text": "còn đó không?"}', hold=60.0)
+        await asyncio.wait_for(store.flush(), 5)  # a deletion of the person's data flushes first
+        assert alone.done() and inserts == [2, 1]
+    finally:
+        sa.event.remove(store.engine.sync_engine, "before_cursor_execute", seen)
+    assert [letter.sender for letter in await mailbox.since("v")] == ["user", "bot", "user"]
+
+
 @pytest.mark.parametrize("db_url", BACKENDS, indirect=True)
 async def test_a_batch_of_appends_takes_a_few_statements_and_keeps_its_order(store):
     # 300 at once (a broadcast's sends): a multi-row INSERT per flush, not one per row, and its compiled
