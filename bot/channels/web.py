@@ -28,6 +28,8 @@ The protocol (JSON text frames).
                   {"t": "typing", "on": bool} (on: an answer is taking a moment; off: the turn is over),
                   {"t": "refused", "cid", "text", "retry"} (too fast, too long),
                   {"t": "cleared"} (the mailbox was emptied).
+The widget's launcher learns a returning visitor's unread count from BADGE_PATH, a hidden page whose
+script reads the token from this origin's storage and asks UNREAD_PATH (GET, the token in TOKEN_HEADER).
 A button's payload never leaves the server: a press names the stored message and the button's place, so a
 visitor can only press what the bot offered them.
 
@@ -80,6 +82,10 @@ CHANNEL = "web"
 WS_PATH = "/web/ws"
 STATIC_PATH = "/web/static"
 WIDGET_PATH = "/widget.js"
+BADGE_PATH = "/web/badge"  # a blank page the widget loads hidden to learn a returning visitor's unread count
+UNREAD_PATH = "/web/unread"  # {"unread": n} for the visitor of the cookie or the X-Chonnghe-Token header
+TOKEN_HEADER = "X-Chonnghe-Token"
+UNREAD_MAX = 99  # an unread count says at most this much
 COOKIE = "chonnghe_visitor"
 COOKIE_MAX_AGE = 400 * 86400  # the longest a browser keeps a cookie (Chrome caps at 400 days)
 SECRET_KEY = "web_cookie_secret"  # kv key of the HMAC secret
@@ -342,7 +348,8 @@ class WebChannel:
     def routes(self) -> list[web.RouteDef]:
         """The HTTP routes: the page, the embeddable widget, static files and the WebSocket."""
         return [web.get("/", self._page), web.get(WIDGET_PATH, self._widget),
-                web.get(STATIC_PATH + "/{name}", self._static_file), web.get(WS_PATH, self._socket)]
+                web.get(STATIC_PATH + "/{name}", self._static_file), web.get(WS_PATH, self._socket),
+                web.get(BADGE_PATH, self._badge), web.get(UNREAD_PATH, self._unread_count)]
 
     async def start(self) -> None:
         """Start accepting sockets, and pruning old mailbox messages (now, then every PRUNE_EVERY)."""
@@ -482,6 +489,34 @@ class WebChannel:
         if self.tokens.verify(request.cookies.get(COOKIE)) is None:
             _visitor, token = self.tokens.issue()
             self._set_cookie(request, response, token)
+        return response
+
+    async def _badge(self, _request: web.Request) -> web.Response:
+        """The widget's hidden helper page: its script (badge.js) reads the visitor's token from this
+        origin's storage, which the host page cannot, asks UNREAD_PATH and tells the launcher the count.
+        It creates no visitor and opens no socket: a host page's visitor who never chatted costs a
+        cached page and nothing else."""
+        html = self._env.get_template("badge.html").render(
+            static=lambda name: f"{STATIC_PATH}/{name}?v={self._version}")
+        response = web.Response(text=html, content_type="text/html", charset="utf-8")
+        response.headers["Content-Security-Policy"] = self._csp()
+        response.headers["Cache-Control"] = "public, max-age=3600"
+        self._secure_headers(response)
+        return response
+
+    async def _unread_count(self, request: web.Request) -> web.Response:
+        """How many of the bot's messages the visitor has not seen (0 for anyone unknown)."""
+        visitor = (self.tokens.verify(request.cookies.get(COOKIE))
+                   or self.tokens.verify(request.headers.get(TOKEN_HEADER)))
+        unread = 0
+        if visitor is not None:
+            read_mark = self.read.get(visitor)
+            if read_mark is None:
+                stored = await self.store.kv.get(self._read_key(visitor))
+                read_mark = int(stored) if stored and stored.isdigit() else 0
+            unread = min(await self.mailbox.count_after(visitor, read_mark), UNREAD_MAX)
+        response = web.json_response({"unread": unread}, headers={"Cache-Control": "no-store"})
+        self._secure_headers(response)
         return response
 
     async def _widget(self, _request: web.Request) -> web.Response:

@@ -27,6 +27,7 @@ from bot.channels.web import (
 from bot.clock import FakeClock
 from bot.storage.db import create_engine, migrate
 from bot.storage.mailbox import Mailbox
+from bot.storage.models import User
 from bot.storage.repo import Store
 from bot.types import Button, Reply, UserRef
 from tests.conftest import BACKENDS
@@ -331,6 +332,23 @@ async def test_a_broadcast_reaches_web_subscribers_live_and_waits_unread_for_the
     assert "Ngừng nhận tin" in live["text"]
     shown = await web_bot.broadcast_done(broadcast)
     assert shown["counts"].get("sent") == 2, shown
+    # What the widget's launcher asks on the next page of a school's site (badge.js): the count, for the
+    # token's visitor only; a forged or missing token is nobody's and creates nobody.
+    async def people() -> int:
+        async with web_bot.app.store.session() as s:
+            return (await s.execute(sa.select(sa.func.count()).select_from(User))).scalar_one()
+
+    before = await people()
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as bare:
+        for headers, expected in (({web.TOKEN_HEADER: token}, 1), ({web.TOKEN_HEADER: token[:-2] + "xx"}, 0),
+                                  ({}, 0)):
+            async with bare.get(web_bot.url + web.UNREAD_PATH, headers=headers) as resp:
+                assert resp.status == 200 and resp.headers["Cache-Control"] == "no-store"
+                assert await resp.json() == {"unread": expected}, headers
+        async with bare.get(web_bot.url + web.BADGE_PATH) as resp:
+            assert resp.status == 200 and "frame-ancestors" in resp.headers["Content-Security-Policy"]
+            assert "badge.js" in await resp.text() and web.COOKIE not in resp.cookies
+    assert await people() == before
     back = await ChatClient(session, web_bot.url).connect(after=0, token=token)
     assert back.welcome["unread"] == 1, (back.welcome, last)
     assert [m for m in back.messages() if m["id"] > last and "Ngày hội" in m["text"]]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot import app as app_module
+from tests.fakes import eventually
 from tests.web.chat import BOT, TEXTBOX
 from tests.web.conftest import start_bot, web_settings
 
@@ -90,5 +91,62 @@ async def test_the_chat_page_refuses_to_be_framed_by_other_sites(aiohttp_server,
         frame = page.frame_locator("iframe[title='Tư vấn tuyển sinh']")
         await page.wait_for_timeout(1000)
         assert await frame.locator("[role=log]").count() == 0  # blocked by frame-ancestors
+    finally:
+        await app_module.stop(bot.app)
+
+
+async def test_the_launcher_counts_what_arrived_unseen(aiohttp_server, db_url, browser_pages):
+    # A subscriber closes the panel; a broadcast arrives: the launcher shows 1. On the next page of the
+    # school's site the count comes from the hidden helper page; opening the chat clears it, for good.
+    where: dict[str, str] = {}
+    host = await host_server(aiohttp_server, where)
+    host_origin = f"http://localhost:{host.port}"
+    bot = await start_bot(aiohttp_server, web_settings(db_url, web_origins=host_origin))
+    bot_origin = where["bot"] = f"http://127.0.0.1:{bot.server.port}"
+    try:
+        context = await browser_pages.context()
+        page = await browser_pages.new(context=context)
+        await page.goto(host_origin + "/")
+        await page.get_by_role("button", name="Mở trò chuyện: Tư vấn tuyển sinh").click()
+        chat = page.frame_locator("iframe[title='Tư vấn tuyển sinh']")
+        await chat.locator(BOT).nth(1).wait_for()
+        box = chat.get_by_role("textbox", name=TEXTBOX)
+        await box.fill("/dangky tuyen_sinh")
+        await box.press("Enter")
+        await chat.locator(BOT).nth(2).wait_for()
+        (visitor,) = bot.web.conns
+        last = await bot.web.mailbox.since(visitor)
+        await eventually(lambda: bot.web.read.get(visitor) == last[-1].id, what="the page acknowledged")
+        await page.keyboard.press("Escape")
+        launcher = page.get_by_role("button", name="Mở trò chuyện: Tư vấn tuyển sinh", exact=True)
+        await launcher.wait_for()
+
+        broadcast = await bot.broadcast("Lịch tuyển sinh đợt 2 đã có.")
+        await bot.broadcast_done(broadcast)
+        counted = page.get_by_role("button", name="Mở trò chuyện: Tư vấn tuyển sinh (1 tin mới)")
+        await counted.wait_for()
+        assert await page.locator("[data-chonnghe] >> [data-part=unread]").inner_text() == "1"
+        assert bot.web.read[visitor] == last[-1].id  # the closed panel did not mark it read
+        await browser_pages.snap(page, "widget-unread")
+
+        again = await browser_pages.new(context=context)  # the next page of the school's site
+        await again.goto(host_origin + "/")
+        counted = again.get_by_role("button", name="Mở trò chuyện: Tư vấn tuyển sinh (1 tin mới)")
+        await counted.wait_for()
+        await counted.click()
+        chat = again.frame_locator("iframe[title='Tư vấn tuyển sinh']")
+        await chat.locator(BOT).filter(has_text="Lịch tuyển sinh đợt 2").wait_for()
+        assert not await again.locator("[data-chonnghe] >> [data-part=unread]").is_visible()
+        await eventually(lambda: bot.web.read.get(visitor, 0) > last[-1].id, what="the broadcast read")
+        assert browser_pages.foreign(again, host_origin, bot_origin) == []
+        assert browser_pages.page_errors(page) == browser_pages.page_errors(again) == []
+
+        third = await browser_pages.new(context=context)
+        await third.goto(host_origin + "/")
+        # The helper page reports (0) and is removed; the launcher stays without a count.
+        await third.wait_for_function("() => { const r = document.querySelector('[data-chonnghe]');"
+                                      " return r && !r.shadowRoot.querySelector('iframe'); }")
+        assert not await third.locator("[data-chonnghe] >> [data-part=unread]").is_visible()
+        await third.get_by_role("button", name="Mở trò chuyện: Tư vấn tuyển sinh", exact=True).wait_for()
     finally:
         await app_module.stop(bot.app)

@@ -31,6 +31,11 @@
   var cidCounter = 0;
   var pending = {};       // cid -> element of a message not yet confirmed by the server
   var dividerShown = false;
+  var embedded = window.parent !== window;
+  var panelShown = true;  // inside the widget: whether its panel is open (the widget says, see below)
+
+  // Seen: the page is on screen and, inside the widget, its panel is open.
+  function onScreen() { return document.visibilityState === "visible" && panelShown; }
 
   // --- accent colour of an embedding site (validated on the server) -------------------------------
   // Text on the colour is white or near-black, whichever reads (WCAG AA 4.5:1); text *in* the colour on
@@ -183,9 +188,10 @@
       }
       log.appendChild(el);
     }
-    if (m.from === "bot" && synced && document.visibilityState !== "visible") {
+    if (m.from === "bot" && synced && !onScreen()) {
       unreadNew += 1;
       showUnread(unreadNew);
+      if (embedded) window.parent.postMessage({ type: "chonnghe:unread", n: unreadNew }, "*");
     }
     if (stick) stickToBottom();
   }
@@ -213,7 +219,7 @@
   // --- reading ------------------------------------------------------------------------------------
   var ackTimer = null;
   function acknowledge() {
-    if (document.visibilityState !== "visible" || !ws || ws.readyState !== 1 || last <= readUpTo) return;
+    if (!onScreen() || !ws || ws.readyState !== 1 || last <= readUpTo) return;
     readUpTo = last;
     send({ t: "ack", id: last });
   }
@@ -221,11 +227,16 @@
     if (ackTimer) return;
     ackTimer = setTimeout(function () { ackTimer = null; acknowledge(); }, 400);
   }
-  document.addEventListener("visibilitychange", function () {
-    if (document.visibilityState === "visible") {
-      acknowledgeSoon();
-      if (unreadNew) { unreadNew = 0; setTimeout(function () { showUnread(0); }, 4000); }
-    }
+  function backOnScreen() {
+    acknowledgeSoon();
+    if (unreadNew) { unreadNew = 0; setTimeout(function () { showUnread(0); }, 4000); }
+  }
+  document.addEventListener("visibilitychange", function () { if (onScreen()) backOnScreen(); });
+  // The widget tells whether its panel is open; only the page that embeds us can (event.source).
+  window.addEventListener("message", function (event) {
+    if (!embedded || event.source !== window.parent || !event.data || event.data.type !== "chonnghe:shown") return;
+    panelShown = event.data.shown === true;
+    if (onScreen()) backOnScreen();
   });
   function seenUnread() { if (!badge.hidden) showUnread(0); }
   box.addEventListener("focus", seenUnread);

@@ -63,6 +63,33 @@
   icon.appendChild(path);
   launcher.appendChild(icon);
 
+  // The unread count on the launcher: the bot's messages (a broadcast, say) the visitor has not seen, told
+  // by the hidden helper page on load and by the chat itself while its panel is closed.
+  var count = css(document.createElement("span"), {
+    position: "absolute", top: "-4px", "min-width": "22px", height: "22px", padding: "0 6px",
+    "box-sizing": "border-box", "border-radius": "11px", background: "#b00020", color: "#ffffff",
+    border: "2px solid #ffffff", font: "700 13px/18px system-ui, sans-serif", "text-align": "center",
+    display: "none"
+  });
+  count.style.setProperty(left ? "left" : "right", "-4px");
+  count.setAttribute("data-part", "unread");
+  count.setAttribute("aria-hidden", "true");
+  launcher.appendChild(count);
+  var unread = 0;
+
+  function label() {
+    var open = launcher.getAttribute("aria-expanded") === "true";
+    var text = (open ? "Đóng trò chuyện: " : "Mở trò chuyện: ") + title;
+    launcher.setAttribute("aria-label", !open && unread > 0 ? text + " (" + unread + " tin mới)" : text);
+  }
+
+  function setUnread(n) {
+    unread = n > 0 ? Math.min(n, 99) : 0;
+    count.textContent = unread > 9 ? "9+" : String(unread);
+    count.style.display = unread > 0 ? "block" : "none";
+    label();
+  }
+
   var bubble = null;
   if (greeting) {
     bubble = css(document.createElement("button"), {
@@ -115,7 +142,9 @@
     layout();
     panel.style.display = "block";
     launcher.setAttribute("aria-expanded", "true");
-    launcher.setAttribute("aria-label", "Đóng trò chuyện: " + title);
+    setUnread(0);
+    tellChat(true);
+    dropHelper();
     if (bubble) bubble.style.display = "none";
     if (small()) launcher.style.display = "none";
     setTimeout(function () { try { frame.focus(); } catch (e) { /* cross-origin focus is best effort */ } }, 50);
@@ -125,8 +154,25 @@
     panel.style.display = "none";
     launcher.style.display = "flex";
     launcher.setAttribute("aria-expanded", "false");
-    launcher.setAttribute("aria-label", "Mở trò chuyện: " + title);
+    label();
+    tellChat(false);
     launcher.focus();
+  }
+
+  // Whether the chat is on screen: what arrives while its panel is closed stays unread.
+  function tellChat(shown) {
+    if (frame && frame.contentWindow) frame.contentWindow.postMessage({ type: "chonnghe:shown", shown: shown }, origin);
+  }
+
+  // A returning visitor's unread count, from the hidden helper page (see badge.js).
+  var helper = css(document.createElement("iframe"), { display: "none" });
+  helper.setAttribute("aria-hidden", "true");
+  helper.tabIndex = -1;
+  helper.title = "";
+  helper.src = new URL("/web/badge", base).href;
+  function dropHelper() {
+    if (helper && helper.parentNode) helper.parentNode.removeChild(helper);
+    helper = null;
   }
 
   launcher.addEventListener("click", function () {
@@ -134,7 +180,12 @@
   });
   if (bubble) bubble.addEventListener("click", open);
   window.addEventListener("message", function (event) {
-    if (event.origin === origin && event.data && event.data.type === "chonnghe:close") close();
+    if (event.origin !== origin || !event.data) return;
+    if (event.data.type === "chonnghe:close") close();
+    else if (event.data.type === "chonnghe:unread" && typeof event.data.n === "number") {
+      if (panel.style.display === "none") setUnread(event.data.n);
+      if (helper && event.source === helper.contentWindow) dropHelper();
+    }
   });
   document.addEventListener("keydown", function (event) {
     if (event.key === "Escape" && panel.style.display !== "none") close();
@@ -144,5 +195,6 @@
   root.appendChild(panel);
   if (bubble) root.appendChild(bubble);
   root.appendChild(launcher);
+  if (helper) root.appendChild(helper);
   (document.body || document.documentElement).appendChild(host);
 })();
