@@ -20,13 +20,17 @@ install: $(STAMP) browser
 
 # The browser tests drive Debian's Chromium (never `playwright install`, which downloads a browser from
 # outside). Installed when missing and we are root with apt-get; elsewhere those tests skip and say why.
+# DejaVu renders Vietnamese; the colour-emoji font makes the screenshots show the buttons' emoji as a
+# phone does (cosmetic: the tests do not depend on it).
+BROWSER_PACKAGES = chromium fonts-dejavu-core fonts-noto-color-emoji
+EMOJI_FONT = /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
 browser:
-	@if [ ! -x $(CHROMIUM) ]; then \
+	@if [ ! -x $(CHROMIUM) ] || [ ! -e $(EMOJI_FONT) ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing Debian's chromium for the browser tests"; \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-dejavu-core \
+	    echo "installing Debian's chromium and fonts for the browser tests"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(BROWSER_PACKAGES) \
 	      || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-	           chromium fonts-dejavu-core; } || echo "chromium could not be installed: browser tests will skip"; \
+	           $(BROWSER_PACKAGES); } || echo "chromium could not be installed: browser tests will skip"; \
 	  else echo "no $(CHROMIUM) (not root or no apt-get): browser tests will skip"; fi; \
 	fi
 
