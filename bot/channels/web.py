@@ -325,6 +325,7 @@ class WebChannel:
         self._version = hashlib.sha256(
             b"".join(body for body, _, _ in self._static.values())).hexdigest()[:10]
         self._frame_ancestors = " ".join(["'self'", *settings.web_origins])
+        self._badge_html: str | None = None
 
     def _now(self) -> float:
         return self._time()
@@ -496,9 +497,10 @@ class WebChannel:
         origin's storage, which the host page cannot, asks UNREAD_PATH and tells the launcher the count.
         It creates no visitor and opens no socket: a host page's visitor who never chatted costs a
         cached page and nothing else."""
-        html = self._env.get_template("badge.html").render(
-            static=lambda name: f"{STATIC_PATH}/{name}?v={self._version}")
-        response = web.Response(text=html, content_type="text/html", charset="utf-8")
+        if self._badge_html is None:  # the same for everyone: rendered once
+            self._badge_html = self._env.get_template("badge.html").render(
+                static=lambda name: f"{STATIC_PATH}/{name}?v={self._version}")
+        response = web.Response(text=self._badge_html, content_type="text/html", charset="utf-8")
         response.headers["Content-Security-Policy"] = self._csp()
         response.headers["Cache-Control"] = "public, max-age=3600"
         self._secure_headers(response)
