@@ -228,7 +228,8 @@ class Store:
         """Wait for the registered writers' queues, then the question log's (see Questions.flush); returns
         how many questions are still unwritten."""
         for flush in self._writers:
-            await flush()
+            with contextlib.suppress(TimeoutError):  # shutting down with the database away: give up too
+                await asyncio.wait_for(asyncio.shield(flush()), give_up_after)
         return await self.questions.flush(give_up_after)
 
     async def close(self) -> None:
