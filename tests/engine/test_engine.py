@@ -102,6 +102,8 @@ def test_fold_removes_diacritics_including_d():
     ("can dk gi", ["can", "dieu", "kien", "gi"]),      # otherwise điều kiện
     ("co dk ko", ["co", "duoc", "khong"]),              # before không = được
     ("kho", ["kho"]),                                   # whole words only: "kho" is not "ko"
+    ("đki nhận tin", ["dang", "ky", "nhan", "tin"]),
+    ("dky hoc", ["dang", "ky", "hoc"]),
 ])
 def test_abbreviations_expand_as_whole_words(text, expected):
     assert tokens(text) == expected
