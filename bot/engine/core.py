@@ -565,7 +565,7 @@ class AnswerEngine:
         df: Counter = Counter()
         self.title_terms: list[frozenset[str]] = []
         self.forms: list[dict[str, set[str]]] = []  # per entry: folded word -> the ways it is written
-        self.doc_words: list[frozenset[str]] = []  # per document: its words that are not filler
+        doc_words: list[frozenset[str]] = []  # per document: its words that are not filler
         self.page_only: list[frozenset[str]] = []  # per entry: words only its trade page has
         self.exact: dict[str, int] = {}  # an example question or title, as words -> its entry
         entry_docs: list[Counter] = []  # per entry: its title, questions and tags as one document
@@ -585,7 +585,7 @@ class AnswerEngine:
             for text in texts:
                 toks = tokens(text)
                 self.exact.setdefault(" ".join(toks), index)
-                self.doc_words.append(frozenset(t for t in toks if not filler(t)))
+                doc_words.append(frozenset(t for t in toks if not filler(t)))
                 terms = Counter(self.features(toks))
                 doc_terms.append(terms)
                 doc_boost.append(1.0)
@@ -596,7 +596,7 @@ class AnswerEngine:
                 # A trade's page lists what one learns and where one works: specific words people
                 # use ("cắt may quần áo", "máy CNC") that its example questions may not contain.
                 terms = Counter(self.features(tokens(entry.answer)))
-                self.doc_words.append(frozenset())  # a page is long: what it does not say is no evidence
+                doc_words.append(frozenset())  # a page is long: what it does not say is no evidence
                 doc_terms.append(terms)
                 doc_boost.append(self.PAGE_WEIGHT)
                 labelled.append((index, terms))
@@ -640,8 +640,16 @@ class AnswerEngine:
         self.vocab = sorted(t for t in df if " " not in t)
         self.vocab_set = frozenset(self.vocab)
         # Per document, the total weight of its words (the "narrower entry" rule subtracts what a
-        # question shares with it): precomputed, it is the hot loop of a question.
-        self.doc_weight = [sum(self.weight(t) for t in words) for words in self.doc_words]
+        # question shares with it), and per word the documents that have it: what a question shares
+        # with every example is then one weighted count over its words' lists (see `rank`).
+        self.doc_weight = np.array([sum(self.weight(t) for t in words) for words in doc_words])
+        self.has_words = np.array([bool(words) for words in doc_words], dtype=bool)
+        self.ends = np.append(self.starts[1:], self.n_docs).astype(np.int64)
+        word_docs: dict[str, list[int]] = defaultdict(list)
+        for d, words in enumerate(doc_words):
+            for t in words:
+                word_docs[t].append(d)
+        self.word_docs = {t: np.array(ds, dtype=np.int64) for t, ds in word_docs.items()}
         # Names of trades: the id ("nghe.co_khi" -> "co khi"), the title without "Nghề", what its
         # brackets add ("Cắt gọt kim loại (cơ khí)") and the tags no other trade has ("may_mac").
         trades = [(i, e) for i, e in enumerate(entries) if e.kind == "trade"]
@@ -886,8 +894,25 @@ class AnswerEngine:
         # Words typed with diacritics that fold onto another word ("lái" and "lại", "bằng" and
         # "băng"): an entry knows them only if it writes them that way, or without diacritics.
         accented = {f: w for f, w in word_forms(text) if f in qset}
+        # What the question shares with each example it touches (the weight of their common words),
+        # for the "narrower entry" rule and the closeness to one example: one pass over all of them.
+        words = [t for t in dict.fromkeys(content) if t in self.word_docs]
+        if words:
+            shared_all = np.bincount(np.concatenate([self.word_docs[t] for t in words]),
+                                     weights=np.repeat([qw[t] for t in words],
+                                                       [len(self.word_docs[t]) for t in words]),
+                                     minlength=self.n_docs)
+        else:
+            shared_all = np.zeros(self.n_docs)
+        examples = np.flatnonzero((scores > 0) & self.has_words)
+        shared = shared_all[examples]
+        weight = self.doc_weight[examples]
+        left_over = (weight - shared).tolist()  # the example's words the question lacks
+        dice = (2 * shared / (weight + total)).tolist()  # weighted Dice: near-copies are safe
+        lo = np.searchsorted(examples, self.starts[ranked]).tolist()  # each candidate's examples
+        hi = np.searchsorted(examples, self.ends[ranked]).tolist()
         results = []
-        for i in ranked:
+        for n, i in enumerate(ranked):
             known = self.entry_terms[i]
             if accented:
                 forms = self.forms[i]
@@ -907,20 +932,10 @@ class AnswerEngine:
             bonus = self.TITLE_WEIGHT * title
             # The entry's example that says least beyond the question: when even that one adds
             # words ("con gái học nghề gì dễ xin việc" for "học nghề gì dễ xin việc"), the entry
-            # is about something narrower than what was asked.
-            start, end = int(self.starts[i]), (int(self.starts[i + 1]) if i + 1 < len(self.starts)
-                                               else self.n_docs)
-            extra, close = 0.0, 0.0
-            first = True
-            # Only the examples the question touches (a numpy scan, not one scalar read per example).
-            for d in (np.flatnonzero(scores[start:end] > 0) + start).tolist():
-                if self.doc_words[d]:
-                    shared = sum(qw[t] for t in self.doc_words[d] & qset)
-                    left = self.doc_weight[d] - shared
-                    extra = left if first else min(extra, left)
-                    first = False
-                    # How close the question is to one example (weighted Dice): near-copies are safe.
-                    close = max(close, 2 * shared / (self.doc_weight[d] + total))
+            # is about something narrower than what was asked. Also how close the question is to
+            # its closest example.
+            extra = min(left_over[lo[n]:hi[n]], default=0.0)
+            close = max(dice[lo[n]:hi[n]], default=0.0)
             if not (named and i in named):  # a named trade's page answers whatever is asked about it
                 bonus -= self.EXTRA_WEIGHT * extra / (extra + total)
             if i in self.trade_set:
