@@ -271,27 +271,29 @@ class Ranking:
 
 def _features(r: Ranking) -> np.ndarray:
     """One row of decision signals per candidate: coverage, rank score, lead over the best other
-    candidate (relative), the question's unknown share, and the candidate's rank position."""
-    ranks = np.array([x[1] for x in r.results], dtype=np.float64)
-    covs = np.array([min(1.0, x[2]) for x in r.results], dtype=np.float64)
-    n = len(ranks)
-    if n > 1:
-        order = np.argsort(-ranks, kind="stable")
-        first, second = ranks[order[0]], ranks[order[1]]
-        other = np.where(np.arange(n) == order[0], second, first)
+    candidate (relative), the question's unknown share, and the candidate's rank position. Built in
+    plain Python: for a dozen candidates, numpy's calls cost more than the arithmetic."""
+    ranks = [x[1] for x in r.results]
+    margin = [min(1.0, max(-1.0, (v - other) / max(v, 1e-9)))
+              for v, other in zip(ranks, _best_of_others(ranks), strict=True)]
+    if r.results and len(r.results[0]) > 3:
+        erel = [x[4] for x in r.results]  # the entry-level BM25, relative
+        emargin = [min(1.0, max(-1.0, v - other))
+                   for v, other in zip(erel, _best_of_others(erel), strict=True)]
     else:
-        other = np.zeros(1)
-    margin = np.clip((ranks - other) / np.maximum(ranks, 1e-9), -1.0, 1.0)
-    more = np.array([x[3:] for x in r.results], dtype=np.float64).reshape(n, -1)
-    if more.shape[1]:
-        erel = more[:, 1]
-        eorder = np.argsort(-erel, kind="stable")
-        eother = np.where(np.arange(n) == eorder[0], erel[eorder[1]] if n > 1 else 0.0, erel[eorder[0]])
-        emargin = np.clip(erel - eother, -1.0, 1.0)
-    else:
-        emargin = np.zeros(n)
-    return np.column_stack([covs, ranks, margin, np.full(n, r.unknown), (np.arange(n) == 0).astype(float),
-                            more, emargin])
+        emargin = [0.0] * len(ranks)
+    return np.array([[min(1.0, x[2]), x[1], margin[j], r.unknown, float(j == 0), *x[3:], emargin[j]]
+                     for j, x in enumerate(r.results)], dtype=np.float64).reshape(len(ranks), -1)
+
+
+def _best_of_others(values: list[float]) -> list[float]:
+    """For each value, the largest of the others (0 when there are none): the runner-up for the first
+    of the largest, the largest for every other."""
+    if len(values) < 2:
+        return [0.0] * len(values)
+    first = max(range(len(values)), key=values.__getitem__)
+    runner_up = max(v for j, v in enumerate(values) if j != first)
+    return [runner_up if j == first else values[first] for j in range(len(values))]
 
 
 class RuleDecision:
