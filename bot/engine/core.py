@@ -227,9 +227,14 @@ def _phrases(toks: list[str]) -> list[str]:
 def word_forms(text: str) -> list[tuple[str, str]]:
     """(folded, as written) for each plain word of `text` that carries diacritics: "lái" -> ("lai",
     "lái"). Abbreviations and words without diacritics are left out (they say nothing about accents)."""
+    return _word_forms(normalize(text))
+
+
+def _word_forms(norm: str) -> list[tuple[str, str]]:
+    """`word_forms` of an already normalised text."""
     abbr = abbreviations()
     out = []
-    for word in normalize(text).split():
+    for word in norm.split():
         folded = fold(word)
         if folded != word and folded.isalpha() and folded not in abbr and word not in ACCENTED:
             out.append((folded, word))
@@ -610,6 +615,13 @@ class AnswerEngine:
             # repeats ("hàn") is that entry's signature and must stay rare, not become common.
             df.update(known)
             self.entry_terms.append(known)
+        # Per folded word, every way the base writes it: a word typed with diacritics can only be
+        # another word than an entry's where the base also writes it otherwise (see `rank`).
+        spellings: dict[str, set[str]] = defaultdict(set)
+        for forms in self.forms:
+            for folded, written in forms.items():
+                spellings[folded] |= written
+        self.spellings = {folded: frozenset(written) for folded, written in spellings.items()}
         n = max(len(entries), 1)
         self.idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
         self.max_idf = math.log(1 + (n + 0.5) / 0.5)
@@ -852,8 +864,8 @@ class AnswerEngine:
             return Ranking("greeting", norm)
         if THANKS.match(folded):
             return Ranking("thanks", norm)
-        typed = {f for f, _ in word_forms(text)}
-        toks = self.correct(toks, typed)
+        typed = _word_forms(norm)  # the words typed with diacritics: (folded, as written)
+        toks = self.correct(toks, {f for f, _ in typed})
         features = self.features(toks)
         feature_set = set(features)
         found = [self.postings[t] for t in feature_set if t in self.postings]
@@ -871,31 +883,39 @@ class AnswerEngine:
         top = (set(np.argpartition(-best, k - 1)[:k].tolist())
                | set(np.argpartition(-escores, min(5, k) - 1)[:min(5, k)].tolist()))
         learnt = set()
+        plr = None
         if self.ranker is not None:
             plr = self.ranker.probabilities(features)
             kl = min(self.RANKER_CANDIDATES, len(plr))
             learnt = set(np.argpartition(-plr, kl - 1)[:kl].tolist())
             top |= learnt
-            two = np.partition(plr, len(plr) - 2)[-2:] if len(plr) > 1 else np.array([0.0, plr[0]])
-            lead = np.where(plr >= two[1], plr - two[0], plr - two[1])
-        else:
-            plr = lead = np.zeros(len(best))
-        ranked = sorted((int(i) for i in top if best[i] > 0 or i in learnt), key=lambda i: (-best[i], i))
-        s_max = float(best[ranked[0]])
+            # The ranker's two best probabilities: each candidate's lead is over the best other one.
+            p_second, p_first = np.partition(plr, len(plr) - 2)[-2:].tolist() if len(plr) > 1 \
+                else (0.0, float(plr[0]))
+        # The candidates' figures as Python floats, read once (numpy scalars are slow one by one).
+        top_best = dict(zip(top, best[list(top)].tolist(), strict=True))
+        ranked = sorted((i for i in top if top_best[i] > 0 or i in learnt), key=lambda i: (-top_best[i], i))
+        s_max = top_best[ranked[0]]
         e_max = float(escores.max()) or 1.0
+        erel = (escores[ranked] / e_max).tolist()
+        learnt_p = plr[ranked].tolist() if plr is not None else [0.0] * len(ranked)
 
         content = [t for t in toks if not filler(t)]
         content += [p for p in map(" ".join, itertools.pairwise(toks)) if p in self.compounds]
         content = content or toks
         qw = {t: self.weight(t) for t in content}
         total = sum(qw[t] for t in content)
+        weighted = [(t, qw[t]) for t in content]
         named = self.named_trades(toks)
         pairs = [f"{a} {b}" for a, b in itertools.pairwise(toks) if not (filler(a) and filler(b))]
         pair_total = sum(self.idf.get(t, self.max_idf * 0.5) for t in pairs)
+        known_pairs = [(t, self.idf[t]) for t in pairs if t in self.idf]  # only these can an entry know
         qset = set(content)
         # Words typed with diacritics that fold onto another word ("lái" and "lại", "bằng" and
-        # "băng"): an entry knows them only if it writes them that way, or without diacritics.
-        accented = {f: w for f, w in word_forms(text) if f in qset}
+        # "băng"): an entry knows them only if it writes them that way, or without diacritics. Only
+        # words the base also writes some other way can be another word in some entry.
+        accented = {f: w for f, w in typed if f in qset}
+        accented = {f: w for f, w in accented.items() if not self.spellings.get(f, frozenset()) <= {w, f}}
         # What the question shares with each example it touches (the weight of their common words),
         # for the "narrower entry" rule and the closeness to one example: one pass over all of them.
         words = [t for t in dict.fromkeys(content) if t in self.word_docs]
@@ -918,19 +938,22 @@ class AnswerEngine:
             known = self.entry_terms[i]
             if accented:
                 forms = self.forms[i]
-                known = known - {f for f, w in accented.items() if f in forms and w not in forms[f]
-                                 and f not in forms[f]}
+                other = {f for f, w in accented.items()
+                         if f in forms and w not in forms[f] and f not in forms[f]}
+                if other:
+                    known = known - other
             page_only = self.page_only[i]
-            cov = sum(qw[t] * (self.PAGE_COVER if t in page_only else 1.0)
-                      for t in content if t in known) / total
+            cov = sum(w * (self.PAGE_COVER if t in page_only else 1.0)
+                      for t, w in weighted if t in known) / total
             if pair_total:
-                pair_cov = sum(self.idf[t] for t in pairs if t in known) / pair_total
+                pair_cov = sum(w for t, w in known_pairs if t in known) / pair_total
                 cov = self.UNI * cov + (1 - self.UNI) * pair_cov
-            rel = float(best[i]) / s_max
+            rel = top_best[i] / s_max
             # The title says what the entry is about: of entries that know the words equally well
             # ("miễn học phí" is in the fee-waiver, disability and veterans entries), the one whose
             # title has them is the question's topic.
-            title = sum(qw[t] for t in content if t in self.title_terms[i]) / total
+            title_terms = self.title_terms[i]
+            title = sum(w for t, w in weighted if t in title_terms) / total
             bonus = self.TITLE_WEIGHT * title
             # The entry's example that says least beyond the question: when even that one adds
             # words ("con gái học nghề gì dễ xin việc" for "học nghề gì dễ xin việc"), the entry
@@ -938,17 +961,20 @@ class AnswerEngine:
             # its closest example.
             extra = min(left_over[lo[n]:hi[n]], default=0.0)
             close = max(dice[lo[n]:hi[n]], default=0.0)
-            if not (named and i in named):  # a named trade's page answers whatever is asked about it
+            is_named = i in named
+            if not is_named:  # a named trade's page answers whatever is asked about it
                 bonus -= self.EXTRA_WEIGHT * extra / (extra + total)
-            if i in self.trade_set:
-                if named and i not in named:
+            is_trade = i in self.trade_set
+            if is_trade:
+                if named and not is_named:
                     continue  # a question that names a trade is about that trade, never another one
                 # One that names none is more often a general question ("ra trường có dễ xin việc không").
                 bonus += self.TRADE_BONUS if named else -self.UNNAMED_MALUS
+            p = learnt_p[n]
+            lead = (p - (p_second if p >= p_first else p_first)) if plr is not None else 0.0
             results.append((self.RANK_COVERAGE * cov + (1 - self.RANK_COVERAGE) * rel + bonus, cov, i,
-                            rel, float(escores[i]) / e_max, title, extra / (extra + total),
-                            float(bool(named) and i in named), float(i in self.trade_set), close,
-                            float(plr[i]), float(lead[i]), math.log(max(float(plr[i]), 1e-4))))
+                            rel, erel[n], title, extra / (extra + total), float(is_named), float(is_trade),
+                            close, p, lead, math.log(max(p, 1e-4))))
         if not results:
             return Ranking("none", norm)
         results.sort(key=lambda r: (-r[0], r[2]))
