@@ -519,6 +519,14 @@ def _save_decision(key: str, d: FittedDecision) -> None:
         log.debug("fitted decision not cached: %s", exc)
 
 
+def _ranges(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The integers of the ranges [starts[k], ends[k]) one after the other, and where each range begins
+    in them (no range is empty)."""
+    sizes = ends - starts
+    offsets = np.cumsum(sizes) - sizes
+    return np.arange(int(sizes.sum())) + np.repeat(starts - offsets, sizes), offsets
+
+
 class AnswerEngine:
     """BM25 over folded syllables and syllable pairs, one document per title or example question, and
     a supervised ranker (`bot.engine.ranker`) trained on the entries' texts.
@@ -654,16 +662,17 @@ class AnswerEngine:
         self.vocab = sorted(t for t in df if " " not in t)
         self.vocab_set = frozenset(self.vocab)
         # Per document, the total weight of its words (the "narrower entry" rule subtracts what a
-        # question shares with it), and per word the documents that have it: what a question shares
-        # with every example is then one weighted count over its words' lists (see `rank`).
+        # question shares with it), and its words as numbers, one row per document (padded with
+        # the number after the last word's): what a question shares with the candidates' examples
+        # is then read with a few array operations (see `_examples_overlap`).
         self.doc_weight = np.array([sum(self.weight(t) for t in words) for words in doc_words])
         self.has_words = np.array([bool(words) for words in doc_words], dtype=bool)
         self.ends = np.append(self.starts[1:], self.n_docs).astype(np.int64)
-        word_docs: dict[str, list[int]] = defaultdict(list)
+        self.word_ids = {t: j for j, t in enumerate(sorted(set().union(*doc_words)))}
+        self.doc_word_ids = np.full((len(doc_words), max(map(len, doc_words), default=0)), len(self.word_ids),
+                                    dtype=np.int32)
         for d, words in enumerate(doc_words):
-            for t in words:
-                word_docs[t].append(d)
-        self.word_docs = {t: np.array(ds, dtype=np.int64) for t, ds in word_docs.items()}
+            self.doc_word_ids[d, :len(words)] = sorted(self.word_ids[t] for t in words)
         # Names of trades: the id ("nghe.co_khi" -> "co khi"), the title without "Nghề", what its
         # brackets add ("Cắt gọt kim loại (cơ khí)") and the tags no other trade has ("may_mac").
         trades = [(i, e) for i, e in enumerate(entries) if e.kind == "trade"]
@@ -916,23 +925,7 @@ class AnswerEngine:
         # words the base also writes some other way can be another word in some entry.
         accented = {f: w for f, w in typed if f in qset}
         accented = {f: w for f, w in accented.items() if not self.spellings.get(f, frozenset()) <= {w, f}}
-        # What the question shares with each example it touches (the weight of their common words),
-        # for the "narrower entry" rule and the closeness to one example: one pass over all of them.
-        words = [t for t in dict.fromkeys(content) if t in self.word_docs]
-        if words:
-            shared_all = np.bincount(np.concatenate([self.word_docs[t] for t in words]),
-                                     weights=np.repeat([qw[t] for t in words],
-                                                       [len(self.word_docs[t]) for t in words]),
-                                     minlength=self.n_docs)
-        else:
-            shared_all = np.zeros(self.n_docs)
-        examples = np.flatnonzero((scores > 0) & self.has_words)
-        shared = shared_all[examples]
-        weight = self.doc_weight[examples]
-        left_over = (weight - shared).tolist()  # the example's words the question lacks
-        dice = (2 * shared / (weight + total)).tolist()  # weighted Dice: near-copies are safe
-        lo = np.searchsorted(examples, self.starts[ranked]).tolist()  # each candidate's examples
-        hi = np.searchsorted(examples, self.ends[ranked]).tolist()
+        extras, closes = self._examples_overlap(ranked, scores, qw, total)
         results = []
         for n, i in enumerate(ranked):
             known = self.entry_terms[i]
@@ -959,8 +952,7 @@ class AnswerEngine:
             # words ("con gái học nghề gì dễ xin việc" for "học nghề gì dễ xin việc"), the entry
             # is about something narrower than what was asked. Also how close the question is to
             # its closest example.
-            extra = min(left_over[lo[n]:hi[n]], default=0.0)
-            close = max(dice[lo[n]:hi[n]], default=0.0)
+            extra, close = extras[n], closes[n]
             is_named = i in named
             if not is_named:  # a named trade's page answers whatever is asked about it
                 bonus -= self.EXTRA_WEIGHT * extra / (extra + total)
@@ -983,6 +975,24 @@ class AnswerEngine:
         exact = self.exact.get(" ".join(toks)) if generic_only else None
         return Ranking("ranked", norm, tuple((self.ids[i], r, c, *more) for r, c, i, *more in results),
                        unknown, generic_only, self.ids[exact] if exact is not None else None)
+
+    def _examples_overlap(self, ranked: list[int], scores: np.ndarray, qw: dict[str, float],
+                          total: float) -> tuple[list[float], list[float]]:
+        """For each candidate, over its examples the question touches (with words, BM25 score above
+        0): the least weight of an example's words the question lacks (0 if none), and how close the
+        question is to the closest one (weighted Dice, 2 * shared / (its weight + the question's))."""
+        docs, offsets = _ranges(self.starts[ranked], self.ends[ranked])
+        query = np.zeros(len(self.word_ids) + 1)  # the question's weight of each word (0: padding)
+        for t in qw:
+            if t in self.word_ids:
+                query[self.word_ids[t]] = qw[t]
+        shared = query[self.doc_word_ids[docs]].sum(axis=1)
+        weight = self.doc_weight[docs]
+        touched = (scores[docs] > 0) & self.has_words[docs]
+        extra = np.minimum.reduceat(np.where(touched, weight - shared, np.inf), offsets)
+        extra[extra == np.inf] = 0.0
+        close = np.maximum.reduceat(np.where(touched, 2 * shared / (weight + total), 0.0), offsets)
+        return extra.tolist(), close.tolist()
 
     def answer(self, text: str) -> Match:
         """The best entry for `text`, or kind "none" with suggestions when not confident."""
