@@ -151,14 +151,15 @@ def _parts(word: str) -> tuple[str, ...]:
 
 def tokens(text: str) -> list[str]:
     """Folded words with abbreviations expanded (see `_tokens`); a fresh list each call."""
-    return list(_tokens(text))
+    return list(_tokens(normalize(text)))
 
 
 @lru_cache(maxsize=16384)
-def _tokens(text: str) -> tuple[str, ...]:
-    """Folded words with abbreviations expanded and repeated letters collapsed. In a message typed with
-    diacritics, a word is filler only if its accented form is (then "mã" and "thi" are content words)."""
-    words = normalize(text).split()
+def _tokens(norm: str) -> tuple[str, ...]:
+    """Folded words of a normalised text (`normalize`) with abbreviations expanded and repeated letters
+    collapsed. In a message typed with diacritics, a word is filler only if its accented form is (then
+    "mã" and "thi" are content words)."""
+    words = norm.split()
     accents = any(fold(w) != w for w in words)
     abbr = abbreviations()
     raw: list[str] = []
@@ -865,7 +866,7 @@ class AnswerEngine:
         """Candidates for `text`, best first, and the signals the decision reads (no decision taken)."""
         text = text or ""
         norm = normalize(text)
-        toks = tokens(text)
+        toks = list(_tokens(norm))
         if not toks:
             return Ranking("empty", norm)
         folded = " ".join(toks)
@@ -935,18 +936,23 @@ class AnswerEngine:
                          if f in forms and w not in forms[f] and f not in forms[f]}
                 if other:
                     known = known - other
-            page_only = self.page_only[i]
-            cov = sum(w * (self.PAGE_COVER if t in page_only else 1.0)
-                      for t, w in weighted if t in known) / total
+            # The share of the question's weight in words the entry knows (those only its trade page
+            # has count less) and in words of its title. The title says what the entry is about: of
+            # entries that know the words equally well ("miễn học phí" is in the fee-waiver,
+            # disability and veterans entries), the one whose title has them is the question's topic.
+            page_only, title_terms = self.page_only[i], self.title_terms[i]
+            cov = title = 0.0
+            for t, w in weighted:
+                if t in known:
+                    cov += w * (self.PAGE_COVER if t in page_only else 1.0)
+                if t in title_terms:
+                    title += w
+            cov /= total
+            title /= total
             if pair_total:
                 pair_cov = sum(w for t, w in known_pairs if t in known) / pair_total
                 cov = self.UNI * cov + (1 - self.UNI) * pair_cov
             rel = top_best[i] / s_max
-            # The title says what the entry is about: of entries that know the words equally well
-            # ("miễn học phí" is in the fee-waiver, disability and veterans entries), the one whose
-            # title has them is the question's topic.
-            title_terms = self.title_terms[i]
-            title = sum(w for t, w in weighted if t in title_terms) / total
             bonus = self.TITLE_WEIGHT * title
             # The entry's example that says least beyond the question: when even that one adds
             # words ("con gái học nghề gì dễ xin việc" for "học nghề gì dễ xin việc"), the entry
