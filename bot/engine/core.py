@@ -1007,9 +1007,10 @@ class AnswerEngine:
             return Match(r.kind, None, 1.0 if r.kind in ("greeting", "thanks") else 0.0, r.normalized, (),
                          r.kind if r.kind != "none" else "declined: no known word")
         p = self.decision.probabilities(r)
+        probs = p.tolist()  # Python floats: numpy scalars are slow to read one by one
         order = list(range(len(r.results))) if self.decision.by_rank else \
-            sorted(range(len(r.results)), key=lambda n: (-p[n], n))
-        candidates = tuple((r.results[n][0], round(float(p[n]), 4), round(min(1.0, r.results[n][2]), 4))
+            sorted(range(len(r.results)), key=lambda n: (-probs[n], n))
+        candidates = tuple((r.results[n][0], round(probs[n], 4), round(min(1.0, r.results[n][2]), 4))
                            for n in order[:3])
         suggestions = tuple((ident, round(min(1.0, cov), 3)) for ident, _, cov in candidates)
         if r.generic_only:
