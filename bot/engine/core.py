@@ -151,14 +151,15 @@ def _parts(word: str) -> tuple[str, ...]:
 
 def tokens(text: str) -> list[str]:
     """Folded words with abbreviations expanded (see `_tokens`); a fresh list each call."""
-    return list(_tokens(text))
+    return list(_tokens(normalize(text)))
 
 
 @lru_cache(maxsize=16384)
-def _tokens(text: str) -> tuple[str, ...]:
-    """Folded words with abbreviations expanded and repeated letters collapsed. In a message typed with
-    diacritics, a word is filler only if its accented form is (then "mã" and "thi" are content words)."""
-    words = normalize(text).split()
+def _tokens(norm: str) -> tuple[str, ...]:
+    """Folded words of a normalised text (`normalize`) with abbreviations expanded and repeated letters
+    collapsed. In a message typed with diacritics, a word is filler only if its accented form is (then
+    "mã" and "thi" are content words)."""
+    words = norm.split()
     accents = any(fold(w) != w for w in words)
     abbr = abbreviations()
     raw: list[str] = []
@@ -227,9 +228,14 @@ def _phrases(toks: list[str]) -> list[str]:
 def word_forms(text: str) -> list[tuple[str, str]]:
     """(folded, as written) for each plain word of `text` that carries diacritics: "lái" -> ("lai",
     "lái"). Abbreviations and words without diacritics are left out (they say nothing about accents)."""
+    return _word_forms(normalize(text))
+
+
+def _word_forms(norm: str) -> list[tuple[str, str]]:
+    """`word_forms` of an already normalised text."""
     abbr = abbreviations()
     out = []
-    for word in normalize(text).split():
+    for word in norm.split():
         folded = fold(word)
         if folded != word and folded.isalpha() and folded not in abbr and word not in ACCENTED:
             out.append((folded, word))
@@ -271,27 +277,29 @@ class Ranking:
 
 def _features(r: Ranking) -> np.ndarray:
     """One row of decision signals per candidate: coverage, rank score, lead over the best other
-    candidate (relative), the question's unknown share, and the candidate's rank position."""
-    ranks = np.array([x[1] for x in r.results], dtype=np.float64)
-    covs = np.array([min(1.0, x[2]) for x in r.results], dtype=np.float64)
-    n = len(ranks)
-    if n > 1:
-        order = np.argsort(-ranks, kind="stable")
-        first, second = ranks[order[0]], ranks[order[1]]
-        other = np.where(np.arange(n) == order[0], second, first)
+    candidate (relative), the question's unknown share, and the candidate's rank position. Built in
+    plain Python: for a dozen candidates, numpy's calls cost more than the arithmetic."""
+    ranks = [x[1] for x in r.results]
+    margin = [min(1.0, max(-1.0, (v - other) / max(v, 1e-9)))
+              for v, other in zip(ranks, _best_of_others(ranks), strict=True)]
+    if r.results and len(r.results[0]) > 3:
+        erel = [x[4] for x in r.results]  # the entry-level BM25, relative
+        emargin = [min(1.0, max(-1.0, v - other))
+                   for v, other in zip(erel, _best_of_others(erel), strict=True)]
     else:
-        other = np.zeros(1)
-    margin = np.clip((ranks - other) / np.maximum(ranks, 1e-9), -1.0, 1.0)
-    more = np.array([x[3:] for x in r.results], dtype=np.float64).reshape(n, -1)
-    if more.shape[1]:
-        erel = more[:, 1]
-        eorder = np.argsort(-erel, kind="stable")
-        eother = np.where(np.arange(n) == eorder[0], erel[eorder[1]] if n > 1 else 0.0, erel[eorder[0]])
-        emargin = np.clip(erel - eother, -1.0, 1.0)
-    else:
-        emargin = np.zeros(n)
-    return np.column_stack([covs, ranks, margin, np.full(n, r.unknown), (np.arange(n) == 0).astype(float),
-                            more, emargin])
+        emargin = [0.0] * len(ranks)
+    return np.array([[min(1.0, x[2]), x[1], margin[j], r.unknown, float(j == 0), *x[3:], emargin[j]]
+                     for j, x in enumerate(r.results)], dtype=np.float64).reshape(len(ranks), -1)
+
+
+def _best_of_others(values: list[float]) -> list[float]:
+    """For each value, the largest of the others (0 when there are none): the runner-up for the first
+    of the largest, the largest for every other."""
+    if len(values) < 2:
+        return [0.0] * len(values)
+    first = max(range(len(values)), key=values.__getitem__)
+    runner_up = max(v for j, v in enumerate(values) if j != first)
+    return [runner_up if j == first else values[first] for j in range(len(values))]
 
 
 class RuleDecision:
@@ -512,6 +520,14 @@ def _save_decision(key: str, d: FittedDecision) -> None:
         log.debug("fitted decision not cached: %s", exc)
 
 
+def _ranges(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The integers of the ranges [starts[k], ends[k]) one after the other, and where each range begins
+    in them (no range is empty)."""
+    sizes = ends - starts
+    offsets = np.cumsum(sizes) - sizes
+    return np.arange(int(sizes.sum())) + np.repeat(starts - offsets, sizes), offsets
+
+
 class AnswerEngine:
     """BM25 over folded syllables and syllable pairs, one document per title or example question, and
     a supervised ranker (`bot.engine.ranker`) trained on the entries' texts.
@@ -565,7 +581,7 @@ class AnswerEngine:
         df: Counter = Counter()
         self.title_terms: list[frozenset[str]] = []
         self.forms: list[dict[str, set[str]]] = []  # per entry: folded word -> the ways it is written
-        self.doc_words: list[frozenset[str]] = []  # per document: its words that are not filler
+        doc_words: list[frozenset[str]] = []  # per document: its words that are not filler
         self.page_only: list[frozenset[str]] = []  # per entry: words only its trade page has
         self.exact: dict[str, int] = {}  # an example question or title, as words -> its entry
         entry_docs: list[Counter] = []  # per entry: its title, questions and tags as one document
@@ -585,7 +601,7 @@ class AnswerEngine:
             for text in texts:
                 toks = tokens(text)
                 self.exact.setdefault(" ".join(toks), index)
-                self.doc_words.append(frozenset(t for t in toks if not filler(t)))
+                doc_words.append(frozenset(t for t in toks if not filler(t)))
                 terms = Counter(self.features(toks))
                 doc_terms.append(terms)
                 doc_boost.append(1.0)
@@ -596,7 +612,7 @@ class AnswerEngine:
                 # A trade's page lists what one learns and where one works: specific words people
                 # use ("cắt may quần áo", "máy CNC") that its example questions may not contain.
                 terms = Counter(self.features(tokens(entry.answer)))
-                self.doc_words.append(frozenset())  # a page is long: what it does not say is no evidence
+                doc_words.append(frozenset())  # a page is long: what it does not say is no evidence
                 doc_terms.append(terms)
                 doc_boost.append(self.PAGE_WEIGHT)
                 labelled.append((index, terms))
@@ -608,6 +624,13 @@ class AnswerEngine:
             # repeats ("hàn") is that entry's signature and must stay rare, not become common.
             df.update(known)
             self.entry_terms.append(known)
+        # Per folded word, every way the base writes it: a word typed with diacritics can only be
+        # another word than an entry's where the base also writes it otherwise (see `rank`).
+        spellings: dict[str, set[str]] = defaultdict(set)
+        for forms in self.forms:
+            for folded, written in forms.items():
+                spellings[folded] |= written
+        self.spellings = {folded: frozenset(written) for folded, written in spellings.items()}
         n = max(len(entries), 1)
         self.idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
         self.max_idf = math.log(1 + (n + 0.5) / 0.5)
@@ -640,8 +663,17 @@ class AnswerEngine:
         self.vocab = sorted(t for t in df if " " not in t)
         self.vocab_set = frozenset(self.vocab)
         # Per document, the total weight of its words (the "narrower entry" rule subtracts what a
-        # question shares with it): precomputed, it is the hot loop of a question.
-        self.doc_weight = [sum(self.weight(t) for t in words) for words in self.doc_words]
+        # question shares with it), and its words as numbers, one row per document (padded with
+        # the number after the last word's): what a question shares with the candidates' examples
+        # is then read with a few array operations (see `_examples_overlap`).
+        self.doc_weight = np.array([sum(self.weight(t) for t in words) for words in doc_words])
+        self.has_words = np.array([bool(words) for words in doc_words], dtype=bool)
+        self.ends = np.append(self.starts[1:], self.n_docs).astype(np.int64)
+        self.word_ids = {t: j for j, t in enumerate(sorted(set().union(*doc_words)))}
+        self.doc_word_ids = np.full((len(doc_words), max(map(len, doc_words), default=0)), len(self.word_ids),
+                                    dtype=np.int32)
+        for d, words in enumerate(doc_words):
+            self.doc_word_ids[d, :len(words)] = sorted(self.word_ids[t] for t in words)
         # Names of trades: the id ("nghe.co_khi" -> "co khi"), the title without "Nghề", what its
         # brackets add ("Cắt gọt kim loại (cơ khí)") and the tags no other trade has ("may_mac").
         trades = [(i, e) for i, e in enumerate(entries) if e.kind == "trade"]
@@ -834,7 +866,7 @@ class AnswerEngine:
         """Candidates for `text`, best first, and the signals the decision reads (no decision taken)."""
         text = text or ""
         norm = normalize(text)
-        toks = tokens(text)
+        toks = list(_tokens(norm))
         if not toks:
             return Ranking("empty", norm)
         folded = " ".join(toks)
@@ -842,8 +874,8 @@ class AnswerEngine:
             return Ranking("greeting", norm)
         if THANKS.match(folded):
             return Ranking("thanks", norm)
-        typed = {f for f, _ in word_forms(text)}
-        toks = self.correct(toks, typed)
+        typed = _word_forms(norm)  # the words typed with diacritics: (folded, as written)
+        toks = self.correct(toks, {f for f, _ in typed})
         features = self.features(toks)
         feature_set = set(features)
         found = [self.postings[t] for t in feature_set if t in self.postings]
@@ -861,77 +893,86 @@ class AnswerEngine:
         top = (set(np.argpartition(-best, k - 1)[:k].tolist())
                | set(np.argpartition(-escores, min(5, k) - 1)[:min(5, k)].tolist()))
         learnt = set()
+        plr = None
         if self.ranker is not None:
             plr = self.ranker.probabilities(features)
             kl = min(self.RANKER_CANDIDATES, len(plr))
             learnt = set(np.argpartition(-plr, kl - 1)[:kl].tolist())
             top |= learnt
-            two = np.partition(plr, len(plr) - 2)[-2:] if len(plr) > 1 else np.array([0.0, plr[0]])
-            lead = np.where(plr >= two[1], plr - two[0], plr - two[1])
-        else:
-            plr = lead = np.zeros(len(best))
-        ranked = sorted((int(i) for i in top if best[i] > 0 or i in learnt), key=lambda i: (-best[i], i))
-        s_max = float(best[ranked[0]])
+            # The ranker's two best probabilities: each candidate's lead is over the best other one.
+            p_second, p_first = np.partition(plr, len(plr) - 2)[-2:].tolist() if len(plr) > 1 \
+                else (0.0, float(plr[0]))
+        # The candidates' figures as Python floats, read once (numpy scalars are slow one by one).
+        top_best = dict(zip(top, best[list(top)].tolist(), strict=True))
+        ranked = sorted((i for i in top if top_best[i] > 0 or i in learnt), key=lambda i: (-top_best[i], i))
+        s_max = top_best[ranked[0]]
         e_max = float(escores.max()) or 1.0
+        erel = (escores[ranked] / e_max).tolist()
+        learnt_p = plr[ranked].tolist() if plr is not None else [0.0] * len(ranked)
 
         content = [t for t in toks if not filler(t)]
         content += [p for p in map(" ".join, itertools.pairwise(toks)) if p in self.compounds]
         content = content or toks
         qw = {t: self.weight(t) for t in content}
         total = sum(qw[t] for t in content)
+        weighted = [(t, qw[t]) for t in content]
         named = self.named_trades(toks)
         pairs = [f"{a} {b}" for a, b in itertools.pairwise(toks) if not (filler(a) and filler(b))]
         pair_total = sum(self.idf.get(t, self.max_idf * 0.5) for t in pairs)
+        known_pairs = [(t, self.idf[t]) for t in pairs if t in self.idf]  # only these can an entry know
         qset = set(content)
         # Words typed with diacritics that fold onto another word ("lái" and "lại", "bằng" and
-        # "băng"): an entry knows them only if it writes them that way, or without diacritics.
-        accented = {f: w for f, w in word_forms(text) if f in qset}
+        # "băng"): an entry knows them only if it writes them that way, or without diacritics. Only
+        # words the base also writes some other way can be another word in some entry.
+        accented = {f: w for f, w in typed if f in qset}
+        accented = {f: w for f, w in accented.items() if not self.spellings.get(f, frozenset()) <= {w, f}}
+        extras, closes = self._examples_overlap(ranked, scores, qw, total)
         results = []
-        for i in ranked:
+        for n, i in enumerate(ranked):
             known = self.entry_terms[i]
             if accented:
                 forms = self.forms[i]
-                known = known - {f for f, w in accented.items() if f in forms and w not in forms[f]
-                                 and f not in forms[f]}
-            page_only = self.page_only[i]
-            cov = sum(qw[t] * (self.PAGE_COVER if t in page_only else 1.0)
-                      for t in content if t in known) / total
+                other = {f for f, w in accented.items()
+                         if f in forms and w not in forms[f] and f not in forms[f]}
+                if other:
+                    known = known - other
+            # The share of the question's weight in words the entry knows (those only its trade page
+            # has count less) and in words of its title. The title says what the entry is about: of
+            # entries that know the words equally well ("miễn học phí" is in the fee-waiver,
+            # disability and veterans entries), the one whose title has them is the question's topic.
+            page_only, title_terms = self.page_only[i], self.title_terms[i]
+            cov = title = 0.0
+            for t, w in weighted:
+                if t in known:
+                    cov += w * (self.PAGE_COVER if t in page_only else 1.0)
+                if t in title_terms:
+                    title += w
+            cov /= total
+            title /= total
             if pair_total:
-                pair_cov = sum(self.idf[t] for t in pairs if t in known) / pair_total
+                pair_cov = sum(w for t, w in known_pairs if t in known) / pair_total
                 cov = self.UNI * cov + (1 - self.UNI) * pair_cov
-            rel = float(best[i]) / s_max
-            # The title says what the entry is about: of entries that know the words equally well
-            # ("miễn học phí" is in the fee-waiver, disability and veterans entries), the one whose
-            # title has them is the question's topic.
-            title = sum(qw[t] for t in content if t in self.title_terms[i]) / total
+            rel = top_best[i] / s_max
             bonus = self.TITLE_WEIGHT * title
             # The entry's example that says least beyond the question: when even that one adds
             # words ("con gái học nghề gì dễ xin việc" for "học nghề gì dễ xin việc"), the entry
-            # is about something narrower than what was asked.
-            start, end = int(self.starts[i]), (int(self.starts[i + 1]) if i + 1 < len(self.starts)
-                                               else self.n_docs)
-            extra, close = 0.0, 0.0
-            first = True
-            # Only the examples the question touches (a numpy scan, not one scalar read per example).
-            for d in (np.flatnonzero(scores[start:end] > 0) + start).tolist():
-                if self.doc_words[d]:
-                    shared = sum(qw[t] for t in self.doc_words[d] & qset)
-                    left = self.doc_weight[d] - shared
-                    extra = left if first else min(extra, left)
-                    first = False
-                    # How close the question is to one example (weighted Dice): near-copies are safe.
-                    close = max(close, 2 * shared / (self.doc_weight[d] + total))
-            if not (named and i in named):  # a named trade's page answers whatever is asked about it
+            # is about something narrower than what was asked. Also how close the question is to
+            # its closest example.
+            extra, close = extras[n], closes[n]
+            is_named = i in named
+            if not is_named:  # a named trade's page answers whatever is asked about it
                 bonus -= self.EXTRA_WEIGHT * extra / (extra + total)
-            if i in self.trade_set:
-                if named and i not in named:
+            is_trade = i in self.trade_set
+            if is_trade:
+                if named and not is_named:
                     continue  # a question that names a trade is about that trade, never another one
                 # One that names none is more often a general question ("ra trường có dễ xin việc không").
                 bonus += self.TRADE_BONUS if named else -self.UNNAMED_MALUS
+            p = learnt_p[n]
+            lead = (p - (p_second if p >= p_first else p_first)) if plr is not None else 0.0
             results.append((self.RANK_COVERAGE * cov + (1 - self.RANK_COVERAGE) * rel + bonus, cov, i,
-                            rel, float(escores[i]) / e_max, title, extra / (extra + total),
-                            float(bool(named) and i in named), float(i in self.trade_set), close,
-                            float(plr[i]), float(lead[i]), math.log(max(float(plr[i]), 1e-4))))
+                            rel, erel[n], title, extra / (extra + total), float(is_named), float(is_trade),
+                            close, p, lead, math.log(max(p, 1e-4))))
         if not results:
             return Ranking("none", norm)
         results.sort(key=lambda r: (-r[0], r[2]))
@@ -941,6 +982,24 @@ class AnswerEngine:
         return Ranking("ranked", norm, tuple((self.ids[i], r, c, *more) for r, c, i, *more in results),
                        unknown, generic_only, self.ids[exact] if exact is not None else None)
 
+    def _examples_overlap(self, ranked: list[int], scores: np.ndarray, qw: dict[str, float],
+                          total: float) -> tuple[list[float], list[float]]:
+        """For each candidate, over its examples the question touches (with words, BM25 score above
+        0): the least weight of an example's words the question lacks (0 if none), and how close the
+        question is to the closest one (weighted Dice, 2 * shared / (its weight + the question's))."""
+        docs, offsets = _ranges(self.starts[ranked], self.ends[ranked])
+        query = np.zeros(len(self.word_ids) + 1)  # the question's weight of each word (0: padding)
+        for t in qw:
+            if t in self.word_ids:
+                query[self.word_ids[t]] = qw[t]
+        shared = query[self.doc_word_ids[docs]].sum(axis=1)
+        weight = self.doc_weight[docs]
+        touched = (scores[docs] > 0) & self.has_words[docs]
+        extra = np.minimum.reduceat(np.where(touched, weight - shared, np.inf), offsets)
+        extra[extra == np.inf] = 0.0
+        close = np.maximum.reduceat(np.where(touched, 2 * shared / (weight + total), 0.0), offsets)
+        return extra.tolist(), close.tolist()
+
     def answer(self, text: str) -> Match:
         """The best entry for `text`, or kind "none" with suggestions when not confident."""
         r = self.rank(text)
@@ -948,9 +1007,10 @@ class AnswerEngine:
             return Match(r.kind, None, 1.0 if r.kind in ("greeting", "thanks") else 0.0, r.normalized, (),
                          r.kind if r.kind != "none" else "declined: no known word")
         p = self.decision.probabilities(r)
+        probs = p.tolist()  # Python floats: numpy scalars are slow to read one by one
         order = list(range(len(r.results))) if self.decision.by_rank else \
-            sorted(range(len(r.results)), key=lambda n: (-p[n], n))
-        candidates = tuple((r.results[n][0], round(float(p[n]), 4), round(min(1.0, r.results[n][2]), 4))
+            sorted(range(len(r.results)), key=lambda n: (-probs[n], n))
+        candidates = tuple((r.results[n][0], round(probs[n], 4), round(min(1.0, r.results[n][2]), 4))
                            for n in order[:3])
         suggestions = tuple((ident, round(min(1.0, cov), 3)) for ident, _, cov in candidates)
         if r.generic_only:

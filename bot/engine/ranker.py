@@ -71,7 +71,7 @@ class Ranker:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         idx = np.array([j for j, _ in pairs], dtype=np.int64)
         v = np.array([1.0 + math.log(f) for _, f in pairs]) * self.idf[idx]
-        return idx, v / np.linalg.norm(v)
+        return idx, v / math.sqrt(v.dot(v))  # np.linalg.norm's own formula, without its overhead
 
     def _fit(self, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, labels: np.ndarray,
              sw: np.ndarray) -> None:
