@@ -154,6 +154,11 @@ def tokens(text: str) -> list[str]:
     return list(_tokens(normalize(text)))
 
 
+# Words that make "hp" mean học phí rather than Hải Phòng ("hp bn", "miễn hp", "hp có rẻ không").
+FEE_WORDS = frozenset({"bao", "bn", "bnh", "tien", "mien", "giam", "dong", "nop", "re", "dat", "thu", "phi",
+                       "nghin", "trieu"})
+
+
 @lru_cache(maxsize=16384)
 def _tokens(norm: str) -> tuple[str, ...]:
     """Folded words of a normalised text (`normalize`) with abbreviations expanded and repeated letters
@@ -186,6 +191,9 @@ def _tokens(norm: str) -> tuple[str, ...]:
             out += (["dang", "ky"]
                     if nxt in {"nhan", "hoc", "xet", "tuyen", "online", "tu", "thi", "vao", "ho"}
                     else (["duoc"] if nxt in {"khong", "ko", "k", "kh", "hok", ""} else ["dieu", "kien"]))
+            continue
+        if tok == "hp":  # học phí when the question is about money, else the city (Hải Phòng)
+            out += ["hoc", "phi"] if FEE_WORDS.intersection(raw) else ["hai", "phong"]
             continue
         if type(tok) is Kept:
             out.append(tok)

@@ -104,6 +104,9 @@ def test_fold_removes_diacritics_including_d():
     ("kho", ["kho"]),                                   # whole words only: "kho" is not "ko"
     ("đki nhận tin", ["dang", "ky", "nhan", "tin"]),
     ("dky hoc", ["dang", "ky", "hoc"]),
+    ("hp trung cap bn", ["hoc", "phi", "trung", "cap", "bao", "nhieu"]),  # money: học phí
+    ("mien hp", ["mien", "hoc", "phi"]),
+    ("hp co truong nao day han k", ["haiphong", "co", "truong", "nao", "day", "han", "khong"]),  # the city
 ])
 def test_abbreviations_expand_as_whole_words(text, expected):
     assert tokens(text) == expected
