@@ -43,13 +43,19 @@ async def host_server(aiohttp_server, where: dict[str, str]):
     return await aiohttp_server(app)
 
 
-async def test_the_widget_on_a_host_page_of_another_origin(aiohttp_server, db_url, browser_pages):
-    # The host page is served on "localhost", the bot on "127.0.0.1": another origin and another site.
+async def school_and_bot(aiohttp_server, db_url):
+    """The school's site on "localhost" and the bot on "127.0.0.1" (another origin and another site), the
+    bot allowing the school to embed it: (the school's origin, the bot, the bot's origin)."""
     where: dict[str, str] = {}
     host = await host_server(aiohttp_server, where)
     host_origin = f"http://localhost:{host.port}"
     bot = await start_bot(aiohttp_server, web_settings(db_url, web_origins=host_origin))
     bot_origin = where["bot"] = f"http://127.0.0.1:{bot.server.port}"
+    return host_origin, bot, bot_origin
+
+
+async def test_the_widget_on_a_host_page_of_another_origin(aiohttp_server, db_url, browser_pages):
+    host_origin, bot, bot_origin = await school_and_bot(aiohttp_server, db_url)
     try:
         for phone in (False, True):
             page = await browser_pages.new(phone=phone)
@@ -98,11 +104,7 @@ async def test_the_chat_page_refuses_to_be_framed_by_other_sites(aiohttp_server,
 async def test_the_launcher_counts_what_arrived_unseen(aiohttp_server, db_url, browser_pages):
     # A subscriber closes the panel; a broadcast arrives: the launcher shows 1. On the next page of the
     # school's site the count comes from the hidden helper page; opening the chat clears it, for good.
-    where: dict[str, str] = {}
-    host = await host_server(aiohttp_server, where)
-    host_origin = f"http://localhost:{host.port}"
-    bot = await start_bot(aiohttp_server, web_settings(db_url, web_origins=host_origin))
-    bot_origin = where["bot"] = f"http://127.0.0.1:{bot.server.port}"
+    host_origin, bot, bot_origin = await school_and_bot(aiohttp_server, db_url)
     try:
         context = await browser_pages.context()
         page = await browser_pages.new(context=context)
