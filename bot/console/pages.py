@@ -744,28 +744,32 @@ async def report_csv(request: web.Request) -> web.Response:
 @allow("admin")
 async def accounts_page(request: web.Request) -> web.Response:
     """Serve the staff accounts and the console audit log (admin only)."""
+    return await _accounts_view(request, actor=request.query.get("actor") or None)
+
+
+async def _accounts_view(request: web.Request, *, actor: str | None = None, error: str = "",
+                         once: str | None = None, made: str | None = None) -> web.Response:
+    """The accounts page: every staff account and the console audit log (of `actor`, or everyone's)."""
     app = _app(request)
-    rows = await app.store.staff.all()
-    audit = await app.store.console_audit.recent(limit=300, actor=request.query.get("actor") or None)
     return _c(request).render(
         request,
         "accounts.html",
+        status=400 if error else 200,
         title="Tài khoản",
-        rows=rows,
-        audit=audit,
+        rows=await app.store.staff.all(),
+        audit=await app.store.console_audit.recent(limit=300, actor=actor),
         roles=ROLES,
         now=app.clock.now(),
         zone=app.settings.zone,
-        error="",
-        once=None,
-        made=None,
+        error=error,
+        once=once,
+        made=made,
     )
 
 
 @allow("admin")
 async def accounts_post(request: web.Request) -> web.StreamResponse:
     """Add, disable or reset the password of a staff account (admin only)."""
-    app = _app(request)
     console = _c(request)
     form = await request.post()
     action = request.match_info["action"]
@@ -788,22 +792,7 @@ async def accounts_post(request: web.Request) -> web.StreamResponse:
             raise web.HTTPNotFound()
     except AccountError as exc:
         error = exc.vi
-    rows = await app.store.staff.all()
-    audit = await app.store.console_audit.recent(limit=300)
-    return console.render(
-        request,
-        "accounts.html",
-        status=400 if error else 200,
-        title="Tài khoản",
-        rows=rows,
-        audit=audit,
-        roles=ROLES,
-        now=app.clock.now(),
-        zone=app.settings.zone,
-        error=error,
-        once=once,
-        made=made,
-    )
+    return await _accounts_view(request, error=error, once=once, made=made)
 
 
 def add_routes(sub: web.Application) -> None:
