@@ -404,6 +404,14 @@ class WebChannel:
             except Exception as exc:
                 log.warning("web: could not keep what visitor %s read: %s", visitor[:6], exc)
 
+    async def _read_mark(self, visitor: str) -> int:
+        """The highest id the visitor has seen: acknowledged in this process, else as last kept."""
+        mark = self.read.get(visitor)
+        if mark is None:
+            stored = await self.store.kv.get(self._read_key(visitor))
+            mark = int(stored) if stored and stored.isdigit() else 0
+        return mark
+
     @staticmethod
     def _read_key(visitor: str) -> str:
         from bot.storage.repo import chat_key
@@ -512,11 +520,7 @@ class WebChannel:
                    or self.tokens.verify(request.headers.get(TOKEN_HEADER)))
         unread = 0
         if visitor is not None:
-            read_mark = self.read.get(visitor)
-            if read_mark is None:
-                stored = await self.store.kv.get(self._read_key(visitor))
-                read_mark = int(stored) if stored and stored.isdigit() else 0
-            unread = min(await self.mailbox.count_after(visitor, read_mark), UNREAD_MAX)
+            unread = min(await self.mailbox.count_after(visitor, await self._read_mark(visitor)), UNREAD_MAX)
         response = web.json_response({"unread": unread}, headers={"Cache-Control": "no-store"})
         self._secure_headers(response)
         return response
@@ -652,10 +656,7 @@ class WebChannel:
             visitor, _token = self.tokens.issue()
         conn = Conn(ws, visitor, address)
         self.conns.setdefault(visitor, set()).add(conn)  # live pushes from now on are held until synced
-        read_mark = self.read.get(visitor)
-        if read_mark is None:
-            stored = await self.store.kv.get(self._read_key(visitor))
-            read_mark = int(stored) if stored and stored.isdigit() else 0
+        read_mark = await self._read_mark(visitor)
         letters = await self.mailbox.since(visitor, after)
         unread = await self._unread(visitor, after, read_mark, letters)
         await ws.send_str(json.dumps({"t": "welcome", "token": self.tokens.token_for(visitor),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,7 +25,6 @@ BATCH = 500  # rows per group-committed transaction at most
 HISTORY = 200  # messages a page gets when it (re)loads with nothing shown yet
 PRUNE_CHUNK = 1000  # rows deleted per transaction when old messages are pruned
 CHANNEL = "web"
-COLUMNS = ("visitor", "sender", "body", "at")  # what a put gives
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,13 +37,11 @@ class Letter:
     at: datetime
 
 
-@functools.cache
-def insert_statement() -> sa.Insert:
-    """The mailbox's INSERT ... RETURNING id, built once. Executed with a list of rows and no
-    `sort_by_parameter_order`, SQLAlchemy sends it as one multi-row INSERT per 1,000 rows ("insertmanyvalues")
-    and reuses its compiled form; a statement built with `.values([...])` has no cache key and was compiled
-    again for every flush."""
-    return sa.insert(M).returning(M.c.id)
+# The mailbox's INSERT ... RETURNING id, built once. Executed with a list of rows and no
+# `sort_by_parameter_order`, SQLAlchemy sends it as one multi-row INSERT per 1,000 rows ("insertmanyvalues")
+# and reuses its compiled form; a statement built with `.values([...])` has no cache key and was compiled
+# again for every flush.
+_INSERT = sa.insert(M).returning(M.c.id)
 
 
 def clear_statement(channel: str, platform_id: str) -> sa.Delete:
@@ -111,7 +107,7 @@ class Mailbox:
                 # by). The ids of one statement grow in the order of its rows (SQLite AUTOINCREMENT, a
                 # PostgreSQL sequence), and its pages run in order, so sorted they are the rows' ids in order.
                 async with self._writing(), self.engine.begin() as conn:
-                    result = await conn.execute(insert_statement(), [row for row, _ in batch])
+                    result = await conn.execute(_INSERT, [row for row, _ in batch])
                     ids = sorted(result.scalars())
             except Exception as exc:
                 for _, future in batch:
