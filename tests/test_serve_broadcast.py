@@ -141,7 +141,15 @@ async def setup(env, tmp_path, fake, users: int = USERS) -> asyncio.subprocess.P
     proc = await serve(env, tmp_path)
     await subscribe_everyone(fake, users)
     await until(lambda: _at_least(subscribers(tmp_path / "e2e.db"), users), 60)
+    # And every confirmation delivered: one still on its way when a test then blocks that person would
+    # (rightly) mark them unreachable before the broadcast, and they would not be among its recipients.
+    await until(lambda: _at_least(confirmed(fake), users), 60)
     return proc
+
+
+async def confirmed(fake) -> int:
+    """How many people have received the confirmation of their sign-up."""
+    return len(await fake.received(contains="Đã đăng ký nhận"))
 
 
 async def _at_least(coro, n: int) -> bool:
