@@ -88,6 +88,9 @@ def test_number_words_and_question_words():
     assert tokens("cách một là gì")[:2] == ["cach", "1"]
     assert tokens("ba mẹ em") == ["ba", "me", "em"]  # a father, not three
     assert "khinao" in tokens("khi nào tuyển sinh") and "thenao" in tokens("đăng ký như thế nào")
+    # "tháng mấy" asks for a time like "khi nào" (accented, "mấy" is read as "bao nhiêu" first).
+    assert tokens("tuyển sinh tháng mấy") == tokens("tuyen sinh thang may") == ["tuyen", "sinh", "khinao"]
+    assert tokens("học may mấy tháng")[-1] == "thang"  # "mấy tháng" asks for a length, not a time
 
 
 def test_cross_validation_holds_out_every_question_once(entries):

@@ -311,6 +311,26 @@ def test_shipped_content_answers(shipped, question, expected):
 
 
 
+@pytest.mark.parametrize(
+    ("question", "trade"),
+    [
+        ("học làm nail ở đâu", "nghe.lam_dep"),  # the page says "vẽ móng (nail)"; the title does not
+        ("học trang điểm cô dâu", "nghe.lam_dep"),
+        ("nghề bếp có vất vả không", "nghe.nau_an"),
+        ("thợ sửa điều hòa học mấy tháng", "nghe.dien_lanh"),
+        ("học PLC ở đâu", "nghe.dien_cong_nghiep"),
+    ],
+)
+def test_a_trade_is_named_by_its_everyday_names(shipped, question, trade):
+    # A trade's tags no other trade carries are names (content/trades.yaml: "nail", "bep", "plc"...).
+    assert trade in {shipped.ids[i] for i in shipped.named_trades(tokens(question))}
+    assert shipped.answer(question).id == trade
+
+
+def test_a_one_word_everyday_name_still_needs_a_cue(shipped):
+    assert shipped.named_trades(tokens("bếp ăn công nghiệp tuyển người")) == set()
+
+
 def test_an_entry_about_something_narrower_does_not_take_a_general_question(shipped):
     # "con gái học nghề gì dễ xin việc" is an example of the women-in-trades entry; the general
     # question is about jobs, whoever asks it. (It is also one of the examples the bot itself shows.)
