@@ -296,8 +296,20 @@ def _features(r: Ranking) -> np.ndarray:
                    for v, other in zip(erel, _best_of_others(erel), strict=True)]
     else:
         emargin = [0.0] * len(ranks)
-    return np.array([[min(1.0, x[2]), x[1], margin[j], r.unknown, float(j == 0), *x[3:], emargin[j]]
-                     for j, x in enumerate(r.results)], dtype=np.float64).reshape(len(ranks), -1)
+    # Where the signals agree: a linear model cannot multiply them itself. The ranker's probability
+    # and the best example's BM25 each weighed by coverage; the ranker's first also ranked first, or
+    # also best by BM25; coverage discounted by the words the whole base has never seen.
+    learnt = [x[10] if len(x) > 10 else 0.0 for x in r.results]
+    top = max(range(len(learnt)), key=lambda j: (learnt[j], -j)) if learnt else -1
+    rows = []
+    for j, x in enumerate(r.results):
+        cov = min(1.0, x[2])
+        rel = x[3] if len(x) > 3 else 0.0
+        agreed = float(j == top)
+        rows.append([cov, x[1], margin[j], r.unknown, float(j == 0), *x[3:], emargin[j],
+                     learnt[j] * cov, rel * cov, agreed * float(j == 0), agreed * float(rel >= 0.999),
+                     cov * (1.0 - r.unknown)])
+    return np.array(rows, dtype=np.float64).reshape(len(ranks), -1)
 
 
 def _best_of_others(values: list[float]) -> list[float]:
