@@ -91,6 +91,8 @@ def test_number_words_and_question_words():
     # "tháng mấy" asks for a time like "khi nào" (accented, "mấy" is read as "bao nhiêu" first).
     assert tokens("tuyển sinh tháng mấy") == tokens("tuyen sinh thang may") == ["tuyen", "sinh", "khinao"]
     assert tokens("học may mấy tháng")[-1] == "thang"  # "mấy tháng" asks for a length, not a time
+    # Failing an exam is one word however it is said ("không đỗ", "rớt", "trượt").
+    assert "truot" in tokens("thi vào 10 ko đỗ") and tokens("rớt lớp 10") == tokens("trượt lớp 10")
 
 
 def test_cross_validation_holds_out_every_question_once(entries):

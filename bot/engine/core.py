@@ -583,7 +583,7 @@ class AnswerEngine:
     FIT_MAX_ENTRIES = 400  # above this the decision is fitted on a fixed sample of entries
     WRONG_COST = 5.0  # a wrong answer costs as much as this many declined questions that had an answer
     DISK_CACHE = True  # keep fitted decisions between runs (see _cache_dir)
-    FLOOR_COST = 1.75  # the cost of a wrong answer the floor (what the coverage rule answers) is set at
+    FLOOR_COST = 2.0  # the cost of a wrong answer the floor (what the coverage rule answers) is set at
     OUT_OF_SCOPE_SHARE = 0.2  # the share of questions the base has no entry for, assumed when fitting
     GROUPED = True  # the decision is one choice among the candidates or none (else one logistic per row)
     RANKER_MAX_ENTRIES = 150  # above this no supervised ranker is trained (its fit grows with entries³)
