@@ -135,6 +135,18 @@ def test_cross_validation_counts_right_wrong_and_confusions(entries):
     assert "worst confusions" in text and f"{sample[1].id} -> {sample[0].id}" in text
 
 
+def test_shuffled_fold_assignments_keep_every_question(entries):
+    from bot.engine.crossval import shuffled
+
+    assert shuffled(entries, 0) == entries  # seed 0: the written order, round robin as before
+    one, again, other = shuffled(entries, 1), shuffled(entries[::-1], 1), shuffled(entries, 2)
+    assert one == again  # the same assignment whatever order the entries come in
+    assert one != other
+    by_id = {e.id: e for e in entries}
+    assert all(sorted(e.questions) == sorted(by_id[e.id].questions) for e in one)
+    assert any(e.questions != by_id[e.id].questions for e in one)
+
+
 def test_an_entry_with_one_question_is_never_emptied():
     one = Entry("x.one", "faq", "Một chủ đề", ("câu hỏi duy nhất",), "a", "s", date(2026, 1, 1))
     seen = []

@@ -37,6 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                           "the fold) and is asked all its others, as a new entry with a handful of "
                           "phrasings"))
     ev.add_argument("--brief", action="store_true", help="with --cross-validate: no per-entry table")
+    ev.add_argument("--repeats", metavar="R", type=int, default=1,
+                    help=("with --cross-validate: also R-1 shuffled assignments of questions to folds, "
+                          "and the mean, spread and range of each share over all R (default 1)"))
     add_content_option(ev)
     ev.set_defaults(func=run_eval)
 
@@ -111,14 +114,19 @@ def run_ask(args: argparse.Namespace) -> int:
 
 def run_cross_validation(args: argparse.Namespace) -> int:
     """Print the engine's K-fold cross-validation on the content's own example questions."""
-    from bot.engine.crossval import cross_validate, report
+    from bot.engine.crossval import repeated, report, summary
 
     if args.cross_validate < 2:
         print("chonnghe eval: --cross-validate needs K >= 2", file=sys.stderr)
         return 2
+    if args.repeats < 1:
+        print("chonnghe eval: --repeats needs R >= 1", file=sys.stderr)
+        return 2
     base = content_or_exit(settings_or_exit(args))
-    cv = cross_validate(base.entries.values(), k=args.cross_validate, examples=args.examples)
-    print("\n".join(report(cv, per_entry=not args.brief)))
+    cvs = repeated(base.entries.values(), k=args.cross_validate, repeats=args.repeats, examples=args.examples)
+    print("\n".join(report(cvs[0], per_entry=not args.brief)))
+    if len(cvs) > 1:
+        print("\n".join(summary(cvs)))
     return 0
 
 

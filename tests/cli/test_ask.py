@@ -152,6 +152,14 @@ def test_cross_validated_wrong_answers_stay_rare(capsys, extra, wrong, correct):
     assert shares["answered wrongly"] <= wrong and shares["answered correctly"] >= correct, out
 
 
+def test_eval_cross_validate_repeats_over_shuffled_folds(capsys):
+    out = run(capsys, "eval", "--cross-validate", "3", "--repeats", "2", "--brief")
+    assert "over 2 fold assignments (round robin, then shuffled with seeds 1-1):" in out
+    wrong = out.split("  answered wrongly: mean ")[1].split()
+    assert float(wrong[0].rstrip(",")) <= 0.05 and wrong[1] == "sd" and "range" in wrong
+    assert main(["eval", "--cross-validate", "3", "--repeats", "0", "--content", str(CONTENT_DIR)]) == 2
+
+
 def test_eval_needs_a_file_or_cross_validate(capsys):
     assert main(["eval", "--content", str(CONTENT_DIR)]) == 2
     assert main(["eval", "--cross-validate", "1", "--content", str(CONTENT_DIR)]) == 2
