@@ -125,7 +125,9 @@ def test_cross_validation_counts_right_wrong_and_confusions(entries):
         def answer(self, q):
             ident = next(e.id for e in sample if q in e.questions)
             got = ident if q == by_id[ident].questions[0] else sample[0].id if ident != sample[0].id else None
-            return core.Match("answer" if got else "none", got, 1.0, q, ())
+            # a declined question suggests its own entry fourth: not among the three shown
+            suggest = tuple((x, 0.1) for x in ("a", "b", "c", ident)) if got is None else ()
+            return core.Match("answer" if got else "none", got, 1.0, q, suggest)
 
     cv = cross_validate(sample, k=2, build=Always)
     assert cv.correct == len(sample)
@@ -133,6 +135,23 @@ def test_cross_validation_counts_right_wrong_and_confusions(entries):
     assert cv.confusions[(sample[1].id, sample[0].id)] == len(sample[1].questions) - 1
     text = "\n".join(report(cv))
     assert "worst confusions" in text and f"{sample[1].id} -> {sample[0].id}" in text
+    assert cv.declined == len(sample[0].questions) - 1 and cv.declined_suggested == 0
+    assert f"the 3 suggestions shown: 0.000 (0/{cv.declined})" in text
+
+
+def test_cross_validation_counts_declines_whose_entry_is_suggested(entries):
+    sample = entries[:3]
+
+    class Suggests:
+        def __init__(self, train):
+            pass
+
+        def answer(self, q):
+            ident = next(e.id for e in sample if q in e.questions)
+            return core.Match("none", None, 0.0, q, (("x.other", 0.5), (ident, 0.4)))
+
+    cv = cross_validate(sample, k=2, build=Suggests)
+    assert cv.declined == cv.asked == cv.declined_suggested > 0
 
 
 def test_shuffled_fold_assignments_keep_every_question(entries):

@@ -32,6 +32,8 @@ class CrossValidation:
     declined: int = 0
     wrong: int = 0
     first_right: int = 0  # the engine's first candidate is the expected entry (answered or not)
+    # declined, but the expected entry is among the suggestions (the buttons a declined person sees)
+    declined_suggested: int = 0
     per_entry: dict[str, EntryScore] = field(default_factory=lambda: defaultdict(EntryScore))
     confusions: Counter = field(default_factory=Counter)
     wrong_examples: list[tuple[str, str, str]] = field(default_factory=list)  # (expected, got, question)
@@ -39,6 +41,9 @@ class CrossValidation:
     def share(self, n: int) -> float:
         """`n` as a share of the questions asked."""
         return n / self.asked if self.asked else 0.0
+
+
+SUGGESTED = 3  # suggestions a declined question shows (handlers.faq.SUGGEST_MAX)
 
 
 def folds_of(questions: tuple[str, ...], k: int) -> list[int]:
@@ -97,6 +102,7 @@ def cross_validate(entries: Iterable, k: int = 5, build: Callable | None = None,
             elif m.id is None:
                 score.declined += 1
                 result.declined += 1
+                result.declined_suggested += expected in [s[0] for s in m.suggestions[:SUGGESTED]]
             else:
                 score.wrong += 1
                 result.wrong += 1
@@ -148,7 +154,9 @@ def report(cv: CrossValidation, worst: int = 10, per_entry: bool = True) -> list
         f"cross-validation: {cv.k} folds, {cv.asked} held-out questions"
         + (f", {cv.examples} examples kept per entry" if cv.examples else ""),
         f"answered correctly: {cv.share(cv.correct):.3f} ({cv.correct}/{cv.asked})",
-        f"declined: {cv.share(cv.declined):.3f} ({cv.declined}/{cv.asked})",
+        f"declined: {cv.share(cv.declined):.3f} ({cv.declined}/{cv.asked}); of those, the right entry among "
+        f"the {SUGGESTED} suggestions shown: {cv.declined_suggested / max(cv.declined, 1):.3f} "
+        f"({cv.declined_suggested}/{cv.declined})",
         f"answered wrongly: {cv.share(cv.wrong):.3f} ({cv.wrong}/{cv.asked})",
         f"first candidate right (forced choice): {cv.share(cv.first_right):.3f} "
         f"({cv.first_right}/{cv.asked})",
