@@ -95,6 +95,41 @@ def test_number_words_and_question_words():
     assert "truot" in tokens("thi vào 10 ko đỗ") and tokens("rớt lớp 10") == tokens("trượt lớp 10")
 
 
+def test_a_long_message_is_answered_by_the_part_that_asks(shipped, monkeypatch):
+    # The context of a long message ("đứng máy tiện", "lương có ổn") pulls its coverage down: as a
+    # whole it is declined, but its first part alone is answered with the entry the whole finds best.
+    msg = "nghề cơ khí đứng máy tiện ra trường làm ở đâu, lương có ổn ko"
+    m = shipped.answer(msg)
+    assert m.id == "nghe.co_khi" and m.reason == "answered: one part of the message"
+    assert m.candidates[0][0] == "nghe.co_khi" and "nghe.co_khi" not in [s[0] for s in m.suggestions]
+    monkeypatch.setattr(core, "MAX_PARTS", 0)  # parts not asked: the whole is declined
+    assert shipped.answer(msg).id is None
+
+
+def test_a_part_that_asks_something_else_or_nothing_answers_nothing(shipped):
+    # Whatever a part says, it answers only with the entry the whole message finds most probable and
+    # only when the whole reaches the floor: an off-topic question after a known clause stays declined.
+    for msg in ("em ở Kiến An, giá vàng hôm nay bao nhiêu",
+                "con tôi học nghề hàn, tối nay Hải Phòng đá với ai",
+                "học phí, giá đất ở Thủy Nguyên bây giờ bao nhiêu 1m2"):
+        assert shipped.answer(msg).id is None, msg
+
+
+def test_places_in_the_city_read_as_the_city():
+    # A district of the city is no off-topic word: it reads like "Hải Phòng", a word every topic shares.
+    assert tokens("em ở Tiên Lãng") == tokens("em o tien lang") == ["em", "o", "haiphong"]
+    assert tokens("nhà ở Cẩm Giàng")[-1] == "haiduong"
+    # "hồng" written so is a word (Hồng Bàng), though "hong"/"hông" are chat forms of "không".
+    assert tokens("ở Hồng Bàng") == ["o", "haiphong"]
+    assert tokens("hông biết") == tokens("hong biet") == ["khong", "biet"]
+    assert "tu" in tokens("con bị tự kỷ")  # Tứ Kỳ is left out: unaccented it is also "tự kỷ"
+
+
+def test_i_and_y_spellings_match():
+    assert tokens("đăng kí nhận tin") == tokens("đăng ký nhận tin")
+    assert tokens("kĩ năng nghề") == tokens("kỹ năng nghề") and tokens("kí túc xá") == tokens("ký túc xá")
+
+
 def test_cross_validation_holds_out_every_question_once(entries):
     asked: list[tuple[str, str]] = []
 

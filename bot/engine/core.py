@@ -60,6 +60,7 @@ def _rewrites(key: str) -> tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]:
 
 
 STOP_ACCENTED = _words("stop_accented")
+NOT_ABBREVIATIONS = _words("not_abbreviations")  # accented words whose folded form is an abbreviation
 # Filler, folded (as typed without diacritics). Every accented filler word folds into it.
 STOP = _words("stop") | frozenset(unicodedata.normalize("NFD", w.replace("đ", "d")).encode("ascii", "ignore")
                                   .decode() for w in STOP_ACCENTED)
@@ -139,6 +140,8 @@ PLAIN_NUMBERS = frozenset(NUMBERS) - {"nam", "tu", "nhat", "nhi"}
 _THOUSANDS = re.compile(r"(\d+)k")
 _ALNUM = re.compile(r"[a-z0-9]+")
 _DOUBLED_END = re.compile(r"([a-z])\1+$")
+_CLAUSE_BREAK = re.compile(r"[,.;:?!\n]+")  # where a message's sentences and clauses end
+MAX_PARTS = 6  # parts of a long message asked on their own (each costs one more `answer`)
 
 
 @lru_cache(maxsize=65536)
@@ -168,11 +171,14 @@ def _tokens(norm: str) -> tuple[str, ...]:
     accents = any(fold(w) != w for w in words)
     abbr = abbreviations()
     raw: list[str] = []
+    toned: set[int] = set()  # positions in `raw` of words that are never an abbreviation as written
     for j, word in enumerate(words):
         if word in ACCENTED:
             raw += ACCENTED[word]
             continue
         parts = _parts(word)
+        if word in NOT_ABBREVIATIONS:
+            toned.add(len(raw))
         for tok in parts:
             if tok in FINAL_PARTICLES and j == len(words) - 1:
                 continue
@@ -195,7 +201,9 @@ def _tokens(norm: str) -> tuple[str, ...]:
         if tok == "hp":  # học phí when the question is about money, else the city (Hải Phòng)
             out += ["hoc", "phi"] if FEE_WORDS.intersection(raw) else ["hai", "phong"]
             continue
-        if type(tok) is Kept:
+        if type(tok) is Kept or i in toned:
+            # Written so, the word is itself ("hong" and "hông" are không, "hồng" is pink, and the
+            # district Hồng Bàng).
             out.append(tok)
             continue
         out += abbr.get(tok, (tok,))
@@ -1030,6 +1038,23 @@ class AnswerEngine:
         close = np.maximum.reduceat(np.where(touched, 2 * shared / (weight + total), 0.0), offsets)
         return extra.tolist(), close.tolist()
 
+    def _part_answer(self, text: str, best: str, score: float) -> str | None:
+        """For a declined message of several sentences or clauses ("em 15 tuổi, nhà ở Cẩm Giàng, thi
+        vào 10 bị trượt thì học gì"), the entry one of its parts is answered with on its own, if that is
+        the entry the whole message finds most probable and the whole message reaches the fitted
+        floor: the context a person gives about themself pulls the whole message's coverage down."""
+        floor = getattr(self.decision, "floor", None)
+        if floor is None or score < floor:
+            return None  # the hand-set rule of a small base, or too weak as a whole
+        parts = [p for p in _CLAUSE_BREAK.split(text[:MAX_CHARS])
+                 if sum(not filler(t) for t in tokens(p)) >= 2]
+        if len(parts) < 2:
+            return None
+        for part in parts[:MAX_PARTS]:
+            if self.answer(part).id == best:  # a part has no clause break: no deeper recursion
+                return best
+        return None
+
     def answer(self, text: str) -> Match:
         """The best entry for `text`, or kind "none" with suggestions when not confident."""
         r = self.rank(text)
@@ -1057,4 +1082,8 @@ class AnswerEngine:
         verdict = self.decision.decide(r, p, order)
         if verdict == "answered":
             return Match("answer", best[0], score, r.normalized, suggestions[1:], verdict, candidates)
+        part = self._part_answer(text, best[0], score)
+        if part is not None:
+            return Match("answer", best[0], score, r.normalized, suggestions[1:],
+                         "answered: one part of the message", candidates)
         return Match("none", None, score, r.normalized, suggestions, verdict, candidates)
