@@ -145,7 +145,7 @@ def run_eval(args: argparse.Namespace) -> int:
         expected, _, question = line.partition("\t")
         rows.append((expected.strip(), question))
     times, misses = [], []
-    inscope = correct = outscope = declined = 0
+    inscope = correct = wrong = outscope = declined = 0
     for expected, question in rows:
         t0 = time.perf_counter()
         m = engine.answer(question)
@@ -157,6 +157,7 @@ def run_eval(args: argparse.Namespace) -> int:
         else:
             inscope += 1
             correct += m.id == expected
+            wrong += m.id is not None and m.id != expected
             ok = m.id == expected
         if not ok:
             misses.append((expected, m.id or "-", m.score, question))
@@ -167,6 +168,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
     print(f"questions: {len(rows)} (in scope {inscope}, out of scope {outscope})")
     print(f"top-1 accuracy (in scope): {correct / inscope if inscope else 0:.3f} ({correct}/{inscope})")
+    print(f"answered wrongly (in scope): {wrong / inscope if inscope else 0:.3f} ({wrong}/{inscope})")
     print(f"declined (out of scope): {declined / outscope if outscope else 0:.3f} ({declined}/{outscope})")
     print(f"time per question: p50 {pct(0.5):.3f} ms, p99 {pct(0.99):.3f} ms")
     if misses:

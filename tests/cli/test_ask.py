@@ -60,6 +60,7 @@ def test_eval_prints_the_figures_and_misses(tmp_path, capsys):
     )
     out = run(capsys, "eval", str(f))
     assert "top-1 accuracy (in scope): 0.500 (1/2)" in out
+    assert "answered wrongly (in scope): 0.500 (1/2)" in out
     assert "declined (out of scope): 1.000 (1/1)" in out
     assert "p50" in out and "p99" in out
     assert "expected nghe.o_to  got nghe.han" in out
@@ -69,13 +70,19 @@ def test_eval_prints_the_figures_and_misses(tmp_path, capsys):
     ("dev-questions.tsv", 0.95, 0.90),  # issue 12: the dev set stays at or above 0.95 / 0.90
     ("paraphrases.tsv", 0.90, 0.80),
     ("out-of-scope.tsv", 0.0, 0.90),  # questions on other subjects only, written apart from the content
+    # Written apart from the content and the other sets, many of them long messages with context:
+    # the first was used to develop the fifth session's changes, the second only measured.
+    ("fresh-phrasing.tsv", 0.75, 0.90),
+    ("held-out-phrasing.tsv", 0.68, 0.90),
 ])
 def test_quality_on_labelled_sets(capsys, name, accuracy, declined):
-    """Floors for the shipped content; docs/engine.md records the current figures."""
+    """Floors for the shipped content; docs/engine.md records the current figures. Issue 12: at most
+    2 % of in-scope questions answered wrongly."""
     out = run(capsys, "eval", str(DATA / name))
     acc = float(out.split("top-1 accuracy (in scope): ")[1].split()[0])
+    wrong = float(out.split("answered wrongly (in scope): ")[1].split()[0])
     dec = float(out.split("declined (out of scope): ")[1].split()[0])
-    assert acc >= accuracy and dec >= declined, out
+    assert acc >= accuracy and wrong <= 0.02 and dec >= declined, out
 
 
 def test_every_catalogue_id_has_an_entry():
