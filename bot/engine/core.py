@@ -171,14 +171,14 @@ def _tokens(norm: str) -> tuple[str, ...]:
     accents = any(fold(w) != w for w in words)
     abbr = abbreviations()
     raw: list[str] = []
-    toned: set[int] = set()  # positions in `raw` of words that are never an abbreviation as written
+    literal: set[int] = set()  # positions in `raw` of words that are never an abbreviation as written
     for j, word in enumerate(words):
         if word in ACCENTED:
             raw += ACCENTED[word]
             continue
         parts = _parts(word)
         if word in NOT_ABBREVIATIONS:
-            toned.add(len(raw))
+            literal.add(len(raw))
         for tok in parts:
             if tok in FINAL_PARTICLES and j == len(words) - 1:
                 continue
@@ -201,7 +201,7 @@ def _tokens(norm: str) -> tuple[str, ...]:
         if tok == "hp":  # học phí when the question is about money, else the city (Hải Phòng)
             out += ["hoc", "phi"] if FEE_WORDS.intersection(raw) else ["hai", "phong"]
             continue
-        if type(tok) is Kept or i in toned:
+        if type(tok) is Kept or i in literal:
             # Written so, the word is itself ("hong" and "hông" are không, "hồng" is pink, and the
             # district Hồng Bàng).
             out.append(tok)
@@ -1038,22 +1038,18 @@ class AnswerEngine:
         close = np.maximum.reduceat(np.where(touched, 2 * shared / (weight + total), 0.0), offsets)
         return extra.tolist(), close.tolist()
 
-    def _part_answer(self, text: str, best: str, score: float) -> str | None:
-        """For a declined message of several sentences or clauses ("em 15 tuổi, nhà ở Cẩm Giàng, thi
-        vào 10 bị trượt thì học gì"), the entry one of its parts is answered with on its own, if that is
-        the entry the whole message finds most probable and the whole message reaches the fitted
-        floor: the context a person gives about themself pulls the whole message's coverage down."""
+    def _a_part_answers(self, text: str, best: str, score: float) -> bool:
+        """Whether a declined message of several sentences or clauses ("em 15 tuổi, nhà ở Cẩm Giàng,
+        thi vào 10 bị trượt thì học gì") has a part that, asked on its own, is answered with `best`, the
+        entry the whole message finds most probable, while the whole reaches the fitted floor: the
+        context a person gives about themself pulls the whole message's coverage down."""
         floor = getattr(self.decision, "floor", None)
         if floor is None or score < floor:
-            return None  # the hand-set rule of a small base, or too weak as a whole
+            return False  # the hand-set rule of a small base, or too weak as a whole
         parts = [p for p in _CLAUSE_BREAK.split(text[:MAX_CHARS])
                  if sum(not filler(t) for t in tokens(p)) >= 2]
-        if len(parts) < 2:
-            return None
-        for part in parts[:MAX_PARTS]:
-            if self.answer(part).id == best:  # a part has no clause break: no deeper recursion
-                return best
-        return None
+        # A part has no clause break, so asking it goes no deeper.
+        return len(parts) >= 2 and any(self.answer(p).id == best for p in parts[:MAX_PARTS])
 
     def answer(self, text: str) -> Match:
         """The best entry for `text`, or kind "none" with suggestions when not confident."""
@@ -1082,8 +1078,7 @@ class AnswerEngine:
         verdict = self.decision.decide(r, p, order)
         if verdict == "answered":
             return Match("answer", best[0], score, r.normalized, suggestions[1:], verdict, candidates)
-        part = self._part_answer(text, best[0], score)
-        if part is not None:
+        if self._a_part_answers(text, best[0], score):
             return Match("answer", best[0], score, r.normalized, suggestions[1:],
                          "answered: one part of the message", candidates)
         return Match("none", None, score, r.normalized, suggestions, verdict, candidates)
