@@ -1043,8 +1043,7 @@ class AnswerEngine:
         thi vào 10 bị trượt thì học gì") has a part that, asked on its own, is answered with `best`, the
         entry the whole message finds most probable, while the whole reaches the fitted floor: the
         context a person gives about themself pulls the whole message's coverage down."""
-        floor = getattr(self.decision, "floor", None)
-        if floor is None or score < floor:
+        if not self.decision.fitted or score < self.decision.floor:
             return False  # the hand-set rule of a small base, or too weak as a whole
         parts = [p for p in _CLAUSE_BREAK.split(text[:MAX_CHARS])
                  if sum(not filler(t) for t in tokens(p)) >= 2]
