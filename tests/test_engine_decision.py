@@ -4,6 +4,8 @@ the cross-validation measure itself."""
 from __future__ import annotations
 
 import dataclasses
+import re
+import unicodedata
 from datetime import date
 
 import pytest
@@ -103,6 +105,16 @@ def test_a_long_message_is_answered_by_the_part_that_asks(shipped, monkeypatch):
     assert m.id == "nghe.co_khi" and m.reason == "answered: one part of the message"
     assert m.candidates[0][0] == "nghe.co_khi" and "nghe.co_khi" not in [s[0] for s in m.suggestions]
     monkeypatch.setattr(core, "MAX_PARTS", 0)  # parts not asked: the whole is declined
+    assert shipped.answer(msg).id is None
+
+
+def test_a_situation_joined_to_its_question_by_thi_is_two_parts(shipped, monkeypatch):
+    # No punctuation: "thì" joins the situation to the question; typed decomposed (NFD) it still does.
+    msg = "Bác muốn hỏi cháu nhà bác bỏ học từ lớp 8 thì có đủ điều kiện vào học trung cấp không"
+    for text in (msg, unicodedata.normalize("NFD", msg)):
+        m = shipped.answer(text)
+        assert m.id == "tuyensinh.dieu_kien" and m.reason == "answered: one part of the message"
+    monkeypatch.setattr(core, "_CLAUSE_BREAK", re.compile(r"[,.;:?!\n]+"))  # punctuation only
     assert shipped.answer(msg).id is None
 
 

@@ -140,7 +140,10 @@ PLAIN_NUMBERS = frozenset(NUMBERS) - {"nam", "tu", "nhat", "nhi"}
 _THOUSANDS = re.compile(r"(\d+)k")
 _ALNUM = re.compile(r"[a-z0-9]+")
 _DOUBLED_END = re.compile(r"([a-z])\1+$")
-_CLAUSE_BREAK = re.compile(r"[,.;:?!\n]+")  # where a message's sentences and clauses end
+# Where a message's sentences and clauses end: punctuation, line breaks, and the conjunctions that
+# join a situation to its question ("... bỏ học từ lớp 8 thì có đủ điều kiện ..."), written with their
+# accents: unaccented "thi" is also an exam, "ma" a ghost or a code ("mã").
+_CLAUSE_BREAK = re.compile(r"[,.;:?!\n]+|\s(?:thì|nhưng|mà)\s", re.IGNORECASE)
 MAX_PARTS = 6  # parts of a long message asked on their own (each costs one more `answer`)
 
 
@@ -1045,7 +1048,7 @@ class AnswerEngine:
         context a person gives about themself pulls the whole message's coverage down."""
         if not self.decision.fitted or score < self.decision.floor:
             return False  # the hand-set rule of a small base, or too weak as a whole
-        parts = [p for p in _CLAUSE_BREAK.split(text[:MAX_CHARS])
+        parts = [p for p in _CLAUSE_BREAK.split(unicodedata.normalize("NFC", text[:MAX_CHARS]))
                  if sum(not filler(t) for t in tokens(p)) >= 2]
         # A part has no clause break, so asking it goes no deeper.
         return len(parts) >= 2 and any(self.answer(p).id == best for p in parts[:MAX_PARTS])
