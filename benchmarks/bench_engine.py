@@ -73,7 +73,7 @@ def timed(engine: AnswerEngine, qs: list[str], rounds: int) -> tuple[float, floa
     return (wall[len(wall) // 2], wall[int(len(wall) * 0.99)], cpu[len(cpu) // 2], cpu[int(len(cpu) * 0.99)])
 
 
-def build(entries: list[Entry]) -> tuple[AnswerEngine, float, float]:
+def build(entries: list[Entry], others: tuple[str, ...] = ()) -> tuple[AnswerEngine, float, float]:
     """The engine, its build CPU time with the decision and ranker fitted (no cache), and with both cached
     (in memory: ms)."""
     core._FIT_CACHE.clear()
@@ -81,11 +81,11 @@ def build(entries: list[Entry]) -> tuple[AnswerEngine, float, float]:
     core._tokens.cache_clear()
     AnswerEngine.DISK_CACHE = False
     c0 = time.process_time()
-    engine = AnswerEngine.build(entries)
+    engine = AnswerEngine.build(entries, others=others)
     fitted = (time.process_time() - c0) * 1000
     core._tokens.cache_clear()
     c0 = time.process_time()
-    AnswerEngine.build(entries)  # the fitted decision comes from the cache, as on every later start
+    AnswerEngine.build(entries, others=others)  # the fitted decision comes from the cache, as on later starts
     return engine, fitted, (time.process_time() - c0) * 1000
 
 
@@ -111,16 +111,21 @@ def startup(runs: int = 5, cached: bool = True) -> tuple[float, float]:
 
 def main() -> None:
     qs = questions()
-    real = list(load_content(ROOT / "content").entries.values())
+    base = load_content(ROOT / "content")
+    real, others = list(base.entries.values()), base.others
+
+    def engine_of(entries: list[Entry]) -> AnswerEngine:  # as `chonnghe eval --cross-validate` builds it
+        return AnswerEngine.build(entries, others=others)
+
     t0 = time.perf_counter()
-    cv = cross_validate(real, k=5)
+    cv = cross_validate(real, k=5, build=engine_of)
     print(f"cross-validation (5 folds, real content, {cv.asked} held-out questions): answered correctly "
           f"{cv.share(cv.correct):.3f}, declined {cv.share(cv.declined):.3f}, answered wrongly "
           f"{cv.share(cv.wrong):.3f}, first candidate right {cv.share(cv.first_right):.3f} "
           f"({time.perf_counter() - t0:.1f} s)")
     for examples in (None, 5):  # the honest figure: over five assignments of questions to folds
         t0 = time.perf_counter()
-        cvs = repeated(real, k=5, repeats=5, examples=examples)
+        cvs = repeated(real, k=5, repeats=5, examples=examples, build=engine_of)
         means = {name: statistics.mean(cv.share(getattr(cv, name)) for cv in cvs)
                  for name in ("correct", "declined", "wrong", "first_right")}
         worst = max(cv.share(cv.wrong) for cv in cvs)
@@ -129,13 +134,13 @@ def main() -> None:
               f"answered wrongly {means['wrong']:.3f} (worst {worst:.3f}), "
               f"first candidate right {means['first_right']:.3f} "
               f"({time.perf_counter() - t0:.1f} s)")
-    engine, fitted_ms, cached_ms = build(real)
+    engine, fitted_ms, cached_ms = build(real, others)
     p50, p99, c50, c99 = timed(engine, qs, rounds=20)
     print(f"real base: {len(real)} entries, index build (CPU) {fitted_ms:.0f} ms with the decision fitted, "
           f"{cached_ms:.0f} ms with it cached; per question ({len(qs)} questions x 20, cold) wall p50 "
           f"{p50:.3f} ms, p99 {p99:.3f} ms; CPU p50 {c50:.3f} ms, p99 {c99:.3f} ms")
     syn = synthetic(5000)
-    engine, fitted_ms, cached_ms = build(syn)
+    engine, fitted_ms, cached_ms = build(syn, others)
     p50, p99, c50, c99 = timed(engine, qs, rounds=3)
     print(f"synthetic base: 5000 entries, index build (CPU) {fitted_ms:.0f} ms with the decision fitted, "
           f"{cached_ms:.0f} ms with it cached; per question wall p50 {p50:.3f} ms, p99 {p99:.3f} ms; "

@@ -48,7 +48,7 @@ def _engine(args: argparse.Namespace):
     from bot.engine import AnswerEngine
 
     base = content_or_exit(settings_or_exit(args))
-    return base, AnswerEngine.build(base.entries.values())
+    return base, AnswerEngine.build(base.entries.values(), others=base.others)
 
 
 def reply_text(base, match) -> str:
@@ -123,7 +123,13 @@ def run_cross_validation(args: argparse.Namespace) -> int:
         print("chonnghe eval: --repeats needs R >= 1", file=sys.stderr)
         return 2
     base = content_or_exit(settings_or_exit(args))
-    cvs = repeated(base.entries.values(), k=args.cross_validate, repeats=args.repeats, examples=args.examples)
+    from bot.engine import AnswerEngine
+
+    def build(entries):  # the questions on other subjects are never held out: they are no entry's
+        return AnswerEngine.build(entries, others=base.others)
+
+    cvs = repeated(base.entries.values(), k=args.cross_validate, repeats=args.repeats, examples=args.examples,
+                   build=build)
     print("\n".join(report(cvs[0], per_entry=not args.brief)))
     if len(cvs) > 1:
         print("\n".join(summary(cvs)))

@@ -35,7 +35,7 @@ class ContentHolder:
         base = load_content(self.root, today=today)
         if not base.ok:
             raise ContentError(base.problems)
-        return Snapshot(base, AnswerEngine.build(base.entries.values()))
+        return Snapshot(base, AnswerEngine.build(base.entries.values(), others=base.others))
 
     @property
     def base(self) -> ContentBase:

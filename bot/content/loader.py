@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from bot.content.files import campaigns, faq, quiz, schools, texts, topics, trades
+from bot.content.files import campaigns, faq, others, quiz, schools, texts, topics, trades
 from bot.content.models import LEVELS, MAX_ANSWER, PROVINCES, ContentBase, Entry, School, Topic, Trade
 from bot.content.problems import ContentError, Problem, format_report
 from bot.content.render import render_trade
@@ -14,7 +14,7 @@ from bot.content.state import LoadState
 from bot.content.yamlio import strip
 
 # Files with a loader of their own; any other *.yaml at the top is kept raw in `base.raw`.
-OWN_FILES = {schools.FILE, trades.FILE, topics.FILE, campaigns.FILE, texts.FILE, quiz.FILE}
+OWN_FILES = {schools.FILE, trades.FILE, topics.FILE, campaigns.FILE, texts.FILE, quiz.FILE, others.FILE}
 
 __all__ = [  # names callers have imported from here (bot.content is the public place for them)
     "LEVELS", "MAX_ANSWER", "PROVINCES", "ContentBase", "ContentError", "Entry", "Problem", "School", "Topic",
@@ -37,6 +37,7 @@ def load_content(root: Path | str, today: date | None = None) -> ContentBase:
     topics.load(state)
     campaigns.load(state)  # after topics: each campaign names one
     quiz.load(state)  # after trades: every type should be covered by a trade
+    others.load(state)
     _keep_other_files(state)
     _check_related(state)
     base.problems.sort(key=lambda p: (p.file, p.line))

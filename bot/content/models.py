@@ -167,6 +167,7 @@ class ContentBase:
     campaigns: tuple[Campaign, ...] = ()
     quiz: Quiz | None = None
     texts: Texts | None = None
+    others: tuple[str, ...] = ()  # questions on other subjects (other_subjects.yaml), never answered
     problems: list[Problem] = field(default_factory=list)
 
     @property

@@ -287,6 +287,7 @@ class Ranking:
     unknown: float = 0.0  # share of the question's weight in words the whole base has never seen
     generic_only: bool = False
     exact: str | None = None  # for a generic-only question, the entry that lists it word for word
+    other: float = 0.0  # how close the question is to the closest question on another subject
 
     @cached_property
     def features(self) -> np.ndarray:
@@ -321,7 +322,7 @@ def _features(r: Ranking) -> np.ndarray:
         agreed = float(j == top)
         rows.append([cov, x[1], margin[j], r.unknown, float(j == 0), *x[3:], emargin[j],
                      learnt[j] * cov, rel * cov, agreed * float(j == 0), agreed * float(rel >= 0.999),
-                     cov * (1.0 - r.unknown)])
+                     cov * (1.0 - r.unknown), r.other, x[9] - r.other])
     return np.array(rows, dtype=np.float64).reshape(len(ranks), -1)
 
 
@@ -606,8 +607,10 @@ class AnswerEngine:
     # 1 -> 3: first candidate right 0.830 -> 0.840, 0.753 -> 0.759 with 5 examples per entry).
     ANSWER_LEARN_WEIGHT = 3.0
 
-    def __init__(self, entries: list, fit: bool = True, ranker: bool | None = None) -> None:
+    def __init__(self, entries: list, fit: bool = True, ranker: bool | None = None,
+                 others: Iterable[str] = ()) -> None:
         entries = sorted(entries, key=lambda e: e.id)  # deterministic whatever the input order
+        self.others = tuple(others)  # questions on other subjects, which no entry answers
         if ranker is None:
             ranker = len(entries) <= self.RANKER_MAX_ENTRIES
         self.decision: FittedDecision | RuleDecision = RuleDecision()
@@ -675,6 +678,17 @@ class AnswerEngine:
         n = max(len(entries), 1)
         self.idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
         self.max_idf = math.log(1 + (n + 0.5) / 0.5)
+        # Questions on other subjects, as their words and the weight those have in coverage: how
+        # close a question is to the closest of them is one signal of the decision.
+        # One row per question (its words as 0/1 columns), so the question's closeness to all of them
+        # is one product.
+        other_words = sorted({frozenset(t for t in tokens(q) if not filler(t)) for q in self.others}
+                             - {frozenset()}, key=sorted)
+        self.other_cols = {t: c for c, t in enumerate(sorted(set().union(*other_words)))}
+        self.other_matrix = np.zeros((len(other_words), len(self.other_cols)))
+        for row, words in enumerate(other_words):
+            self.other_matrix[row, [self.other_cols[t] for t in words]] = 1.0
+        self.other_weight = np.array([sum(map(self.weight, words)) for words in other_words])
         avg = sum(sum(c.values()) for c in doc_terms) / max(len(doc_terms), 1)
         postings: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
         for i, terms in enumerate(doc_terms):
@@ -744,7 +758,7 @@ class AnswerEngine:
             self.ranker = _cached_ranker(entries, labelled, learn_weights, self.DISK_CACHE) if fit \
                 else Ranker(labelled, len(entries), learn_weights)
         if fit:
-            self.decision = self.fit_decision(entries, ranker=self.ranker is not None)
+            self.decision = self.fit_decision(entries, ranker=self.ranker is not None, others=self.others)
 
     def weight(self, term: str) -> float:
         """A query word's weight in coverage: its idf (unknown words weigh most), generic words less."""
@@ -752,13 +766,14 @@ class AnswerEngine:
         return w * GENERIC_WEIGHT if term in GENERIC else w
 
     @classmethod
-    def build(cls, entries: Iterable, fit: bool = True) -> AnswerEngine:
+    def build(cls, entries: Iterable, fit: bool = True, others: Iterable[str] = ()) -> AnswerEngine:
         """Index entries (anything with id, title, questions and optionally tags); with `fit`, the
         decision is fitted on them by cross-validation (cached per content)."""
-        return cls(list(entries), fit=fit)
+        return cls(list(entries), fit=fit, others=others)
 
     @classmethod
-    def fit_decision(cls, entries: list, ranker: bool = True) -> FittedDecision | RuleDecision:
+    def fit_decision(cls, entries: list, ranker: bool = True,
+                     others: tuple[str, ...] = ()) -> FittedDecision | RuleDecision:
         """The decision fitted on `entries`: for each fold, an engine built without that fold's example
         questions and without one entry in ten (`ranker`: with its own supervised ranker) is asked
         them; each question chooses one of its candidates or none (a conditional logit over their
@@ -767,7 +782,7 @@ class AnswerEngine:
         usable = [e for e in entries if len(e.questions) >= 2]
         if len(usable) < cls.FIT_MIN_ENTRIES:
             return RuleDecision()
-        key = _content_key(entries, str(ranker))
+        key = _content_key(entries, json.dumps([ranker, others], ensure_ascii=False))
         if key in _FIT_CACHE:
             return _FIT_CACHE[key]
         cached = _load_decision(key) if cls.DISK_CACHE else None
@@ -793,7 +808,9 @@ class AnswerEngine:
                     held, kept = [], qs
                 train.append(dataclasses.replace(e, questions=kept))
                 questions += [(e.id, q) for q in held]
-            engine = cls(train, fit=False, ranker=ranker)
+            questions += [(None, q) for n, q in enumerate(others) if n % k == fold]
+            engine = cls(train, fit=False, ranker=ranker,
+                         others=[q for n, q in enumerate(others) if n % k != fold])
             for expected, q in questions:
                 r = engine.rank(q)
                 if r.kind != "ranked" or r.generic_only:
@@ -1020,8 +1037,15 @@ class AnswerEngine:
         unknown = sum(qw[t] for t in content if t not in self.idf and not t.isdigit()) / total
         generic_only = not any(t not in GENERIC for t in content)
         exact = self.exact.get(" ".join(toks)) if generic_only else None
+        other = 0.0
+        if len(self.other_weight):
+            query = np.zeros(len(self.other_cols))
+            for t, w in qw.items():
+                if t in self.other_cols:
+                    query[self.other_cols[t]] = w
+            other = float((2 * (self.other_matrix @ query) / (self.other_weight + total)).max())
         return Ranking("ranked", norm, tuple((self.ids[i], r, c, *more) for r, c, i, *more in results),
-                       unknown, generic_only, self.ids[exact] if exact is not None else None)
+                       unknown, generic_only, self.ids[exact] if exact is not None else None, other)
 
     def _examples_overlap(self, ranked: list[int], scores: np.ndarray, qw: dict[str, float],
                           total: float) -> tuple[list[float], list[float]]:

@@ -211,3 +211,19 @@ def test_texts_overrides_the_catalogue_cannot_use_are_warnings_with_lines(good):
         "texts.yaml:8: warning: 'examples' must be a list of non-empty texts; the defaults are used"]
     assert base.texts("who_are_you") == "Bạn là ai nhỉ?"
     assert base.texts("role_saved", role="Phụ huynh") == "Cảm ơn bạn! Mình đã ghi nhận: Phụ huynh."
+
+
+def test_questions_on_other_subjects_load_and_bad_ones_are_reported(good):
+    assert load_content(good).others == ()  # the file is optional
+    (good / "other_subjects.yaml").write_text(
+        "questions:\n  - điểm chuẩn đại học\n  - vay tiền mua nhà\n  - Điểm chuẩn  đại học\n",
+        encoding="utf-8")
+    base = load_content(good, today=date(2026, 11, 22))
+    assert base.ok and base.others == ("điểm chuẩn đại học", "vay tiền mua nhà", "Điểm chuẩn  đại học")
+    assert any(p.file == "other_subjects.yaml" and "listed twice" in p.message for p in base.problems)
+    for text, expected in (("questions:\n  - ''\n", "'questions' must be a list"),
+                           ("questions: []\n", "'questions' has 0 item(s)"),
+                           ("- a\n", "expected a mapping")):
+        (good / "other_subjects.yaml").write_text(text, encoding="utf-8")
+        found = problems_of(good)
+        assert any(p.startswith(f"other_subjects.yaml:1: error: {expected}") for p in found), found
