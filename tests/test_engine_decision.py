@@ -46,6 +46,18 @@ def test_questions_on_other_subjects_teach_the_decision_to_decline(entries):
     assert with_others.rank("hồ sơ nhập học trường nghề gồm những gì").other < 0.5
 
 
+def test_a_question_listed_on_another_subject_is_declined_whatever_the_fit(entries):
+    # Staff record a wrongly answered question as another subject (the console's gaps page): the fitted
+    # signal alone may not outweigh a close example, but a question (nearly) word for word a listed one,
+    # and closer to it than to any example of its best entry, is declined.
+    others = load_content(CONTENT_DIR).others
+    q = "đăng ký nghĩa vụ quân sự ở đâu vậy ad"
+    assert AnswerEngine.build(entries, others=others).answer(q).id == "chinhsach.bo_doi_xuat_ngu"
+    m = AnswerEngine.build(entries, others=(*others, q)).answer(q)
+    assert m.id is None and m.reason == "declined: a question on another subject"
+    assert m.candidates[0][0] == "chinhsach.bo_doi_xuat_ngu"  # still suggested: the person may mean it
+
+
 def test_a_small_base_keeps_the_hand_set_rule():
     few = [Entry(f"x.e{i}", "faq", f"chủ đề {i}", (f"câu hỏi {i}", f"hỏi thêm {i}"), "a", "s",
                  date(2026, 1, 1))
@@ -81,7 +93,8 @@ def test_every_answer_says_why(shipped):
     assert len(m.candidates) == 3 and all(0.0 <= p <= 1.0 and 0.0 <= c <= 1.0 for _, p, c in m.candidates)
     none = shipped.answer("giá vàng hôm nay bao nhiêu")
     assert none.kind == "none" and none.reason in {"declined: low confidence",
-                                                   "declined: too close to the runner-up"}
+                                                   "declined: too close to the runner-up",
+                                                   "declined: a question on another subject"}
     assert shipped.answer("học nghề ở đâu").reason == "declined: only words every topic shares"
     assert shipped.answer("cảm ơn bạn").reason == "thanks"
 

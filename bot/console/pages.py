@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from bot.console.accounts import ROLES, AccountError
-from bot.console.attach import AttachError, attach
+from bot.console.attach import AttachError, add_other, attach
 from bot.console.charts import MONTHS, bars, progress
 from bot.console.web import ACCOUNT, CONSOLE, CSRF, LOGIN_COOKIE, PREFIX, Console, allow, client_address, go
 from bot.content import ContentError
@@ -586,7 +586,8 @@ async def gaps_page(request: web.Request) -> web.Response:
 
 @allow(*EDITORS)
 async def gaps_action(request: web.Request) -> web.StreamResponse:
-    """Ignore an unanswered question, mark it new, or attach it to an entry (admin, editor)."""
+    """Ignore an unanswered question, mark it new, record it as another subject (the bot learns to decline
+    it), or attach it to an entry (admin, editor)."""
     app = _app(request)
     console = _c(request)
     form = await request.post()
@@ -599,6 +600,8 @@ async def gaps_action(request: web.Request) -> web.StreamResponse:
         await app.store.gap_resolutions.resolve(texts, action, request[ACCOUNT].name)
         await console.audit(request, f"gap_{action}", question[:200])
         raise go("/gaps", "ignored" if action == "ignore" else "new")
+    if action == "other":
+        return await _gap_other(request, question, texts)
     entry_id = str(form.get("entry", ""))
     entry = app.content.base.entries.get(entry_id)
     if entry is None or not entry.file:
@@ -641,6 +644,30 @@ async def gaps_action(request: web.Request) -> web.StreamResponse:
         match=match,
         entries=app.content.base.entries,
     )
+
+
+async def _gap_other(request: web.Request, question: str, texts: list[str]) -> web.Response:
+    """Write the question into other_subjects.yaml, reload, and show what the bot now says to it."""
+    app = _app(request)
+    console = _c(request)
+    shown = {"question": question, "entry_id": "", "other": True, "match": None}
+    try:
+        async with console.content_lock:
+            await asyncio.to_thread(add_other, app.content.root, question)
+    except AttachError as exc:
+        await console.audit(request, "gap_other_refused", question[:200])
+        return console.render(request, "attached.html", status=400, title="Chưa ghi được", ok=False,
+                              report=exc.report, **shown)
+    try:
+        await asyncio.to_thread(app.content.reload)  # refits the decision: off the event loop
+    except ContentError as exc:
+        return console.render(request, "attached.html", status=500, title="Chưa nạp lại được", ok=False,
+                              report=str(exc), **shown)
+    await app.store.gap_resolutions.resolve(texts, "other", request[ACCOUNT].name)
+    await console.audit(request, "gap_other", question[:200])
+    shown["match"] = app.content.engine.answer(question)
+    return console.render(request, "attached.html", title="Đã ghi là chủ đề khác", ok=True, report="",
+                          entries=app.content.base.entries, **shown)
 
 
 # --- Nội dung --------------------------------------------------------------------------------------
@@ -824,7 +851,7 @@ def add_routes(sub: web.Application) -> None:
     r.add_post("/cases/{id:\\d+}/reply", case_reply)
     r.add_post("/cases/{id:\\d+}/close", case_close)
     r.add_get("/gaps", gaps_page)
-    r.add_post("/gaps/{action:attach|ignore|new}", gaps_action)
+    r.add_post("/gaps/{action:attach|ignore|new|other}", gaps_action)
     r.add_get("/content", content_page)
     r.add_post("/content/try", content_try)
     r.add_get("/report", report_page)

@@ -119,6 +119,26 @@ async def test_attach_an_unanswered_question_and_the_bot_answers_it(console_bot,
     assert "tuyển sinh nhiều đợt" in answer.text
 
 
+async def test_record_a_question_as_another_subject(console_bot, browser_pages):
+    telegram = console_bot.telegram
+    person = 700_602
+    question = "giá vàng hôm nay ở Hải Phòng bao nhiêu"
+    telegram.push_message(person, question)
+    await telegram.wait_messages(person, 1, within=20)
+    await console_bot.account("bien-tap", "editor")
+    page = await sign_in(browser_pages, console_bot, "bien-tap")
+    await page.get_by_role("link", name="Câu hỏi chưa trả lời").click()
+    group = page.locator("li.gap", has=page.get_by_role("heading", name=question))
+    await group.get_by_role("button", name="Chủ đề khác").click()
+    await page.get_by_role("heading", name="Đã ghi là chủ đề khác").wait_for()
+    assert await page.locator("[data-declined]").count() == 1
+    await browser_pages.snap(page, "console-other-subject")
+    assert question in (console_bot.content / "other_subjects.yaml").read_text(encoding="utf-8")
+    await page.get_by_role("link", name="← Câu hỏi chưa trả lời").click()
+    await page.get_by_role("heading", name="Câu hỏi chưa trả lời").wait_for()
+    assert await page.get_by_role("heading", name=question).count() == 0  # it left the queue
+
+
 async def test_the_report_shows_its_charts(console_bot, browser_pages):
     await subscribe(console_bot.telegram)
     b = console_bot.app.services.broadcasts

@@ -238,3 +238,41 @@ async def test_the_report_has_its_charts_and_csv(console_bot, client):
     assert status == 200 and page.count("<svg") == 3 and "mục tiêu 180" in page
     status, body, _ = await client.get("/console/report.csv")
     assert status == 200 and "items_sent" in body
+
+
+async def test_a_question_on_another_subject_is_recorded_and_then_declined(console_bot, client):
+    # The bot answers this with the veterans' entry; military call-up is another subject. Staff record
+    # it from the unanswered-questions page: it goes into other_subjects.yaml and the bot declines it.
+    telegram = console_bot.telegram
+    person = 700_402
+    question = "đăng ký nghĩa vụ quân sự ở đâu vậy ad"
+    telegram.push_message(person, question)
+    (first,) = await telegram.wait_messages(person, 1, within=20)
+    assert "chưa có câu trả lời chắc chắn" not in first.text
+    await console_bot.account("bien-tap", "editor")
+    await client.login("bien-tap")
+    path = console_bot.content / "other_subjects.yaml"
+    before = path.read_text(encoding="utf-8")
+    status, page, _ = await client.post("/console/gaps/other", {"question": question, "text": question})
+    assert status == 200 and "Đã ghi là chủ đề khác" in page and "data-declined" in page
+    after = path.read_text(encoding="utf-8")
+    assert after.startswith(before) and after[len(before):] == f"  - {question}\n"  # comments kept
+    assert question in load_content(console_bot.content).others
+    sent = len(telegram.messages_to(person))
+    telegram.push_message(person, question)
+    (again,) = await telegram.wait_messages(person, 1, after=sent, within=20)
+    assert "chưa có câu trả lời chắc chắn" in again.text
+    # Recorded once: the same question again is refused and the file is left as it is.
+    status, page, _ = await client.post("/console/gaps/other", {"question": question})
+    assert status == 400 and "đã có trong danh sách chủ đề khác" in page
+    assert path.read_text(encoding="utf-8") == after
+
+
+async def test_a_new_other_subjects_file_is_created_with_what_it_is_for(console_bot, client):
+    (console_bot.content / "other_subjects.yaml").unlink()
+    await console_bot.account("bien-tap", "editor")
+    await client.login("bien-tap")
+    status, page, _ = await client.post("/console/gaps/other", {"question": "giá vàng hôm nay"})
+    assert status == 200 and "Đã ghi là chủ đề khác" in page
+    text = (console_bot.content / "other_subjects.yaml").read_text(encoding="utf-8")
+    assert text.startswith("# Câu hỏi về chủ đề khác") and text.endswith("questions:\n  - giá vàng hôm nay\n")
