@@ -162,6 +162,8 @@ def test_places_in_the_city_read_as_the_city():
     # "hồng" written so is a word (Hồng Bàng), though "hong"/"hông" are chat forms of "không".
     assert tokens("ở Hồng Bàng") == ["o", "haiphong"]
     assert tokens("hông biết") == tokens("hong biet") == ["khong", "biet"]
+    # "ít việc" is few jobs, not IT: the chat form "it" (công nghệ thông tin) is not read into "ít".
+    assert tokens("bị ít việc") == ["bi", "it", "viec"] and "thong" in tokens("học it ở đâu")
     assert "tu" in tokens("con bị tự kỷ")  # Tứ Kỳ is left out: unaccented it is also "tự kỷ"
 
 
