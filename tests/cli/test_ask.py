@@ -149,8 +149,8 @@ def test_eval_cross_validate_prints_shares_per_entry_and_confusions(capsys):
 
 
 @pytest.mark.parametrize(("extra", "wrong", "correct"), [
-    ((), 0.03, 0.55),  # held-out phrasing: at most 3 % answered wrongly (issue 12)
-    (("--examples", "5"), 0.05, 0.45),  # entries with 5 examples each: at most 5 %
+    ((), 0.03, 0.62),  # held-out phrasing: at most 3 % answered wrongly (issue 12)
+    (("--examples", "5"), 0.05, 0.50),  # entries with 5 examples each: at most 5 %
 ])
 def test_cross_validated_wrong_answers_stay_rare(capsys, extra, wrong, correct):
     """Floors for the shipped content, cross-validated; docs/engine.md records the current figures."""
