@@ -68,12 +68,12 @@ def test_eval_prints_the_figures_and_misses(tmp_path, capsys):
 
 @pytest.mark.parametrize(("name", "accuracy", "declined"), [
     ("dev-questions.tsv", 0.95, 0.90),  # issue 12: the dev set stays at or above 0.95 / 0.90
-    ("paraphrases.tsv", 0.93, 0.93),
+    ("paraphrases.tsv", 0.95, 0.93),
     ("out-of-scope.tsv", 0.0, 0.96),  # questions on other subjects only, written apart from the content
     # Written apart from the content and the other sets, many of them long messages with context:
     # the first was used to develop the fifth and sixth sessions' changes, the second only measured.
-    ("fresh-phrasing.tsv", 0.86, 0.94),
-    ("held-out-phrasing.tsv", 0.80, 0.93),
+    ("fresh-phrasing.tsv", 0.88, 0.94),
+    ("held-out-phrasing.tsv", 0.85, 0.93),
 ])
 def test_quality_on_labelled_sets(capsys, name, accuracy, declined):
     """Floors for the shipped content; docs/engine.md records the current figures. Issue 12: at most
@@ -149,8 +149,8 @@ def test_eval_cross_validate_prints_shares_per_entry_and_confusions(capsys):
 
 
 @pytest.mark.parametrize(("extra", "wrong", "correct"), [
-    ((), 0.03, 0.62),  # held-out phrasing: at most 3 % answered wrongly (issue 12)
-    (("--examples", "5"), 0.05, 0.50),  # entries with 5 examples each: at most 5 %
+    ((), 0.03, 0.66),  # held-out phrasing: at most 3 % answered wrongly (issue 12)
+    (("--examples", "5"), 0.05, 0.52),  # entries with 5 examples each: at most 5 %
 ])
 def test_cross_validated_wrong_answers_stay_rare(capsys, extra, wrong, correct):
     """Floors for the shipped content, cross-validated; docs/engine.md records the current figures."""
