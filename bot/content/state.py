@@ -42,6 +42,18 @@ class LoadState:
         path = self.root / name
         return self.read(path) if path.exists() else None
 
+    def mapping_file(self, name: str, holds: str) -> tuple[dict, FileReport] | None:
+        """An optional content file that must be a mapping (`holds` says of what, for the report), with its
+        reporter; None when it is absent, unreadable or not a mapping (the last two reported)."""
+        data = self.read_file(name)
+        if data is None:
+            return None
+        report = self.report(name)
+        if not isinstance(data, dict):
+            report.problem(1, f"expected a mapping with {holds}")
+            return None
+        return data, report
+
     def claim(self, report: FileReport, ident: str, line: int) -> bool:
         """Reserve a content id; False (and reported with both places) when another item has it."""
         if ident in self.ids:

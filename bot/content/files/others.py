@@ -18,13 +18,10 @@ class OtherSubjects(Schema):
 
 def load(state: LoadState) -> None:
     """The questions on other subjects; an absent file means none."""
-    data = state.read_file(FILE)
-    if data is None:
+    found = state.mapping_file(FILE, "a 'questions:' list")
+    if found is None:
         return
-    report = state.report(FILE)
-    if not isinstance(data, dict):
-        report.problem(1, "expected a mapping with a 'questions:' list")
-        return
-    found = report.validate(OtherSubjects, data)
-    if found is not None:
-        state.base.others = found.questions
+    data, report = found
+    others = report.validate(OtherSubjects, data)
+    if others is not None:
+        state.base.others = others.questions

@@ -113,13 +113,10 @@ LISTS = (("choices", ChoiceItem), ("types", TypeItem), ("items", ItemItem))
 
 def load(state: LoadState) -> None:
     """The quiz, when quiz.yaml exists (after trades.yaml: the types are checked against the trades)."""
-    data = state.read_file(FILE)
-    if data is None:
+    found = state.mapping_file(FILE, "source, reviewed, choices, types and items")
+    if found is None:
         return
-    report = state.report(FILE)
-    if not isinstance(data, dict):
-        report.problem(1, "expected a mapping with source, reviewed, choices, types and items")
-        return
+    data, report = found
     for key, model in LISTS:
         entries = data.get(key)
         for entry in entries if isinstance(entries, list) else ():
