@@ -682,10 +682,8 @@ class AnswerEngine:
         n = max(len(entries), 1)
         self.idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
         self.max_idf = math.log(1 + (n + 0.5) / 0.5)
-        # Questions on other subjects, as their words and the weight those have in coverage: how
-        # close a question is to the closest of them is one signal of the decision.
-        # One row per question (its words as 0/1 columns), so the question's closeness to all of them
-        # is one product.
+        # Questions on other subjects, one row each (their words as 0/1 columns) with the weight those
+        # words have in coverage: a question's closeness to all of them is one product (`rank`).
         other_words = sorted({frozenset(t for t in tokens(q) if not filler(t)) for q in self.others}
                              - {frozenset()}, key=sorted)
         self.other_cols = {t: c for c, t in enumerate(sorted(set().union(*other_words)))}
@@ -1105,10 +1103,10 @@ class AnswerEngine:
                          "answered: the question an entry lists word for word", candidates)
         best = candidates[0]
         score = round(float(best[1]), 4)
-        verdict = self.decision.decide(r, p, order)
-        if r.other >= self.OTHER_MIN and r.other >= r.results[order[0]][9]:
+        if r.other >= self.OTHER_MIN and r.other >= r.results[order[0]][9]:  # [9]: its closest example
             return Match("none", None, score, r.normalized, suggestions,
                          "declined: a question on another subject", candidates)
+        verdict = self.decision.decide(r, p, order)
         if verdict == "answered":
             return Match("answer", best[0], score, r.normalized, suggestions[1:], verdict, candidates)
         if self._a_part_answers(text, best[0], score):
