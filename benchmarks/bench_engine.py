@@ -115,7 +115,7 @@ def main() -> None:
     real, others = list(base.entries.values()), base.others
 
     def engine_of(entries: list[Entry]) -> AnswerEngine:  # as `chonnghe eval --cross-validate` builds it
-        return AnswerEngine.build(entries, others=others)
+        return AnswerEngine.for_content(base, entries)
 
     t0 = time.perf_counter()
     cv = cross_validate(real, k=5, build=engine_of)

@@ -48,7 +48,7 @@ def _engine(args: argparse.Namespace):
     from bot.engine import AnswerEngine
 
     base = content_or_exit(settings_or_exit(args))
-    return base, AnswerEngine.build(base.entries.values(), others=base.others)
+    return base, AnswerEngine.for_content(base)
 
 
 def reply_text(base, match) -> str:
@@ -126,7 +126,7 @@ def run_cross_validation(args: argparse.Namespace) -> int:
     from bot.engine import AnswerEngine
 
     def build(entries):  # the questions on other subjects are never held out: they are no entry's
-        return AnswerEngine.build(entries, others=base.others)
+        return AnswerEngine.for_content(base, entries)
 
     cvs = repeated(base.entries.values(), k=args.cross_validate, repeats=args.repeats, examples=args.examples,
                    build=build)

@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
         from bot.storage.db import create_engine, migrate
 
         base = content_or_exit(settings)
-        engine = AnswerEngine.build(base.entries.values(), others=base.others)
+        engine = AnswerEngine.for_content(base)
         db = create_engine(settings.database_url)
         try:
             await migrate(db)

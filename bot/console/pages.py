@@ -601,7 +601,10 @@ async def gaps_action(request: web.Request) -> web.StreamResponse:
         await console.audit(request, f"gap_{action}", question[:200])
         raise go("/gaps", "ignored" if action == "ignore" else "new")
     if action == "other":
-        return await _gap_other(request, question, texts)
+        return await _write_and_reload(
+            request, lambda: add_other(app.content.root, question), texts, action="other",
+            what=question[:200], entry_id=None, titles=("Chưa ghi được", "Đã ghi là chủ đề khác"),
+            question=question, other=True)
     entry_id = str(form.get("entry", ""))
     entry = app.content.base.entries.get(entry_id)
     if entry is None or not entry.file:
@@ -616,57 +619,38 @@ async def gaps_action(request: web.Request) -> web.StreamResponse:
             entry_id=entry_id,
             match=None,
         )
+    return await _write_and_reload(
+        request, lambda: attach(app.content.root, entry.file, entry_id, question), texts,
+        action="attach", what=f"{entry_id}: {question[:200]}", entry_id=entry_id,
+        titles=("Chưa gắn được", "Đã gắn câu hỏi"), question=question, other=False)
+
+
+async def _write_and_reload(request: web.Request, write, texts: list[str], action: str, what: str,
+                            entry_id: str | None, titles: tuple[str, str], **shown) -> web.Response:
+    """Run a checked content `write` (attach an example, or record another subject), reload the bot, mark
+    the queue's questions handled, and show what the bot now says to the question."""
+    app = _app(request)
+    console = _c(request)
+    shown = {**shown, "entry_id": entry_id or "", "match": None}
+    refused, done = titles
     try:
         async with console.content_lock:  # one content write at a time; the check runs off the event loop
-            await asyncio.to_thread(attach, app.content.root, entry.file, entry_id, question)
+            await asyncio.to_thread(write)
     except AttachError as exc:
-        await console.audit(request, "gap_attach_refused", f"{entry_id}: {question[:200]}")
-        return console.render(request, "attached.html", status=400, title="Chưa gắn được", ok=False,
-                              report=exc.report, question=question, entry_id=entry_id, match=None)
+        await console.audit(request, f"gap_{action}_refused", what)
+        return console.render(request, "attached.html", status=400, title=refused, ok=False,
+                              report=exc.report, **shown)
     try:
         # Off the event loop: a reload refits the engine (seconds of CPU after a content change), and the
         # bot keeps answering from the previous content meanwhile.
         await asyncio.to_thread(app.content.reload)
     except ContentError as exc:  # the file checked out; something else changed meanwhile
         return console.render(request, "attached.html", status=500, title="Chưa nạp lại được", ok=False,
-                              report=str(exc), question=question, entry_id=entry_id, match=None)
-    await app.store.gap_resolutions.resolve(texts, "attach", request[ACCOUNT].name, entry_id)
-    await console.audit(request, "gap_attach", f"{entry_id}: {question[:200]}")
-    match = app.content.engine.answer(question)
-    return console.render(
-        request,
-        "attached.html",
-        title="Đã gắn câu hỏi",
-        ok=True,
-        report="",
-        question=question,
-        entry_id=entry_id,
-        match=match,
-        entries=app.content.base.entries,
-    )
-
-
-async def _gap_other(request: web.Request, question: str, texts: list[str]) -> web.Response:
-    """Write the question into other_subjects.yaml, reload, and show what the bot now says to it."""
-    app = _app(request)
-    console = _c(request)
-    shown = {"question": question, "entry_id": "", "other": True, "match": None}
-    try:
-        async with console.content_lock:
-            await asyncio.to_thread(add_other, app.content.root, question)
-    except AttachError as exc:
-        await console.audit(request, "gap_other_refused", question[:200])
-        return console.render(request, "attached.html", status=400, title="Chưa ghi được", ok=False,
-                              report=exc.report, **shown)
-    try:
-        await asyncio.to_thread(app.content.reload)  # refits the decision: off the event loop
-    except ContentError as exc:
-        return console.render(request, "attached.html", status=500, title="Chưa nạp lại được", ok=False,
                               report=str(exc), **shown)
-    await app.store.gap_resolutions.resolve(texts, "other", request[ACCOUNT].name)
-    await console.audit(request, "gap_other", question[:200])
-    shown["match"] = app.content.engine.answer(question)
-    return console.render(request, "attached.html", title="Đã ghi là chủ đề khác", ok=True, report="",
+    await app.store.gap_resolutions.resolve(texts, action, request[ACCOUNT].name, entry_id)
+    await console.audit(request, f"gap_{action}", what)
+    shown["match"] = app.content.engine.answer(shown["question"])
+    return console.render(request, "attached.html", title=done, ok=True, report="",
                           entries=app.content.base.entries, **shown)
 
 

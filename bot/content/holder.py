@@ -35,7 +35,7 @@ class ContentHolder:
         base = load_content(self.root, today=today)
         if not base.ok:
             raise ContentError(base.problems)
-        return Snapshot(base, AnswerEngine.build(base.entries.values(), others=base.others))
+        return Snapshot(base, AnswerEngine.for_content(base))
 
     @property
     def base(self) -> ContentBase:

@@ -774,6 +774,12 @@ class AnswerEngine:
         return cls(list(entries), fit=fit, others=others)
 
     @classmethod
+    def for_content(cls, base, entries: Iterable | None = None) -> AnswerEngine:
+        """The engine of a content base (its entries, or `entries` of it, and its questions on other
+        subjects): what the bot, the CLI and the benchmarks answer with."""
+        return cls.build(base.entries.values() if entries is None else entries, others=base.others)
+
+    @classmethod
     def fit_decision(cls, entries: list, ranker: bool = True,
                      others: tuple[str, ...] = ()) -> FittedDecision | RuleDecision:
         """The decision fitted on `entries`: for each fold, an engine built without that fold's example

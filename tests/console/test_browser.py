@@ -98,15 +98,21 @@ async def test_answer_a_counselling_case_and_the_reply_arrives(console_bot, brow
     assert browser_pages.page_errors(page) == []
 
 
-async def test_attach_an_unanswered_question_and_the_bot_answers_it(console_bot, browser_pages):
-    telegram = console_bot.telegram
-    person = 700_601
-    telegram.push_message(person, QUESTION)
-    await telegram.wait_messages(person, 1, within=20)
+async def queued(console_bot, browser_pages, person: int, question: str):
+    """`person` asks `question` on Telegram; an editor opens the unanswered-questions page: (page, the
+    question's group)."""
+    console_bot.telegram.push_message(person, question)
+    await console_bot.telegram.wait_messages(person, 1, within=20)
     await console_bot.account("bien-tap", "editor")
     page = await sign_in(browser_pages, console_bot, "bien-tap")
     await page.get_by_role("link", name="Câu hỏi chưa trả lời").click()
-    group = page.locator("li.gap", has=page.get_by_role("heading", name=QUESTION))
+    return page, page.locator("li.gap", has=page.get_by_role("heading", name=question))
+
+
+async def test_attach_an_unanswered_question_and_the_bot_answers_it(console_bot, browser_pages):
+    telegram = console_bot.telegram
+    person = 700_601
+    page, group = await queued(console_bot, browser_pages, person, QUESTION)
     await group.get_by_label("Gắn vào mục").select_option("tuyensinh.thoi_gian")
     await browser_pages.snap(page, "console-gaps")
     await group.get_by_role("button", name="Gắn làm câu hỏi mẫu").click()
@@ -120,15 +126,8 @@ async def test_attach_an_unanswered_question_and_the_bot_answers_it(console_bot,
 
 
 async def test_record_a_question_as_another_subject(console_bot, browser_pages):
-    telegram = console_bot.telegram
-    person = 700_602
     question = "giá vàng hôm nay ở Hải Phòng bao nhiêu"
-    telegram.push_message(person, question)
-    await telegram.wait_messages(person, 1, within=20)
-    await console_bot.account("bien-tap", "editor")
-    page = await sign_in(browser_pages, console_bot, "bien-tap")
-    await page.get_by_role("link", name="Câu hỏi chưa trả lời").click()
-    group = page.locator("li.gap", has=page.get_by_role("heading", name=question))
+    page, group = await queued(console_bot, browser_pages, 700_602, question)
     await group.get_by_role("button", name="Chủ đề khác").click()
     await page.get_by_role("heading", name="Đã ghi là chủ đề khác").wait_for()
     assert await page.locator("[data-declined]").count() == 1
